@@ -1,0 +1,2 @@
+//! goro: a goroutine runtime built from scratch.
+#![warn(missing_docs)]

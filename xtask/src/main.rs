@@ -1,0 +1,2 @@
+//! `cargo xtask`: the grader.
+fn main() {}
