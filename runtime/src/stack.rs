@@ -1,0 +1,432 @@
+//! Task stacks: address space reserved with `mmap`, committed lazily by page faults, with a
+//! guard page at the low end, carved from large slabs and pooled for reuse.
+//!
+//! Go's counterpart is `runtime/stack.go`: a goroutine starts on a tiny (2 KiB) stack and, when a
+//! function prologue finds too little room, the runtime allocates a stack twice as large, copies
+//! the old one over and rewrites the pointers into it ("copying stacks"; Go 1.3 and earlier used
+//! segmented stacks instead). Rust cannot move a stack, because it cannot find and rewrite the
+//! pointers into it, so goro does what the kernel does for OS threads: it *reserves* a generous
+//! range of address space per task (256 KiB by default) and lets the page-fault handler commit
+//! physical pages only when the task first touches them. A task that never goes deeper than a
+//! few frames costs one 4 KiB page, however large its reservation. Lesson 02 builds this.
+//!
+//! Below each stack sits one guard page that faults on any access, so running off the end of a
+//! stack is a crash the overflow handler (`signal.rs`) can name, never a silent write into the
+//! neighbouring stack. One page is enough because Rust inserts *stack probes* into every function
+//! whose frame is larger than a page: the probe touches the new frame one page at a time from the
+//! top down, so even a 1 MiB local array hits the guard page before it can skip past it.
+//!
+//! Guard pages are installed with `madvise(MADV_GUARD_INSTALL)` (Linux ≥ 6.13), which marks the
+//! page in the page table without creating a new memory mapping. The classic way,
+//! `mprotect(PROT_NONE)`, splits the mapping in two for every guard; Linux caps a process at
+//! `vm.max_map_count` (65,530 by default) mappings, so mprotect guards stop at about 32,700 stacks.
+//! goro falls back to `mprotect` on older kernels and reports which kind is in use
+//! ([`GuardKind`], `goro::debug::stats()`). Setting the environment variable
+//! `GORO_STACK_GUARD=mprotect` forces the fallback, so the limit can be observed (lesson 14).
+//!
+//! [`Stack::new`] makes a standalone stack with its own mapping (what the lessons use). The
+//! runtime gets its stacks from a pool instead (`pool.rs`): one `mmap` per slab of many stacks,
+//! a per-thread cache in front of a global free list, and pages handed back to the kernel
+//! (`MADV_DONTNEED`, whole slabs with `munmap`) past a high-water mark.
+
+use std::fmt;
+use std::io;
+use std::ops::Range;
+use std::ptr;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+
+mod pool;
+
+#[allow(unused_imports)] // used by the runtime at shutdown; kept here so its home is obvious
+pub(crate) use pool::trim;
+pub(crate) use pool::{StackStats, pool_get, stats};
+
+/// `madvise` advice that installs guard markers (Linux ≥ 6.13; not yet in the `libc` crate).
+const MADV_GUARD_INSTALL: libc::c_int = 102;
+
+/// The largest stack goro will reserve for one task: far beyond any sane recursion depth, small
+/// enough that size arithmetic can never overflow.
+const MAX_STACK: usize = 1 << 36; // 64 GiB
+
+/// The size of a memory page in bytes (4096 on x86-64 Linux).
+///
+/// Stacks are reserved, committed and guarded in whole pages.
+pub fn page_size() -> usize {
+    static PAGE: AtomicUsize = AtomicUsize::new(0);
+    match PAGE.load(Ordering::Relaxed) {
+        0 => {
+            // SAFETY: sysconf has no preconditions; _SC_PAGESIZE is always supported.
+            let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+            let page = if page > 0 { page as usize } else { 4096 };
+            PAGE.store(page, Ordering::Relaxed);
+            page
+        }
+        page => page,
+    }
+}
+
+/// How guard pages are installed in this process.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum GuardKind {
+    /// `madvise(MADV_GUARD_INSTALL)`: a marker in the page table, no extra memory mapping
+    /// (Linux ≥ 6.13). A million guarded stacks fit in one mapping.
+    MadvGuard,
+    /// `mprotect(PROT_NONE)`: one extra mapping per guard, so `vm.max_map_count` limits the
+    /// number of stacks (about 32,700 with the default 65,530).
+    Mprotect,
+}
+
+impl fmt::Display for GuardKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            GuardKind::MadvGuard => "MADV_GUARD_INSTALL",
+            GuardKind::Mprotect => "mprotect(PROT_NONE)",
+        })
+    }
+}
+
+const GUARD_UNKNOWN: u8 = 0;
+const GUARD_MADV: u8 = 1;
+const GUARD_MPROTECT: u8 = 2;
+static GUARD: AtomicU8 = AtomicU8::new(GUARD_UNKNOWN);
+
+/// The kind of guard page this process installs (decided by the first stack it makes).
+///
+/// Before any stack exists this reports what the first stack will try: `MadvGuard`, unless
+/// `GORO_STACK_GUARD=mprotect` is set.
+pub fn guard_kind() -> GuardKind {
+    match GUARD.load(Ordering::Relaxed) {
+        GUARD_MPROTECT => GuardKind::Mprotect,
+        GUARD_MADV => GuardKind::MadvGuard,
+        _ if forced_mprotect() => GuardKind::Mprotect,
+        _ => GuardKind::MadvGuard,
+    }
+}
+
+fn forced_mprotect() -> bool {
+    std::env::var_os("GORO_STACK_GUARD").is_some_and(|v| v == "mprotect")
+}
+
+/// Makes `[addr, addr + len)` fault on every access, with the cheapest mechanism the kernel has.
+///
+/// `addr` and `len` must be page aligned and lie inside a mapping this module owns.
+pub(crate) fn install_guard(addr: usize, len: usize) -> io::Result<GuardKind> {
+    let mut state = GUARD.load(Ordering::Relaxed);
+    if state == GUARD_UNKNOWN && forced_mprotect() {
+        GUARD.store(GUARD_MPROTECT, Ordering::Relaxed);
+        state = GUARD_MPROTECT;
+    }
+    if state != GUARD_MPROTECT {
+        loop {
+            // SAFETY: the range is page aligned and inside a private anonymous mapping we own;
+            // guard markers only change how the range faults, never memory in use elsewhere.
+            let rc = unsafe { libc::madvise(addr as *mut libc::c_void, len, MADV_GUARD_INSTALL) };
+            if rc == 0 {
+                GUARD.store(GUARD_MADV, Ordering::Relaxed);
+                return Ok(GuardKind::MadvGuard);
+            }
+            let err = io::Error::last_os_error();
+            match err.raw_os_error() {
+                // The kernel may ask us to retry while it races with page faults.
+                Some(libc::EINTR) | Some(libc::EAGAIN) => continue,
+                // Kernels before 6.13 do not know the advice: fall back to mprotect for good.
+                Some(libc::EINVAL) => {
+                    GUARD.store(GUARD_MPROTECT, Ordering::Relaxed);
+                    break;
+                }
+                _ => {
+                    return Err(io::Error::new(
+                        err.kind(),
+                        format!("installing a stack guard page with madvise failed: {err}"),
+                    ));
+                }
+            }
+        }
+    }
+    // SAFETY: as above; PROT_NONE on our own page-aligned range only removes access.
+    let rc = unsafe { libc::mprotect(addr as *mut libc::c_void, len, libc::PROT_NONE) };
+    if rc != 0 {
+        let err = io::Error::last_os_error();
+        let hint = if err.raw_os_error() == Some(libc::ENOMEM) {
+            " (each mprotect guard page costs a memory mapping and the process has reached \
+             vm.max_map_count; raise it with `sysctl vm.max_map_count=...`, use fewer tasks, or \
+             run on Linux >= 6.13 where goro uses MADV_GUARD_INSTALL instead)"
+        } else {
+            ""
+        };
+        return Err(io::Error::new(
+            err.kind(),
+            format!("installing a stack guard page with mprotect failed: {err}{hint}"),
+        ));
+    }
+    Ok(GuardKind::Mprotect)
+}
+
+/// Installs a one-page guard at each address in `pages` (page aligned, inside mappings this
+/// module owns). With guard markers, up to 1,024 guards go to the kernel in one
+/// `process_madvise` call instead of one `madvise` each; if that is not possible, each page is
+/// guarded on its own. On error, a prefix of `pages` may already be guarded (harmless: guarding
+/// twice is allowed).
+pub(crate) fn install_guards(pages: &[usize]) -> io::Result<GuardKind> {
+    let page = page_size();
+    if pages.len() > 1 && GUARD.load(Ordering::Relaxed) == GUARD_MADV && batch_guards(pages, page) {
+        return Ok(GuardKind::MadvGuard);
+    }
+    let mut kind = guard_kind();
+    for &lo in pages {
+        kind = install_guard(lo, page)?;
+    }
+    Ok(kind)
+}
+
+/// `process_madvise(MADV_GUARD_INSTALL)` on our own process, in chunks of 1,024 ranges.
+/// Returns false if the kernel refused, so the caller falls back to one call per page.
+fn batch_guards(pages: &[usize], page: usize) -> bool {
+    let Some(pidfd) = self_pidfd() else {
+        return false;
+    };
+    let mut iov = Vec::with_capacity(pages.len().min(1024));
+    for chunk in pages.chunks(1024) {
+        iov.clear();
+        iov.extend(chunk.iter().map(|&lo| libc::iovec {
+            iov_base: lo as *mut libc::c_void,
+            iov_len: page,
+        }));
+        let want = (chunk.len() * page) as libc::c_long;
+        loop {
+            // SAFETY: every range is a page-aligned page of a private mapping this module owns,
+            // and `pidfd` refers to this very process (checked against getpid in self_pidfd).
+            let done = unsafe {
+                libc::syscall(
+                    libc::SYS_process_madvise,
+                    pidfd,
+                    iov.as_ptr(),
+                    iov.len(),
+                    MADV_GUARD_INSTALL,
+                    0,
+                )
+            };
+            if done == want {
+                break;
+            }
+            let again = done < 0
+                && matches!(
+                    io::Error::last_os_error().raw_os_error(),
+                    Some(libc::EINTR) | Some(libc::EAGAIN)
+                );
+            if !again {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// A pidfd for this process, opened once. Rechecked against `getpid()` so that a forked child
+/// never advises its parent's memory through an inherited descriptor.
+fn self_pidfd() -> Option<libc::c_int> {
+    use std::sync::atomic::AtomicI64;
+    // (pid << 32) | fd, or -1 when the kernel has no pidfd_open / process_madvise.
+    static PIDFD: AtomicI64 = AtomicI64::new(0);
+    // SAFETY: getpid has no preconditions.
+    let pid = unsafe { libc::getpid() } as i64;
+    let cached = PIDFD.load(Ordering::Relaxed);
+    if cached == -1 {
+        return None;
+    }
+    if cached != 0 && cached >> 32 == pid {
+        return Some(cached as u32 as libc::c_int);
+    }
+    // SAFETY: pidfd_open on our own pid; the descriptor is close-on-exec by default.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+    if fd < 0 {
+        PIDFD.store(-1, Ordering::Relaxed);
+        return None;
+    }
+    // Two threads may race here and each open one; the loser's descriptor stays open for the
+    // life of the process, which is harmless.
+    PIDFD.store((pid << 32) | fd as i64, Ordering::Relaxed);
+    Some(fd as libc::c_int)
+}
+
+/// Reserves `len` bytes of address space: readable and writable, but backed by physical pages
+/// only once touched, and not charged against the commit limit (`MAP_NORESERVE`).
+pub(crate) fn reserve(len: usize) -> io::Result<usize> {
+    // SAFETY: an anonymous private mapping at an address of the kernel's choosing cannot alias
+    // any existing memory.
+    let p = unsafe {
+        libc::mmap(
+            ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_STACK,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        let err = io::Error::last_os_error();
+        return Err(io::Error::new(
+            err.kind(),
+            format!("reserving {len} bytes of stack address space with mmap failed: {err}"),
+        ));
+    }
+    Ok(p as usize)
+}
+
+/// Gives a range obtained from [`reserve`] back to the kernel.
+///
+/// # Safety
+/// Nothing may use any byte of `[addr, addr + len)` afterwards.
+pub(crate) unsafe fn unreserve(addr: usize, len: usize) {
+    // SAFETY: the caller promises the range is ours and unused. munmap can only fail for
+    // invalid arguments, which would be a bug in this module.
+    let rc = unsafe { libc::munmap(addr as *mut libc::c_void, len) };
+    debug_assert_eq!(rc, 0, "munmap of a stack range failed");
+}
+
+/// Rounds a requested stack size up to whole pages, rejecting sizes that make no sense.
+pub(crate) fn usable_len(size: usize) -> io::Result<usize> {
+    if size == 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "stack size 0 is too small: a stack needs at least one page; \
+             256 KiB (256 * 1024) is goro's default",
+        ));
+    }
+    if size > MAX_STACK {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "stack size {size} bytes is larger than goro's limit of {MAX_STACK} bytes (64 GiB); \
+                 a task that needs more should keep its data on the heap (Vec, Box)"
+            ),
+        ));
+    }
+    let page = page_size();
+    Ok(size.div_ceil(page) * page)
+}
+
+/// A task stack: a guard page followed by `len()` usable bytes, committed lazily.
+///
+/// ```text
+///  guard().start   bottom()                                   top()
+///  |  guard page   |  usable bytes: untouched pages cost nothing  |
+///  +---------------+----------------------------------------------+
+///  low addresses                           stacks grow downwards <-
+/// ```
+///
+/// A `Stack` only hands out addresses; running code on it (lesson 03, `goro::coroutine`) is the
+/// unsafe part. Dropping it unmaps a standalone stack, or returns a pooled one to the pool.
+///
+/// ```
+/// let stack = goro::stack::Stack::new(64 * 1024)?;
+/// assert_eq!(stack.top() - stack.bottom(), stack.len());
+/// assert_eq!(stack.guard().end, stack.bottom());
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct Stack {
+    /// Lowest address of the guard page.
+    lo: usize,
+    /// Usable bytes above the guard page (a multiple of the page size).
+    len: usize,
+    /// Whether the stack came from the pool (and goes back to it) or owns its mapping.
+    pooled: bool,
+}
+
+impl Stack {
+    /// Reserves a standalone stack of at least `size` usable bytes (rounded up to whole pages)
+    /// plus a guard page below it, in a mapping of its own.
+    ///
+    /// Nothing is committed yet: the pages are filled in by the kernel as the stack is touched.
+    /// Errors if `size` is 0 or absurdly large, if the address space is exhausted, or if the
+    /// guard page cannot be installed (with `mprotect` guards: too many mappings).
+    pub fn new(size: usize) -> io::Result<Stack> {
+        let len = usable_len(size)?;
+        let page = page_size();
+        let lo = reserve(len + page)?;
+        if let Err(err) = install_guard(lo, page) {
+            // SAFETY: the mapping was created just above and nothing else knows of it.
+            unsafe { unreserve(lo, len + page) };
+            return Err(err);
+        }
+        pool::standalone_created();
+        Ok(Stack {
+            lo,
+            len,
+            pooled: false,
+        })
+    }
+
+    /// Takes a stack of at least `size` usable bytes from the pool the runtime uses for its tasks.
+    ///
+    /// Much cheaper than [`Stack::new`] when a stack of the same size was dropped recently on this
+    /// thread (a pop from a thread-local list); otherwise it is carved from a shared slab, whose
+    /// single mapping holds many stacks, each with its own guard page. Dropping the stack returns
+    /// it to the pool; its pages may keep their contents until the pool gives them back to the
+    /// kernel, so never rely on a pooled stack being zeroed.
+    pub fn pooled(size: usize) -> io::Result<Stack> {
+        pool::pool_get(size)
+    }
+
+    /// Wraps a pooled slot. Only the pool calls this.
+    pub(crate) fn from_pool(lo: usize, len: usize) -> Stack {
+        Stack {
+            lo,
+            len,
+            pooled: true,
+        }
+    }
+
+    /// One past the highest usable byte: the initial stack pointer (stacks grow down).
+    /// Page aligned, hence 16-byte aligned as the x86-64 and AArch64 ABIs require.
+    pub fn top(&self) -> usize {
+        self.bottom() + self.len
+    }
+
+    /// The lowest usable byte, just above the guard page.
+    pub fn bottom(&self) -> usize {
+        self.lo + page_size()
+    }
+
+    /// Usable bytes between [`bottom`](Self::bottom) and [`top`](Self::top), guard excluded.
+    #[allow(clippy::len_without_is_empty)] // a stack is never empty
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The guard page: any access to these addresses faults.
+    pub fn guard(&self) -> Range<usize> {
+        self.lo..self.bottom()
+    }
+
+    /// Whether this stack came from the runtime's pool rather than [`Stack::new`].
+    pub fn is_pooled(&self) -> bool {
+        self.pooled
+    }
+}
+
+impl fmt::Debug for Stack {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Stack")
+            .field("bottom", &format_args!("{:#x}", self.bottom()))
+            .field("top", &format_args!("{:#x}", self.top()))
+            .field("len", &self.len)
+            .field("pooled", &self.pooled)
+            .finish()
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        if self.pooled {
+            pool::put(self.lo, self.len);
+        } else {
+            // SAFETY: a standalone stack owns its mapping, and the borrow checker guarantees no
+            // `&Stack` outlives it. Code that ran on the stack (lesson 03) must have finished or
+            // been abandoned before the stack is dropped: that is the coroutine's contract.
+            unsafe { unreserve(self.lo, self.len + page_size()) };
+            pool::standalone_dropped();
+        }
+    }
+}
