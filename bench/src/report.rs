@@ -1,0 +1,511 @@
+//! Turning medians into something to read: the terminal table, the Markdown table of the
+//! book's appendix, and the SVG chart (`goro-bench plot`), all from the same JSON records,
+//! so the page can always be regenerated from a saved run.
+
+use crate::json::Record;
+use crate::spec::{self, PEAK_RSS_SUFFIX, SKYNET_RSS_RATIO, System, Target};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// One row of the results table.
+struct Row {
+    metric: String,
+    unit: String,
+    values: [Option<f64>; 3], // goro, go, threads
+    target: Target,
+}
+
+impl Row {
+    fn get(&self, s: System) -> Option<f64> {
+        self.values[System::ALL
+            .iter()
+            .position(|x| *x == s)
+            .expect("known system")]
+    }
+
+    fn ratio(&self) -> Option<f64> {
+        match (self.get(System::Goro), self.get(System::Go)) {
+            (Some(g), Some(go)) if go > 0.0 => Some(g / go),
+            _ => None,
+        }
+    }
+
+    fn verdict(&self) -> &'static str {
+        let goro = self.get(System::Goro);
+        match self.target {
+            Target::None => "",
+            Target::RatioToGo(max) => match self.ratio() {
+                Some(r) if r <= max => "met",
+                Some(_) => "MISSED",
+                None if goro.is_some() => "no Go",
+                None => "",
+            },
+            Target::AtMost(max) => match goro {
+                Some(v) if v <= max => "met",
+                Some(_) => "MISSED",
+                None => "",
+            },
+        }
+    }
+}
+
+fn index(records: &[Record]) -> BTreeMap<(&str, &str), &Record> {
+    records
+        .iter()
+        .filter(|r| r.workers.is_none())
+        .map(|r| ((r.workload.as_str(), r.system.as_str()), r))
+        .collect()
+}
+
+fn rows(records: &[Record]) -> (Vec<Row>, Vec<Row>) {
+    let idx = index(records);
+    let values = |metric: &str| System::ALL.map(|s| idx.get(&(metric, s.name())).map(|r| r.value));
+    let mut main = Vec::new();
+    let mut rss = Vec::new();
+    for w in spec::WORKLOADS {
+        for m in w.metrics {
+            let v = values(m.name);
+            if v.iter().any(Option::is_some) {
+                main.push(Row {
+                    metric: m.name.to_string(),
+                    unit: m.unit.to_string(),
+                    values: v,
+                    target: m.target,
+                });
+            }
+        }
+        let name = format!("{}-{PEAK_RSS_SUFFIX}", w.name);
+        let v = values(&name);
+        if v.iter().any(Option::is_some) {
+            rss.push(Row {
+                metric: w.name.to_string(),
+                unit: spec::PEAK_RSS_UNIT.to_string(),
+                values: v,
+                target: if w.name == "skynet" {
+                    Target::RatioToGo(SKYNET_RSS_RATIO)
+                } else {
+                    Target::None
+                },
+            });
+        }
+    }
+    (main, rss)
+}
+
+/// Formats a number with sensible precision: `12,345`, `123.4`, `1.23`.
+pub fn num(v: f64) -> String {
+    if !v.is_finite() {
+        return "-".into();
+    }
+    if v.abs() >= 1000.0 {
+        let s = format!("{:.0}", v);
+        let (sign, digits) = s.split_at(if s.starts_with('-') { 1 } else { 0 });
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        format!("{sign}{out}")
+    } else if v.abs() >= 100.0 {
+        format!("{v:.0}")
+    } else if v.abs() >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+fn opt(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".to_string(), num)
+}
+
+fn ratio_text(r: Option<f64>) -> String {
+    r.map_or_else(|| "-".to_string(), |r| format!("{r:.2}x"))
+}
+
+fn target_text(t: Target) -> String {
+    match t {
+        Target::None => "-".into(),
+        Target::RatioToGo(r) => format!("<= {r}x Go"),
+        Target::AtMost(v) => format!("<= {}", num(v)),
+    }
+}
+
+fn render_text(out: &mut String, head: [&str; 8], rows: Vec<[String; 8]>) {
+    let mut width = head.map(str::len);
+    for r in &rows {
+        for (w, c) in width.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |out: &mut String, cells: [&str; 8]| {
+        for (i, (c, w)) in cells.iter().zip(width).enumerate() {
+            if i < 2 {
+                let _ = write!(out, "{c:<w$}  ");
+            } else {
+                let _ = write!(out, "{c:>w$}  ");
+            }
+        }
+        let trimmed = out.trim_end().len();
+        out.truncate(trimmed);
+        out.push('\n');
+    };
+    line(out, head);
+    let rule = width.map(|w| "-".repeat(w));
+    line(out, rule.each_ref().map(String::as_str));
+    for r in &rows {
+        line(out, r.each_ref().map(String::as_str));
+    }
+}
+
+fn cells(r: &Row) -> [String; 8] {
+    [
+        r.metric.clone(),
+        r.unit.clone(),
+        opt(r.get(System::Goro)),
+        opt(r.get(System::Go)),
+        opt(r.get(System::Threads)),
+        ratio_text(r.ratio()),
+        target_text(r.target),
+        r.verdict().to_string(),
+    ]
+}
+
+/// The terminal table: medians, goro/Go, target and verdict; then peak RSS per workload.
+pub fn text_table(header: &str, records: &[Record]) -> String {
+    let (main, rss) = rows(records);
+    let mut out = format!("{header}\n\n");
+    render_text(
+        &mut out,
+        [
+            "workload", "unit", "goro", "Go", "threads", "goro/Go", "target", "",
+        ],
+        main.iter().map(cells).collect(),
+    );
+    out.push_str("\npeak RSS of the child process (ru_maxrss), MiB\n\n");
+    render_text(
+        &mut out,
+        [
+            "workload", "unit", "goro", "Go", "threads", "goro/Go", "target", "",
+        ],
+        rss.iter().map(cells).collect(),
+    );
+    out
+}
+
+/// The same two tables in Markdown, for the book's appendix.
+pub fn markdown_table(records: &[Record]) -> String {
+    let (main, rss) = rows(records);
+    let mut out = String::new();
+    let mut table = |title: &str, rows: &[Row]| {
+        let _ = writeln!(
+            out,
+            "| {title} | unit | goro | Go | OS threads | goro / Go | target | |\n| --- | --- | ---: | ---: | ---: | ---: | --- | --- |"
+        );
+        for r in rows {
+            let c = cells(r);
+            let verdict = match c[7].as_str() {
+                "MISSED" => "**missed**".to_string(),
+                v => v.to_string(),
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                c[0], c[1], c[2], c[3], c[4], c[5], c[6], verdict
+            );
+        }
+        out.push('\n');
+    };
+    table("workload", &main);
+    table("peak RSS", &rss);
+    out
+}
+
+/// The sweep table: one row per workload and worker count.
+pub fn sweep_table(header: &str, records: &[Record]) -> String {
+    let mut by: BTreeMap<(String, u64), [Option<f64>; 2]> = BTreeMap::new();
+    let mut units: BTreeMap<String, String> = BTreeMap::new();
+    for r in records
+        .iter()
+        .filter(|r| !r.workload.ends_with(PEAK_RSS_SUFFIX))
+    {
+        let Some(w) = r.workers else { continue };
+        let slot = match r.system.as_str() {
+            "goro" => 0,
+            "go" => 1,
+            _ => continue,
+        };
+        by.entry((r.workload.clone(), w)).or_default()[slot] = Some(r.value);
+        units.insert(r.workload.clone(), r.unit.clone());
+    }
+    let mut rows = Vec::new();
+    let mut base: BTreeMap<String, [Option<f64>; 2]> = BTreeMap::new();
+    for ((metric, w), v) in &by {
+        let b = base.entry(metric.clone()).or_insert(*v);
+        let speedup = |i: usize| match (b[i], v[i]) {
+            (Some(b), Some(x)) if x > 0.0 => format!("{:.2}x", b / x),
+            _ => "-".into(),
+        };
+        rows.push([
+            metric.clone(),
+            units[metric].clone(),
+            w.to_string(),
+            opt(v[0]),
+            opt(v[1]),
+            ratio_text(match (v[0], v[1]) {
+                (Some(g), Some(go)) if go > 0.0 => Some(g / go),
+                _ => None,
+            }),
+            speedup(0),
+            speedup(1),
+        ]);
+    }
+    let mut out = format!("{header}\n\n");
+    render_text(
+        &mut out,
+        [
+            "workload",
+            "unit",
+            "workers",
+            "goro",
+            "Go",
+            "goro/Go",
+            "goro speedup",
+            "Go speedup",
+        ],
+        rows,
+    );
+    out
+}
+
+const W: f64 = 760.0;
+const LEFT: f64 = 150.0;
+const RIGHT: f64 = 30.0;
+const ROW: f64 = 34.0;
+const TOP: f64 = 58.0;
+
+/// An SVG chart of goro/Go and threads/Go per metric on a log scale, with Go at 1 and
+/// goro's target marked. Lower is better.
+pub fn svg_ratios(records: &[Record], title: &str) -> String {
+    let (main, _) = rows(records);
+    let rows: Vec<&Row> = main
+        .iter()
+        .filter(|r| r.get(System::Go).is_some_and(|g| g > 0.0))
+        .collect();
+    let ratios: Vec<f64> = rows
+        .iter()
+        .flat_map(|r| {
+            let go = r.get(System::Go).unwrap_or(1.0);
+            [r.get(System::Goro), r.get(System::Threads)]
+                .into_iter()
+                .flatten()
+                .map(move |v| v / go)
+        })
+        .filter(|v| *v > 0.0)
+        .collect();
+    let lo = ratios
+        .iter()
+        .copied()
+        .fold(1.0_f64, f64::min)
+        .log10()
+        .floor()
+        .min(-1.0);
+    let hi = ratios
+        .iter()
+        .copied()
+        .fold(1.0_f64, f64::max)
+        .log10()
+        .ceil()
+        .max(1.0);
+    let plot_w = W - LEFT - RIGHT;
+    let x = |v: f64| LEFT + (v.log10() - lo) / (hi - lo) * plot_w;
+    let h = TOP + ROW * rows.len() as f64 + 60.0;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{h}" viewBox="0 0 {W} {h}" font-family="sans-serif" font-size="12">"##
+    );
+    let _ = writeln!(s, r##"<rect width="100%" height="100%" fill="white"/>"##);
+    let _ = writeln!(
+        s,
+        r##"<text x="{}" y="22" font-size="15" font-weight="bold">{}</text>"##,
+        LEFT,
+        escape(title)
+    );
+    let _ = writeln!(
+        s,
+        r##"<text x="{LEFT}" y="40" fill="#555">time or bytes relative to Go (log scale; left of the Go line is faster or smaller)</text>"##
+    );
+    let bottom = TOP + ROW * rows.len() as f64;
+    // Grid: one line per power of ten.
+    let mut e = lo as i32;
+    while e as f64 <= hi {
+        let v = 10f64.powi(e);
+        let gx = x(v);
+        let label = if e >= 0 {
+            format!("{}x", 10u64.pow(e as u32))
+        } else {
+            format!("{}x", v)
+        };
+        let _ = writeln!(
+            s,
+            r##"<line x1="{gx:.1}" y1="{TOP}" x2="{gx:.1}" y2="{bottom}" stroke="{}" stroke-width="{}"/>"##,
+            if e == 0 { "#000" } else { "#ddd" },
+            if e == 0 { 1.5 } else { 1.0 }
+        );
+        let _ = writeln!(
+            s,
+            r##"<text x="{gx:.1}" y="{:.1}" text-anchor="middle" fill="#333">{label}</text>"##,
+            bottom + 16.0
+        );
+        e += 1;
+    }
+    let _ = writeln!(
+        s,
+        r##"<text x="{:.1}" y="{:.1}" text-anchor="middle" font-weight="bold">Go</text>"##,
+        x(1.0),
+        TOP - 4.0
+    );
+    for (i, r) in rows.iter().enumerate() {
+        let y = TOP + ROW * i as f64;
+        let go = r.get(System::Go).unwrap_or(1.0);
+        let _ = writeln!(
+            s,
+            r##"<text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"##,
+            LEFT - 8.0,
+            y + ROW / 2.0 + 4.0,
+            escape(&r.metric)
+        );
+        let bars = [
+            (r.get(System::Goro), "#2a7ab9", 5.0, "goro"),
+            (r.get(System::Threads), "#c0504d", 18.0, "threads"),
+        ];
+        for (v, color, dy, who) in bars {
+            let Some(v) = v.filter(|v| *v > 0.0) else {
+                continue;
+            };
+            let ratio = v / go;
+            let (x0, x1) = (x(10f64.powf(lo)), x(ratio));
+            let _ = writeln!(
+                s,
+                r##"<rect x="{x0:.1}" y="{:.1}" width="{:.1}" height="11" fill="{color}"><title>{who}: {} {} ({ratio:.2}x Go)</title></rect>"##,
+                y + dy,
+                (x1 - x0).max(1.0),
+                num(v),
+                escape(&r.unit)
+            );
+            let _ = writeln!(
+                s,
+                r##"<text x="{:.1}" y="{:.1}" font-size="10" fill="#333">{ratio:.2}x</text>"##,
+                x1 + 4.0,
+                y + dy + 9.5
+            );
+        }
+        if let Target::RatioToGo(t) = r.target {
+            let tx = x(t);
+            let _ = writeln!(
+                s,
+                r##"<line x1="{tx:.1}" y1="{:.1}" x2="{tx:.1}" y2="{:.1}" stroke="#e69f00" stroke-width="3"><title>goro target: {t}x Go</title></line>"##,
+                y + 2.0,
+                y + 19.0
+            );
+        }
+    }
+    let ly = bottom + 36.0;
+    let legend = [
+        ("#2a7ab9", "goro"),
+        ("#c0504d", "OS threads"),
+        ("#e69f00", "goro's target"),
+    ];
+    for (i, (color, label)) in legend.iter().enumerate() {
+        let lx = LEFT + 150.0 * i as f64;
+        let _ = writeln!(
+            s,
+            r##"<rect x="{lx}" y="{:.1}" width="14" height="10" fill="{color}"/><text x="{:.1}" y="{:.1}">{label}</text>"##,
+            ly - 9.0,
+            lx + 20.0,
+            ly
+        );
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
+fn escape(t: &str) -> String {
+    t.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(w: &str, s: &str, v: f64, u: &str) -> Record {
+        Record {
+            workload: w.into(),
+            system: s.into(),
+            value: v,
+            unit: u.into(),
+            workers: None,
+        }
+    }
+
+    #[test]
+    fn verdicts_follow_the_targets() {
+        let records = vec![
+            rec("spawn", "goro", 100.0, "ns/task"),
+            rec("spawn", "go", 686.0, "ns/task"),
+            rec("yield", "goro", 50.0, "ns/yield"),
+            rec("yield", "go", 100.0, "ns/yield"),
+            rec("park-memory", "goro", 5000.0, "B/task"),
+        ];
+        let (main, _) = rows(&records);
+        let v: Vec<_> = main
+            .iter()
+            .map(|r| (r.metric.as_str(), r.verdict()))
+            .collect();
+        assert_eq!(
+            v,
+            [
+                ("spawn", "met"),
+                ("yield", "MISSED"),
+                ("park-memory", "MISSED")
+            ]
+        );
+    }
+
+    #[test]
+    fn numbers_read_well() {
+        assert_eq!(num(43500.2), "43,500");
+        assert_eq!(num(1234567.0), "1,234,567");
+        assert_eq!(num(473.0), "473");
+        assert_eq!(num(12.34), "12.3");
+        assert_eq!(num(1.234), "1.23");
+    }
+
+    #[test]
+    fn svg_has_a_bar_per_value() {
+        let records = vec![
+            rec("spawn", "goro", 100.0, "ns/task"),
+            rec("spawn", "go", 686.0, "ns/task"),
+            rec("spawn", "threads", 43500.0, "ns/task"),
+        ];
+        let svg = svg_ratios(&records, "t");
+        assert!(svg.starts_with("<svg"));
+        assert_eq!(svg.matches("<rect x=").count(), 2 + 3); // 2 bars + 3 legend swatches
+        assert!(svg.contains("0.15x"));
+    }
+
+    #[test]
+    fn markdown_marks_misses() {
+        let records = vec![
+            rec("skynet", "goro", 900.0, "ms"),
+            rec("skynet", "go", 1000.0, "ms"),
+        ];
+        let md = markdown_table(&records);
+        assert!(md.contains("| skynet | ms | 900 | 1,000 | - | 0.90x | <= 0.4x Go | **missed** |"));
+    }
+}

