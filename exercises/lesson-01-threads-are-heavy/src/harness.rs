@@ -21,11 +21,13 @@ pub fn measure(threads: usize, stack_size: usize) -> io::Result<ThreadCost> {
     let mut handles = Vec::with_capacity(threads);
     for _ in 0..threads {
         let census = Arc::clone(&census);
-        let handle = thread::Builder::new().stack_size(stack_size).spawn(move || {
-            let _alive = census.enter();
-            touch_stack(STACK_TOUCH);
-            // TODO(lesson): this thread's work is done, so it returns, and its stack is gone.
-        })?;
+        let handle = thread::Builder::new()
+            .stack_size(stack_size)
+            .spawn(move || {
+                let _alive = census.enter();
+                touch_stack(STACK_TOUCH);
+                // TODO(lesson): this thread's work is done, so it returns, and its stack is gone.
+            })?;
         handles.push(handle);
     }
     let spawn_time = start.elapsed();

@@ -33,8 +33,9 @@ impl MemInfo {
     /// Reads the counters now.
     pub fn read() -> io::Result<MemInfo> {
         let status = std::fs::read_to_string("/proc/self/status")?;
-        let field = |name: &str| -> io::Result<usize> {
-            status
+        let field =
+            |name: &str| -> io::Result<usize> {
+                status
                 .lines()
                 .find_map(|line| line.strip_prefix(name))
                 .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<usize>().ok())
@@ -44,8 +45,11 @@ impl MemInfo {
                         "/proc/self/status has no readable `{name}` line; this lesson needs Linux"
                     ))
                 })
-        };
-        Ok(MemInfo { reserved: field("VmSize:")?, committed: field("VmRSS:")? })
+            };
+        Ok(MemInfo {
+            reserved: field("VmSize:")?,
+            committed: field("VmRSS:")?,
+        })
     }
 }
 // ANCHOR_END: meminfo
@@ -105,7 +109,11 @@ pub fn touch_stack(bytes: usize) {
     #[inline(never)]
     fn recurse(left: usize) -> u8 {
         let page = black_box([left as u8; CHUNK]);
-        if left <= CHUNK { page[0] } else { page[CHUNK - 1].wrapping_add(recurse(left - CHUNK)) }
+        if left <= CHUNK {
+            page[0]
+        } else {
+            page[CHUNK - 1].wrapping_add(recurse(left - CHUNK))
+        }
     }
     black_box(recurse(bytes));
 }
@@ -157,11 +165,24 @@ impl ThreadCost {
 impl fmt::Display for ThreadCost {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let alive = self.alive_at_measurement.max(1);
-        writeln!(f, "{} threads, {} KiB stack each", self.threads, self.stack_size / 1024)?;
+        writeln!(
+            f,
+            "{} threads, {} KiB stack each",
+            self.threads,
+            self.stack_size / 1024
+        )?;
         writeln!(f, "alive when measured: {}", self.alive_at_measurement)?;
         writeln!(f, "finished when measure returned: {}", self.finished)?;
-        writeln!(f, "reserved per live thread:  {:>8} KiB", self.reserved / alive / 1024)?;
-        writeln!(f, "committed per live thread: {:>8} KiB", self.committed / alive / 1024)?;
+        writeln!(
+            f,
+            "reserved per live thread:  {:>8} KiB",
+            self.reserved / alive / 1024
+        )?;
+        writeln!(
+            f,
+            "committed per live thread: {:>8} KiB",
+            self.committed / alive / 1024
+        )?;
         write!(
             f,
             "spawn: {:.1} µs per thread",
@@ -201,7 +222,9 @@ pub fn ping_pong(rounds: u32) -> Duration {
 pub fn spawn_join(n: u32) -> Duration {
     let start = Instant::now();
     for i in 0..n {
-        thread::spawn(move || black_box(i)).join().expect("an empty thread does not panic");
+        thread::spawn(move || black_box(i))
+            .join()
+            .expect("an empty thread does not panic");
     }
     start.elapsed() / n.max(1)
 }

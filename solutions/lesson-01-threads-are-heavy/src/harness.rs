@@ -23,13 +23,19 @@ pub fn measure(threads: usize, stack_size: usize) -> io::Result<ThreadCost> {
     let start = Instant::now();
     let mut handles = Vec::with_capacity(threads);
     for _ in 0..threads {
-        let (census, ready, release) = (Arc::clone(&census), Arc::clone(&ready), Arc::clone(&release));
-        let spawned = thread::Builder::new().stack_size(stack_size).spawn(move || {
-            let _alive = census.enter();
-            touch_stack(STACK_TOUCH);
-            ready.wait();
-            release.wait();
-        });
+        let (census, ready, release) = (
+            Arc::clone(&census),
+            Arc::clone(&ready),
+            Arc::clone(&release),
+        );
+        let spawned = thread::Builder::new()
+            .stack_size(stack_size)
+            .spawn(move || {
+                let _alive = census.enter();
+                touch_stack(STACK_TOUCH);
+                ready.wait();
+                release.wait();
+            });
         match spawned {
             Ok(handle) => handles.push(handle),
             Err(e) => {
@@ -38,7 +44,10 @@ pub fn measure(threads: usize, stack_size: usize) -> io::Result<ThreadCost> {
                 // waiting for them here would hang. Report which spawn failed.
                 return Err(io::Error::new(
                     e.kind(),
-                    format!("spawning thread {} of {threads} failed: {e}", handles.len() + 1),
+                    format!(
+                        "spawning thread {} of {threads} failed: {e}",
+                        handles.len() + 1
+                    ),
                 ));
             }
         }

@@ -11,7 +11,9 @@ fn main() -> ExitCode {
     let parse = |arg: Option<String>, default: usize, what: &str| match arg {
         None => Ok(default),
         Some(s) => s.parse::<usize>().map_err(|_| {
-            format!("{what} must be a whole number, got {s:?}; usage: measure [THREADS] [STACK_KIB]")
+            format!(
+                "{what} must be a whole number, got {s:?}; usage: measure [THREADS] [STACK_KIB]"
+            )
         }),
     };
     let threads = parse(args.next(), 1000, "THREADS");
@@ -32,7 +34,13 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    println!("spawn + join, one at a time: {:?} per thread", spawn_join(2000));
-    println!("ping-pong between two threads: {:?} per round trip", ping_pong(20_000));
+    println!(
+        "spawn + join, one at a time: {:?} per thread",
+        spawn_join(2000)
+    );
+    println!(
+        "ping-pong between two threads: {:?} per round trip",
+        ping_pong(20_000)
+    );
     ExitCode::SUCCESS
 }
