@@ -83,8 +83,11 @@ pub(crate) fn install_on_this_thread() {
     let mut old: libc::stack_t = unsafe { mem::zeroed() };
     // SAFETY: `old` is a valid, writable stack_t.
     let rc = unsafe { libc::sigaltstack(ptr::null(), &mut old) };
-    if rc == 0 && old.ss_flags & libc::SS_DISABLE == 0 && old.ss_size >= min_alt_stack() {
-        return; // std (or the program) already gave this thread one that is large enough
+    if rc == 0 && old.ss_flags & libc::SS_DISABLE == 0 {
+        // std (or the program) already gave this thread one, sized for the kernel's signal
+        // frame; our handler needs under 1 KiB more. Replacing it would make std's cleanup at
+        // thread exit disable ours and leak both, so keep it.
+        return;
     }
     let page = crate::stack::page_size();
     let size = ALT_STACK_SIZE.max(min_alt_stack()).div_ceil(page) * page;
@@ -110,7 +113,8 @@ pub(crate) fn install_on_this_thread() {
     }
 }
 
-/// The smallest alternate stack the kernel and CPU need (large with AVX-512 state).
+/// The alternate stack size the kernel asks for (its signal frame grows with the CPU's vector
+/// state, e.g. AVX-512 or AMX), doubled for the handlers' own frames.
 fn min_alt_stack() -> usize {
     // SAFETY: getauxval has no preconditions; it returns 0 for unknown keys.
     let min = unsafe { libc::getauxval(libc::AT_MINSIGSTKSZ) } as usize;
@@ -240,6 +244,13 @@ fn forward(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::
             dfl.sa_sigaction = libc::SIG_DFL;
             // SAFETY: sigaction is async-signal-safe.
             unsafe { libc::sigaction(signal, &dfl, ptr::null_mut()) };
+            // A signal sent with kill(2) rather than raised by a fault would not repeat: send it
+            // again (it stays blocked, hence pending, until this handler returns).
+            // SAFETY: `info` is valid (see `handler`); raise is async-signal-safe.
+            if unsafe { (*info).si_code } <= 0 {
+                // SAFETY: as above.
+                unsafe { libc::raise(signal) };
+            }
         }
     }
 }
@@ -313,6 +324,48 @@ mod tests {
         let long = [b'x'; 600];
         buf.push(&long);
         assert_eq!(buf.len, 512, "the buffer truncates instead of overflowing");
+    }
+
+    fn alt_stack() -> libc::stack_t {
+        // SAFETY: zeroed stack_t is valid; sigaltstack only writes into it.
+        let mut cur: libc::stack_t = unsafe { mem::zeroed() };
+        // SAFETY: reading the current setting into a valid struct.
+        assert_eq!(unsafe { libc::sigaltstack(ptr::null(), &mut cur) }, 0);
+        cur
+    }
+
+    #[test]
+    fn every_thread_gets_an_alternate_stack_once() {
+        std::thread::spawn(|| {
+            install_on_this_thread();
+            let first = alt_stack();
+            assert_eq!(first.ss_flags & libc::SS_DISABLE, 0, "no alternate stack");
+            assert!(first.ss_size >= libc::MINSIGSTKSZ);
+            install_on_this_thread();
+            assert_eq!(alt_stack().ss_sp, first.ss_sp, "a second call changed it");
+        })
+        .join()
+        .unwrap();
+        // A thread without one (std gives its threads one, so take it away first) gets goro's.
+        std::thread::spawn(|| {
+            let off = libc::stack_t {
+                ss_sp: ptr::null_mut(),
+                ss_flags: libc::SS_DISABLE,
+                ss_size: 0,
+            };
+            // SAFETY: disabling this thread's alternate stack; no signal handler is running.
+            assert_eq!(unsafe { libc::sigaltstack(&off, ptr::null_mut()) }, 0);
+            install_on_this_thread();
+            let ours = alt_stack();
+            assert_eq!(ours.ss_flags & libc::SS_DISABLE, 0, "no alternate stack");
+            assert!(ours.ss_size >= ALT_STACK_SIZE);
+            assert_eq!(
+                ALT_STACK_OWNER.with(|o| o.map.get()) + crate::stack::page_size(),
+                ours.ss_sp as usize
+            );
+        })
+        .join()
+        .unwrap();
     }
 
     const CHILD: &str = "GORO_SIGNAL_TEST_CHILD";
