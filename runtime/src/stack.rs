@@ -37,9 +37,9 @@ use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 mod pool;
 
-#[allow(unused_imports)] // used by the runtime at shutdown; kept here so its home is obvious
-pub(crate) use pool::trim;
-pub(crate) use pool::{StackStats, pool_get, stats};
+#[allow(unused_imports)] // the type of `stats()`, for code that wants to name it
+pub(crate) use pool::StackStats;
+pub(crate) use pool::{pool_get, stats, trim};
 
 /// `madvise` advice that installs guard markers (Linux ≥ 6.13; not yet in the `libc` crate).
 const MADV_GUARD_INSTALL: libc::c_int = 102;
