@@ -1,2 +1,88 @@
 //! goro: a goroutine runtime built from scratch.
+//!
+//! goro runs many small tasks ("goroutines") on a few OS threads: each task has its own
+//! guarded, lazily committed stack; workers switch between tasks in user space, steal work from
+//! each other when idle, and park when there is none. Channels, `select!`, a `WaitGroup`, a
+//! `Mutex` that parks the task rather than the thread, and Go's `context` are built on top.
+//!
+//! ```
+//! let total = goro::run(|| {
+//!     let handles: Vec<_> = (1..=10u64).map(|i| goro::spawn(move || i * i)).collect();
+//!     handles.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
+//! });
+//! assert_eq!(total, 385);
+//! ```
+//!
+//! The layers, bottom up (each one a module and a lesson of the workbook): [`stack`] (02),
+//! [`coroutine`] (03), [`task`] and the scheduler (04, 12), [`time`] (08), [`debug`] (16),
+//! [`runtime`] (04).
 #![warn(missing_docs)]
+
+pub mod coroutine;
+pub mod debug;
+mod panic;
+pub mod runtime;
+mod sched;
+mod signal;
+pub mod stack;
+pub mod task;
+pub mod time;
+
+pub use runtime::Runtime;
+pub use task::{JoinHandle, Task, TaskId, WaitReason, current, park, spawn, yield_now};
+pub use task::{num_goroutines, sleep};
+
+/// The system-call crates goro is built on, re-exported so lesson exercises can make the same
+/// calls without adding dependencies.
+pub mod sys {
+    pub use context;
+    pub use libc;
+}
+
+/// Runs `f` as the main task of a runtime with default settings and returns its value.
+///
+/// Shorthand for `Runtime::new().block_on(f)`, panicking with the goroutine dump if the program
+/// deadlocks. Tasks still alive when `f` returns are cancelled (see [`runtime`]).
+#[track_caller]
+pub fn run<F, T>(f: F) -> T
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    match Runtime::new().block_on(f) {
+        Ok(v) => v,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+use std::cell::Cell;
+
+thread_local! {
+    static FASTRAND: Cell<u64> = const { Cell::new(0) };
+}
+
+/// A fast per-thread pseudo-random number (xorshift64). Inside a deterministic runtime the
+/// worker seeds it from the runtime's seed, so random choices (such as `select!`'s) replay.
+#[allow(dead_code)]
+pub(crate) fn fastrand() -> u64 {
+    FASTRAND.with(|c| {
+        let mut x = c.get();
+        if x == 0 {
+            let local = 0u8;
+            x = sched::splitmix(
+                (&local as *const u8 as u64)
+                    ^ std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_nanos() as u64),
+            ) | 1;
+        }
+        x = sched::xorshift(x);
+        c.set(x);
+        x
+    })
+}
+
+/// Seeds this thread's [`fastrand`] (deterministic mode).
+pub(crate) fn seed_fastrand(seed: u64) {
+    FASTRAND.with(|c| c.set(seed | 1));
+}

@@ -1,0 +1,352 @@
+//! Coroutines: run a function on its own stack and switch in and out of it.
+//!
+//! A coroutine is the smallest piece of a green thread: a [`Stack`] plus a saved register set.
+//! [`Coroutine::resume`] saves the caller's registers and jumps onto the coroutine's stack;
+//! [`Yielder::suspend`] saves the coroutine's registers and jumps back. The switch itself is the
+//! `context` crate's `jump_fcontext` (Boost.Context's hand-written assembly): it pushes the
+//! callee-saved registers, swaps the stack pointer and pops the other side's registers, a few
+//! nanoseconds in all.
+//!
+//! Go counterpart: `runtime.gogo` / `runtime.mcall` and the `gobuf` each goroutine keeps.
+//! Lesson: 03 (context-switch).
+//!
+//! The one rule this module exists to keep: **a panic never unwinds through the switch frame.**
+//! The entry function is `extern "C"`; unwinding out of it would abort at best. So the body runs
+//! under [`catch_unwind`], the payload is carried back across the switch as data, and
+//! [`Coroutine::resume`] re-raises it on the caller's own stack with [`resume_unwind`].
+//!
+//! The runtime's tasks use the crate-private half of this module ([`RawCo`], [`task_switch_in`]
+//! and friends); lessons and curious readers use [`Coroutine`].
+
+use std::any::Any;
+use std::cell::Cell;
+use std::marker::PhantomData;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+
+use context::{Context, Transfer};
+
+use crate::stack::Stack;
+
+/// What [`Coroutine::resume`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CoState {
+    /// The body called [`Yielder::suspend`]; resume it again to continue.
+    Suspended,
+    /// The body returned; resuming again panics.
+    Finished,
+}
+
+/// Data passed from the caller into the coroutine on a switch.
+pub(crate) const IN_RUN: usize = 0;
+/// Asks the coroutine to unwind from its suspension point (used on drop and at runtime shutdown).
+pub(crate) const IN_CANCEL: usize = 1;
+
+/// Data passed from the coroutine back to the caller.
+pub(crate) const OUT_SUSPENDED: usize = 0;
+/// The body returned (or unwound with the private cancellation payload).
+pub(crate) const OUT_FINISHED: usize = 1;
+// Any other value coming out is a pointer to a `Box<Box<dyn Any + Send>>`: the body panicked.
+
+/// The private payload used to unwind a coroutine or a task that is being cancelled. It is
+/// raised with [`resume_unwind`], so no panic hook runs and nothing is printed.
+pub(crate) struct Cancelled;
+
+/// Reserves room at the top of a fresh stack so `make_fcontext` has an aligned place to build the
+/// initial frame, then returns the context that starts `entry` when first resumed.
+fn make_context(stack: &Stack, entry: context::ContextFn) -> Context {
+    // SAFETY: `top` and `bottom` come from a live `Stack` whose usable range is
+    // [bottom, top); the context crate only writes below `top`.
+    let raw = unsafe {
+        context::stack::Stack::new(
+            stack.top() as *mut context::c_void,
+            stack.bottom() as *mut context::c_void,
+        )
+    };
+    // SAFETY: `raw` describes writable memory that outlives the context: the owner of the
+    // context (Coroutine or task) also owns the stack and never drops it while the context
+    // can still be resumed.
+    unsafe { Context::new(&raw, entry) }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The public, single-threaded coroutine (lesson 03).
+// ---------------------------------------------------------------------------------------------
+
+/// State shared between a [`Coroutine`] and the code running on it. Boxed, so its address stays
+/// put while the `Coroutine` value itself is moved around.
+struct Shared {
+    /// The coroutine's saved registers while it is suspended (or not yet started).
+    ctx: Cell<Option<Context>>,
+    /// The resumer's saved registers while the coroutine runs.
+    caller: Cell<Option<Context>>,
+    /// The body, until the first resume moves it onto the coroutine's stack.
+    body: Cell<Option<Box<dyn FnOnce(&Yielder)>>>,
+}
+
+/// A function running on its own stack that can pause itself ([`Yielder::suspend`]) and be
+/// continued later ([`Coroutine::resume`]).
+///
+/// A `Coroutine` is deliberately not `Send`: its stack may hold references to thread-local data
+/// or `!Send` values, so it stays on the thread that created it. (The runtime's tasks have the
+/// same rule; see `task::Builder::migratable`.)
+///
+/// ```
+/// use goro::coroutine::{CoState, Coroutine};
+/// use goro::stack::Stack;
+/// use std::cell::Cell;
+/// use std::rc::Rc;
+///
+/// let seen = Rc::new(Cell::new(0));
+/// let inner = seen.clone();
+/// let mut co = Coroutine::new(Stack::new(64 * 1024)?, move |y| {
+///     for i in 1..=3 {
+///         inner.set(i);
+///         y.suspend();
+///     }
+/// });
+/// assert_eq!(co.resume(), CoState::Suspended);
+/// assert_eq!(seen.get(), 1);
+/// co.resume();
+/// co.resume();
+/// assert_eq!(seen.get(), 3);
+/// assert_eq!(co.resume(), CoState::Finished);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+///
+/// A panic inside the body is caught on the coroutine's stack and re-raised by `resume` on the
+/// caller's stack. Dropping a suspended coroutine resumes it once more in "cancel" mode:
+/// `suspend` unwinds (silently) so the body's destructors run before the stack is freed.
+pub struct Coroutine {
+    shared: Box<Shared>,
+    state: Option<CoState>,
+    // Declared after `shared` only for readability: drop order is handled explicitly in `Drop`.
+    stack: Option<Stack>,
+    _not_send: PhantomData<*mut ()>,
+}
+
+/// The handle a coroutine body uses to pause itself.
+pub struct Yielder {
+    shared: *const Shared,
+    _not_send: PhantomData<*mut ()>,
+}
+
+impl Yielder {
+    /// Switches back to whoever called [`Coroutine::resume`]; returns when the coroutine is
+    /// resumed again. If the coroutine is being dropped, this unwinds instead of returning.
+    pub fn suspend(&self) {
+        // SAFETY: `shared` points into the Box owned by the Coroutine, which lives at least as
+        // long as the body runs (the body only runs inside `resume`, which borrows it).
+        let shared = unsafe { &*self.shared };
+        let caller = shared
+            .caller
+            .take()
+            .expect("Yielder::suspend called while the coroutine is not running");
+        // SAFETY: `caller` is the live context saved by the `resume` that switched us in.
+        let t = unsafe { caller.resume(OUT_SUSPENDED) };
+        shared.caller.set(Some(t.context));
+        if t.data == IN_CANCEL {
+            resume_unwind(Box::new(Cancelled));
+        }
+    }
+}
+
+extern "C" fn coroutine_entry(t: Transfer) -> ! {
+    let shared_ptr = t.data as *const Shared;
+    // SAFETY: the first resume passes a pointer to the Box'd `Shared`, alive while we run.
+    let shared = unsafe { &*shared_ptr };
+    shared.caller.set(Some(t.context));
+    let out = {
+        let body = shared.body.take().expect("coroutine started twice");
+        let yielder = Yielder {
+            shared: shared_ptr,
+            _not_send: PhantomData,
+        };
+        match catch_unwind(AssertUnwindSafe(|| body(&yielder))) {
+            Ok(()) => OUT_FINISHED,
+            Err(payload) if payload.is::<Cancelled>() => OUT_FINISHED,
+            Err(payload) => Box::into_raw(Box::new(payload)) as usize,
+        }
+    };
+    let caller = shared.caller.take().expect("coroutine lost its caller");
+    // SAFETY: jumping back to the live resumer; this stack is never resumed again.
+    unsafe { caller.resume(out) };
+    unreachable!("a finished coroutine was resumed");
+}
+
+impl Coroutine {
+    /// Prepares `body` to run on `stack`. Nothing runs until the first [`resume`](Self::resume).
+    pub fn new<F>(stack: Stack, body: F) -> Coroutine
+    where
+        F: FnOnce(&Yielder) + 'static,
+    {
+        let ctx = make_context(&stack, coroutine_entry);
+        Coroutine {
+            shared: Box::new(Shared {
+                ctx: Cell::new(Some(ctx)),
+                caller: Cell::new(None),
+                body: Cell::new(Some(Box::new(body))),
+            }),
+            state: None,
+            stack: Some(stack),
+            _not_send: PhantomData,
+        }
+    }
+
+    /// Runs the body until it suspends or finishes.
+    ///
+    /// Panics if the coroutine already finished; re-raises the body's panic if it panicked.
+    pub fn resume(&mut self) -> CoState {
+        self.switch(IN_RUN)
+    }
+
+    /// Whether the body has returned (or panicked).
+    pub fn is_finished(&self) -> bool {
+        self.state == Some(CoState::Finished)
+    }
+
+    fn switch(&mut self, data: usize) -> CoState {
+        assert!(
+            !self.is_finished(),
+            "Coroutine::resume called after the coroutine finished"
+        );
+        let ctx = self.shared.ctx.take().expect("coroutine context missing");
+        let data = if self.state.is_none() {
+            self.shared.as_ref() as *const Shared as usize
+        } else {
+            data
+        };
+        // SAFETY: `ctx` is the coroutine's saved context, its stack is owned by `self`.
+        let t = unsafe { ctx.resume(data) };
+        match t.data {
+            OUT_SUSPENDED => {
+                self.shared.ctx.set(Some(t.context));
+                self.state = Some(CoState::Suspended);
+                CoState::Suspended
+            }
+            OUT_FINISHED => {
+                self.state = Some(CoState::Finished);
+                CoState::Finished
+            }
+            ptr => {
+                self.state = Some(CoState::Finished);
+                // SAFETY: the entry boxed the payload and passed ownership across the switch.
+                let payload = unsafe { Box::from_raw(ptr as *mut Box<dyn Any + Send>) };
+                resume_unwind(*payload)
+            }
+        }
+    }
+}
+
+impl Drop for Coroutine {
+    fn drop(&mut self) {
+        if self.state == Some(CoState::Suspended) {
+            // Unwind the body from its suspension point so its destructors run.
+            let ctx = self.shared.ctx.take().expect("coroutine context missing");
+            // SAFETY: as in `switch`.
+            let t = unsafe { ctx.resume(IN_CANCEL) };
+            match t.data {
+                OUT_FINISHED => {}
+                OUT_SUSPENDED => {
+                    // The body caught the cancellation and suspended again. Its frames are still
+                    // live and may be referenced from elsewhere: leak the stack rather than free
+                    // memory something may still point into.
+                    std::mem::forget(self.stack.take());
+                }
+                ptr => {
+                    // SAFETY: as in `switch`; a destructor panicked while unwinding. Drop it.
+                    drop(unsafe { Box::from_raw(ptr as *mut Box<dyn Any + Send>) });
+                }
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for Coroutine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Coroutine")
+            .field("state", &self.state)
+            .field("stack", &self.stack)
+            .finish()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The crate-private half the scheduler uses: no boxes, no per-switch bookkeeping.
+// ---------------------------------------------------------------------------------------------
+
+/// A task's execution context: its stack and the saved registers on each side of the switch.
+/// Owned by the task header; touched only by the thread currently running the task.
+pub(crate) struct RawCo {
+    /// Owned so that it lives exactly as long as the context that runs on it.
+    #[allow(dead_code)]
+    pub(crate) stack: Stack,
+    /// The task's registers while it is suspended.
+    pub(crate) ctx: Option<Context>,
+    /// The scheduler's registers while the task runs.
+    pub(crate) caller: Option<Context>,
+}
+
+impl RawCo {
+    /// A context that will call `entry(Transfer { data, .. })` on `stack` when first switched to.
+    pub(crate) fn new(stack: Stack, entry: context::ContextFn) -> RawCo {
+        let ctx = make_context(&stack, entry);
+        RawCo {
+            stack,
+            ctx: Some(ctx),
+            caller: None,
+        }
+    }
+}
+
+/// Scheduler side: switch into the task whose context lives at `co`; returns the value the task
+/// passed to [`task_switch_out`] (or its final value).
+///
+/// # Safety
+/// `co` must be valid and not in use by any other thread; the task must be suspended.
+#[inline]
+pub(crate) unsafe fn task_switch_in(co: *mut RawCo, data: usize) -> usize {
+    // SAFETY: the caller guarantees exclusive access to `co`.
+    let ctx = unsafe { (*co).ctx.take() }.expect("task context missing");
+    // SAFETY: `ctx` is the task's saved context on its live stack.
+    let t = unsafe { ctx.resume(data) };
+    // SAFETY: the task is suspended again (or finished): we own `co` again.
+    unsafe { (*co).ctx = Some(t.context) };
+    t.data
+}
+
+/// Task side: switch back to the scheduler that resumed us; returns the data of the next resume.
+///
+/// # Safety
+/// Must be called on the task's own stack, `co` being that task's context.
+#[inline]
+pub(crate) unsafe fn task_switch_out(co: *mut RawCo, data: usize) -> usize {
+    // SAFETY: we are the running task, so we own the `caller` field.
+    let caller = unsafe { (*co).caller.take() }.expect("task has no scheduler to return to");
+    // SAFETY: `caller` is the scheduler's live context.
+    let t = unsafe { caller.resume(data) };
+    // SAFETY: we were resumed: `t.context` is the (possibly new) scheduler context.
+    unsafe { (*co).caller = Some(t.context) };
+    t.data
+}
+
+/// Task side, first instructions: remember the scheduler context we were started from.
+///
+/// # Safety
+/// As for [`task_switch_out`].
+#[inline]
+pub(crate) unsafe fn task_started(co: *mut RawCo, from: Context) {
+    // SAFETY: see the function contract.
+    unsafe { (*co).caller = Some(from) };
+}
+
+/// Task side, last instructions: switch back for good.
+///
+/// # Safety
+/// As for [`task_switch_out`]; nothing on this stack may be used afterwards.
+pub(crate) unsafe fn task_exit(co: *mut RawCo, data: usize) -> ! {
+    // SAFETY: see the function contract.
+    let caller = unsafe { (*co).caller.take() }.expect("task has no scheduler to return to");
+    // SAFETY: jumping to the live scheduler context; we are never resumed.
+    unsafe { caller.resume(data) };
+    unreachable!("a finished task was resumed")
+}

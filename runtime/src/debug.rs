@@ -1,0 +1,127 @@
+//! Introspection: how many goroutines are alive, what each one is doing, and runtime counters.
+//!
+//! [`dump`] prints every live task the way Go prints goroutines after a crash or on `SIGQUIT`:
+//! its id, its state (with the wait reason if it waits), its name, and where it was spawned.
+//! `block_on` uses the same text in its deadlock report. [`num_goroutines`] is the number leak
+//! tests watch; [`stats`] gathers counters from the scheduler and the stack layer.
+//!
+//! Go counterpart: `runtime.NumGoroutine`, `runtime.Stack(buf, true)` / `GOTRACEBACK`, and the
+//! `checkdead` message "all goroutines are asleep - deadlock!". Lesson: 16 (debugging).
+
+use std::fmt;
+use std::fmt::Write as _;
+
+use crate::sched::{self, Shared};
+use crate::stack::GuardKind;
+
+/// Counters from the runtime and its stack layer. `Display` prints one `key: value` per line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// How guard pages are installed (`MADV_GUARD_INSTALL`, or `mprotect` on older kernels).
+    pub guard: GuardKind,
+    /// Free stacks kept for reuse.
+    pub stacks_pooled: usize,
+    /// Stacks in use (by tasks, or standalone ones).
+    pub stacks_live: usize,
+    /// Slabs (large mappings stacks are carved from) currently mapped.
+    pub slabs: usize,
+    /// Address space reserved by slabs, in bytes (virtual, not resident).
+    pub reserved_bytes: usize,
+    /// Worker threads of the current runtime (0 outside a runtime).
+    pub workers: usize,
+    /// Tasks spawned in the current run, the main task included.
+    pub tasks_spawned: u64,
+    /// Live tasks in the current run.
+    pub tasks_live: usize,
+    /// Tasks moved by work stealing in the current run.
+    pub steals: u64,
+    /// Whether the current runtime is deterministic.
+    pub deterministic: bool,
+}
+
+impl fmt::Display for Stats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "guard: {}", self.guard)?;
+        writeln!(f, "stacks_live: {}", self.stacks_live)?;
+        writeln!(f, "stacks_pooled: {}", self.stacks_pooled)?;
+        writeln!(f, "slabs: {}", self.slabs)?;
+        writeln!(f, "reserved_bytes: {}", self.reserved_bytes)?;
+        writeln!(f, "workers: {}", self.workers)?;
+        writeln!(f, "tasks_spawned: {}", self.tasks_spawned)?;
+        writeln!(f, "tasks_live: {}", self.tasks_live)?;
+        writeln!(f, "steals: {}", self.steals)?;
+        write!(f, "deterministic: {}", self.deterministic)
+    }
+}
+
+/// Gathers the counters. Outside a runtime the scheduler fields are zero.
+pub fn stats() -> Stats {
+    let stack = crate::stack::stats();
+    let (workers, tasks_spawned, tasks_live, steals, deterministic) = sched::with_shared(|s| {
+        (
+            s.worker_count(),
+            s.tasks_spawned(),
+            s.live_tasks(),
+            s.steals(),
+            s.is_deterministic(),
+        )
+    })
+    .unwrap_or((0, 0, 0, 0, false));
+    Stats {
+        guard: stack.guard,
+        stacks_pooled: stack.pooled,
+        stacks_live: stack.live,
+        slabs: stack.slabs,
+        reserved_bytes: stack.reserved_bytes,
+        workers,
+        tasks_spawned,
+        tasks_live,
+        steals,
+        deterministic,
+    }
+}
+
+/// Live tasks in the current runtime, the main task included (0 outside a runtime).
+pub fn num_goroutines() -> usize {
+    crate::task::num_goroutines()
+}
+
+/// A Go-style dump of every live task of the current runtime, sorted by id:
+///
+/// ```text
+/// goroutine 1 [join]:
+///     name: main
+///     spawned at src/main.rs:4:5
+///
+/// goroutine 7 [chan receive]:
+///     name: worker-3
+///     spawned at src/main.rs:12:9
+/// ```
+///
+/// States: `running`, `runnable`, or the wait reason (`chan receive`, `sleep`, ...). Empty
+/// outside a runtime.
+pub fn dump() -> String {
+    sched::with_shared(|s| dump_shared(s)).unwrap_or_default()
+}
+
+pub(crate) fn dump_shared(shared: &Shared) -> String {
+    let mut out = String::new();
+    for (i, t) in shared.snapshot().iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let _ = writeln!(out, "goroutine {} [{}]:", t.id, t.state());
+        if let Some(name) = t.name.as_deref() {
+            let _ = writeln!(out, "    name: {name}");
+        }
+        let _ = writeln!(
+            out,
+            "    spawned at {}:{}:{}",
+            t.location.file(),
+            t.location.line(),
+            t.location.column()
+        );
+    }
+    out
+}

@@ -1,0 +1,309 @@
+//! The runtime: start workers, run a main task to completion, shut everything down.
+//!
+//! [`Runtime::block_on`] is Go's `main` in miniature: it creates the workers (the calling thread
+//! becomes worker 0, the others are new OS threads), runs `f` as task 1 named `"main"`, and when
+//! that task returns it stops the run, cancels whatever is still alive, joins the threads and
+//! hands back `f`'s value. [`crate::run`] does the same with default settings.
+//!
+//! Go counterpart: `runtime.main`, `schedinit` / `GOMAXPROCS`, and `exit(0)` after `main.main`
+//! returns. Lesson: 04 (scheduler).
+//!
+//! # What happens to tasks still alive when the main task returns
+//!
+//! In Go, returning from `main` ends the process: other goroutines simply stop existing, their
+//! deferred calls never run. goro keeps the "main returning ends the run" rule but cleans up
+//! after it, because Rust code relies on destructors (to unlock, flush, return memory):
+//!
+//! 1. Tasks that never started are dropped: their closure is dropped, never called.
+//! 2. Tasks suspended in `park`, `yield_now`, `sleep`, a channel operation or `join` are resumed
+//!    one last time in *cancel* mode: the call they are blocked in unwinds (with a private
+//!    payload, so nothing is printed), their destructors run, and their stacks go back to the
+//!    pool. Each is resumed on its own worker thread, as always.
+//! 3. A cancelled task's `JoinHandle::join` returns `Err` with a payload saying so.
+//! 4. Tasks spawned while this happens (from a destructor) are dropped without running.
+//! 5. Pending timers are dropped without firing; worker threads exit and are joined before
+//!    `block_on` returns. Nothing of the run outlives it: repeated runs do not accumulate
+//!    threads, stacks or memory.
+//!
+//! Corner case: a destructor that parks *while* its task is being cancelled would wait forever;
+//! such a task is abandoned instead (its stack is deliberately leaked, since its frames may still
+//! be linked into a wait list), and its `join` reports the cancellation.
+//!
+//! # Deadlock
+//!
+//! If every worker is idle, every task is parked and no timer is pending, nothing inside the
+//! runtime can ever wake a task. `block_on` then cancels everything as above and returns
+//! [`RunError::Deadlock`] with a [`crate::debug::dump`] of the parked tasks (Go prints "all
+//! goroutines are asleep - deadlock!"). Wakeups from plain OS threads outside the runtime do not
+//! count: a program that waits only for such a thread is reported as deadlocked too.
+
+use std::fmt;
+use std::io;
+use std::panic::{Location, resume_unwind};
+use std::sync::Arc;
+use std::thread;
+
+use crate::sched::{self, Config, Shared, Worker};
+use crate::task;
+
+/// Default usable stack bytes per task. See [`Builder::stack_size`] for the trade-off.
+pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
+
+/// Why [`Runtime::block_on`] could not return the main task's value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RunError {
+    /// Every task was parked with nothing left to wake any of them.
+    Deadlock {
+        /// A goroutine dump taken when the deadlock was detected.
+        dump: String,
+    },
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunError::Deadlock { dump } => {
+                write!(f, "all goroutines are asleep - deadlock!\n\n{dump}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for RunError {}
+
+/// Configures a [`Runtime`].
+#[derive(Debug, Clone)]
+#[must_use = "a Builder does nothing until .build() is called"]
+pub struct Builder {
+    workers: Option<usize>,
+    seed: Option<u64>,
+    stack_size: usize,
+    panic_crashes: bool,
+}
+
+impl Default for Builder {
+    fn default() -> Builder {
+        Builder {
+            workers: None,
+            seed: None,
+            stack_size: DEFAULT_STACK_SIZE,
+            panic_crashes: false,
+        }
+    }
+}
+
+impl Builder {
+    /// A builder with the defaults: one worker per available CPU, 256 KiB stacks.
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Number of worker threads (Go's `GOMAXPROCS`). Default: `std::thread::available_parallelism`.
+    pub fn workers(mut self, n: usize) -> Builder {
+        self.workers = Some(n);
+        self
+    }
+
+    /// Deterministic mode: one worker, every scheduling choice drawn from a PRNG seeded with
+    /// `seed`, task ids in spawn order, and a virtual clock that jumps forward when every task
+    /// waits. The same program with the same seed produces the same interleaving and output.
+    pub fn deterministic(mut self, seed: u64) -> Builder {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Default usable stack bytes per task (rounded up to whole pages; a guard page is added
+    /// below). Default 256 KiB.
+    ///
+    /// Only pages a task touches cost memory, so a generous reservation is cheap — up to a
+    /// point: the kernel's page tables cost about 8 bytes per 4 KiB of *spacing* between stacks
+    /// that were touched (a 256 KiB stack costs ~512 B of page table, a 32 KiB one ~64 B). The
+    /// default is large enough for a panic in a task to capture and print a full backtrace
+    /// (`RUST_BACKTRACE=1`), which needs tens of KiB of stack. Programs with a million small
+    /// tasks (see `examples/million.rs`) choose 16-32 KiB.
+    pub fn stack_size(mut self, bytes: usize) -> Builder {
+        self.stack_size = bytes;
+        self
+    }
+
+    /// Go's behaviour for unrecovered panics: if any task panics, report it and abort the whole
+    /// process. Default `false`: the panic is reported and handed to `JoinHandle::join`.
+    pub fn panic_crashes(mut self, yes: bool) -> Builder {
+        self.panic_crashes = yes;
+        self
+    }
+
+    /// Validates the settings and creates the runtime.
+    pub fn build(self) -> io::Result<Runtime> {
+        let workers = match (self.seed, self.workers) {
+            (Some(_), Some(n)) if n != 1 => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!(
+                        "deterministic mode runs exactly one worker, but workers({n}) was \
+                         requested; drop the .workers() call or use .workers(1)"
+                    ),
+                ));
+            }
+            (Some(_), _) => 1,
+            (None, Some(0)) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "workers(0): a runtime needs at least one worker thread; use workers(1) or more",
+                ));
+            }
+            (None, Some(n)) => n,
+            (None, None) => thread::available_parallelism().map_or(1, |n| n.get()),
+        };
+        if self.stack_size == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "stack_size(0): tasks need a stack; use at least 16 KiB (16 * 1024)",
+            ));
+        }
+        Ok(Runtime {
+            config: Config {
+                workers,
+                stack_size: self.stack_size,
+                panic_crashes: self.panic_crashes,
+                seed: self.seed,
+            },
+        })
+    }
+}
+
+/// A goroutine runtime configuration; each [`block_on`](Runtime::block_on) is one run.
+///
+/// See the [module docs](self) for what happens to tasks still alive when the main task returns.
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    config: Config,
+}
+
+impl Default for Runtime {
+    fn default() -> Runtime {
+        Runtime::new()
+    }
+}
+
+impl Runtime {
+    /// A runtime with the default settings.
+    pub fn new() -> Runtime {
+        Builder::new()
+            .build()
+            .expect("the default runtime settings are valid")
+    }
+
+    /// A builder to configure workers, deterministic mode, stack size and panic behaviour.
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    /// Runs `f` as the main task (id 1, name `"main"`) and returns its value once it returns.
+    ///
+    /// Tasks still alive at that point are cancelled (see the [module docs](self)). If `f`
+    /// panics, the panic is reported like any task's and then resumed on the caller's thread,
+    /// like `std::thread::scope` does. Returns [`RunError::Deadlock`] if every task ends up
+    /// parked with nothing to wake them.
+    ///
+    /// Panics if called from inside a goro task (spawn a task instead), or if the worker threads
+    /// or the main task's stack cannot be created.
+    #[track_caller]
+    pub fn block_on<F, T>(&self, f: F) -> Result<T, RunError>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let location = Location::caller();
+        assert!(
+            !sched::in_runtime(),
+            "Runtime::block_on called from inside a goro runtime; use goro::spawn to start more \
+             tasks instead of nesting runtimes"
+        );
+        crate::panic::install_hook();
+        crate::signal::install_on_this_thread();
+        let shared = Arc::new(Shared::new(self.config.clone()));
+        let worker0 = Worker::new(shared.clone(), 0);
+        worker0.enter();
+        let main = task::new_header(
+            &worker0,
+            Some(1),
+            Some("main".into()),
+            None,
+            false,
+            true,
+            location,
+            Box::new(move || Box::new(f()) as Box<dyn std::any::Any + Send>),
+        );
+        let main = match main {
+            Ok(m) => m,
+            Err(e) => {
+                worker0.leave();
+                shared.clear();
+                panic!("goro: cannot reserve a stack for the main task: {e}");
+            }
+        };
+        worker0.submit_new(main.clone());
+
+        let mut threads = Vec::new();
+        for i in 1..self.config.workers {
+            let worker_shared = shared.clone();
+            let spawned = thread::Builder::new()
+                .name(format!("goro-worker-{i}"))
+                .spawn(move || {
+                    crate::signal::install_on_this_thread();
+                    let w = Worker::new(worker_shared, i);
+                    w.enter();
+                    w.run();
+                    w.leave();
+                });
+            match spawned {
+                Ok(h) => threads.push(h),
+                Err(e) => {
+                    shared.begin_shutdown();
+                    worker0.run();
+                    for t in threads {
+                        let _ = t.join();
+                    }
+                    worker0.final_sweep();
+                    worker0.leave();
+                    shared.clear();
+                    panic!("goro: cannot start worker thread {i}: {e}");
+                }
+            }
+        }
+        worker0.run();
+        for t in threads {
+            if let Err(p) = t.join() {
+                worker0.leave();
+                shared.clear();
+                resume_unwind(p);
+            }
+        }
+        worker0.final_sweep();
+        worker0.leave();
+        let deadlock = shared.take_deadlock();
+        shared.clear();
+        let result = main
+            .take_result()
+            .expect("the main task finished or was cancelled");
+        drop(main);
+        drop(worker0);
+        drop(shared);
+        if let Some(dump) = deadlock {
+            return Err(RunError::Deadlock { dump });
+        }
+        match result {
+            Ok(v) => Ok(*v
+                .downcast::<T>()
+                .expect("the main task returns the closure's type")),
+            Err(p) => resume_unwind(p),
+        }
+    }
+}
+
+/// Whether the caller is running inside a goro runtime (a task or a timer callback).
+pub fn in_runtime() -> bool {
+    sched::in_runtime()
+}

@@ -1,0 +1,845 @@
+//! The scheduler: workers (Go's M+P pairs) that run tasks (Go's G) from run queues.
+//!
+//! Each worker is one OS thread with:
+//! - a **local ring** ([`queue::RunQueue`], 256 slots) of tasks that may still move between
+//!   threads: tasks that have not started, and migratable ones. Idle workers steal half of it;
+//! - a **`runnext` slot**: the task this worker just woke (a channel partner, a joiner) runs
+//!   next, which keeps ping-pong pairs on one hot cache;
+//! - a **private FIFO** of started tasks that are ready again (after `yield_now`, or a wakeup that
+//!   displaced `runnext`). These are pinned to this thread (see `task`'s soundness note);
+//! - an **inbox**: wakeups of its pinned tasks coming from other threads land here, and the
+//!   waker unparks the worker if it sleeps.
+//!
+//! A **global queue** takes the overflow of full rings; every 61st scheduling tick a worker looks
+//! there first, so a busy local queue cannot starve it (Go uses the same prime).
+//!
+//! A worker with nothing to do steals, then checks timers, then parks its thread
+//! (`std::thread::park`, a futex): an idle runtime uses no CPU. When the last worker goes idle
+//! while tasks are alive and no timer is pending, nothing can ever wake them: that is a
+//! deadlock, reported by `block_on` with a goroutine dump.
+//!
+//! **Deterministic mode** runs one worker whose every choice comes from a seeded PRNG: all
+//! runnable tasks sit in one list and the PRNG picks which runs next. When every task waits, the
+//! virtual clock jumps to the next timer.
+//!
+//! Go counterpart: `runtime/proc.go` (`schedule`, `findRunnable`, `runqput`, `runqsteal`,
+//! `wakep`, `stopm`), `checkdead`. Lessons: 04 (scheduler) and 12 (work stealing).
+
+pub(crate) mod queue;
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::ptr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::thread::{self, Thread};
+use std::time::{Duration, Instant};
+
+use crate::coroutine::OUT_FINISHED;
+use crate::task::{self, Header, NO_HOME, REQ_ABANDON, REQ_PARK, REQ_YIELD, TaskRef};
+use crate::time::Timers;
+use queue::RunQueue;
+
+/// How often (in scheduling ticks) a worker checks the global queue and timers first.
+const FAIRNESS_TICK: u32 = 61;
+/// Task ids are handed to workers in blocks, so spawning does not contend on one counter.
+const ID_BLOCK: u64 = 1024;
+
+/// Settings of one runtime run.
+#[derive(Clone, Debug)]
+pub(crate) struct Config {
+    pub(crate) workers: usize,
+    pub(crate) stack_size: usize,
+    pub(crate) panic_crashes: bool,
+    pub(crate) seed: Option<u64>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Per-worker state other threads may touch.
+pub(crate) struct WorkerShared {
+    ring: RunQueue,
+    inbox: Mutex<Vec<TaskRef>>,
+    inbox_len: AtomicUsize,
+    sleeping: AtomicBool,
+    thread: OnceLock<Thread>,
+    spawned: AtomicU64,
+    steals: AtomicU64,
+    /// The tasks spawned from this worker that are still alive (for dumps and shutdown).
+    registry: Mutex<Slab>,
+}
+
+/// A slab of live tasks: O(1) insert and remove by slot index.
+#[derive(Default)]
+struct Slab {
+    slots: Vec<Option<TaskRef>>,
+    free: Vec<usize>,
+    len: usize,
+}
+
+impl Slab {
+    fn insert(&mut self, t: TaskRef) -> usize {
+        self.len += 1;
+        if let Some(i) = self.free.pop() {
+            self.slots[i] = Some(t);
+            i
+        } else {
+            self.slots.push(Some(t));
+            self.slots.len() - 1
+        }
+    }
+
+    fn remove(&mut self, i: usize) -> Option<TaskRef> {
+        let t = self.slots.get_mut(i)?.take();
+        if t.is_some() {
+            self.len -= 1;
+            self.free.push(i);
+        }
+        t
+    }
+}
+
+/// Everything the workers of one runtime run share.
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    workers: Box<[WorkerShared]>,
+    global: Mutex<VecDeque<TaskRef>>,
+    global_len: AtomicUsize,
+    /// Indexes of parked workers.
+    idle: Mutex<Vec<usize>>,
+    n_idle: AtomicUsize,
+    pub(crate) timers: Timers,
+    shutdown: AtomicBool,
+    deadlock: Mutex<Option<String>>,
+    next_id_block: AtomicU64,
+}
+
+impl Shared {
+    pub(crate) fn new(config: Config) -> Shared {
+        let n = config.workers;
+        let virtual_clock = config.seed.is_some();
+        Shared {
+            workers: (0..n)
+                .map(|_| WorkerShared {
+                    ring: RunQueue::new(),
+                    inbox: Mutex::new(Vec::new()),
+                    inbox_len: AtomicUsize::new(0),
+                    sleeping: AtomicBool::new(false),
+                    thread: OnceLock::new(),
+                    spawned: AtomicU64::new(0),
+                    steals: AtomicU64::new(0),
+                    registry: Mutex::new(Slab::default()),
+                })
+                .collect(),
+            config,
+            global: Mutex::new(VecDeque::new()),
+            global_len: AtomicUsize::new(0),
+            idle: Mutex::new(Vec::new()),
+            n_idle: AtomicUsize::new(0),
+            timers: Timers::new(virtual_clock),
+            shutdown: AtomicBool::new(false),
+            deadlock: Mutex::new(None),
+            // Id 1 is the main task.
+            next_id_block: AtomicU64::new(2),
+        }
+    }
+
+    pub(crate) fn is_deterministic(&self) -> bool {
+        self.config.seed.is_some()
+    }
+
+    pub(crate) fn live_tasks(&self) -> usize {
+        self.workers.iter().map(|w| lock(&w.registry).len).sum()
+    }
+
+    pub(crate) fn tasks_spawned(&self) -> u64 {
+        self.workers
+            .iter()
+            .map(|w| w.spawned.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    pub(crate) fn steals(&self) -> u64 {
+        self.workers
+            .iter()
+            .map(|w| w.steals.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    pub(crate) fn worker_count(&self) -> usize {
+        self.workers.len()
+    }
+
+    /// All live tasks, sorted by id.
+    pub(crate) fn snapshot(&self) -> Vec<TaskRef> {
+        let mut all: Vec<TaskRef> = Vec::new();
+        for w in self.workers.iter() {
+            all.extend(lock(&w.registry).slots.iter().flatten().cloned());
+        }
+        all.sort_by_key(|t| t.id);
+        all
+    }
+
+    fn unregister(&self, t: &Header) {
+        let shard = t.reg_shard.load(Ordering::Relaxed);
+        let slot = t.reg_slot.load(Ordering::Relaxed);
+        let removed = lock(&self.workers[shard].registry).remove(slot);
+        drop(removed);
+    }
+
+    pub(crate) fn is_shutting_down(&self) -> bool {
+        self.shutdown.load(Ordering::Acquire)
+    }
+
+    /// Stops the run: every worker leaves its loop and cancels its leftover tasks.
+    pub(crate) fn begin_shutdown(&self) {
+        self.shutdown.store(true, Ordering::Release);
+        for w in self.workers.iter() {
+            if let Some(t) = w.thread.get() {
+                t.unpark();
+            }
+        }
+    }
+
+    pub(crate) fn take_deadlock(&self) -> Option<String> {
+        lock(&self.deadlock).take()
+    }
+
+    fn push_global(&self, t: TaskRef) {
+        let mut g = lock(&self.global);
+        g.push_back(t);
+        self.global_len.store(g.len(), Ordering::Release);
+    }
+
+    fn push_global_batch(&self, batch: Vec<TaskRef>) {
+        let mut g = lock(&self.global);
+        g.extend(batch);
+        self.global_len.store(g.len(), Ordering::Release);
+    }
+
+    /// Takes one task from the global queue, moving up to `into_ring` more into `ring`.
+    fn pop_global(&self, ring: Option<&RunQueue>) -> Option<TaskRef> {
+        if self.global_len.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        let mut g = lock(&self.global);
+        let first = g.pop_front();
+        if let Some(ring) = ring {
+            // Take a fair share, as Go's globrunqget does.
+            let share = (g.len() / self.workers.len()).min(queue::CAPACITY as usize / 2);
+            for _ in 0..share {
+                let Some(t) = g.pop_front() else { break };
+                if let Err((t, rest)) = ring.push(t) {
+                    g.push_front(t);
+                    for r in rest.into_iter().rev() {
+                        g.push_front(r);
+                    }
+                    break;
+                }
+            }
+        }
+        self.global_len.store(g.len(), Ordering::Release);
+        first
+    }
+
+    /// Wakes one parked worker, if any, because new stealable work appeared.
+    fn wake_idle_worker(&self) {
+        if self.n_idle.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        let w = {
+            let mut idle = lock(&self.idle);
+            let w = idle.pop();
+            self.n_idle.store(idle.len(), Ordering::SeqCst);
+            w
+        };
+        if let Some(w) = w
+            && let Some(t) = self.workers[w].thread.get()
+        {
+            t.unpark();
+        }
+    }
+
+    /// Wakes a parked worker so it recomputes its timer deadline.
+    pub(crate) fn timer_added(&self) {
+        self.wake_idle_worker();
+    }
+
+    /// Queues a started pinned task on its home worker from another thread.
+    fn push_inbox(&self, home: usize, t: TaskRef) {
+        let w = &self.workers[home];
+        {
+            let mut inbox = lock(&w.inbox);
+            inbox.push(t);
+            w.inbox_len.store(inbox.len(), Ordering::SeqCst);
+        }
+        if w.sleeping.load(Ordering::SeqCst)
+            && let Some(th) = w.thread.get()
+        {
+            th.unpark();
+        }
+    }
+
+    /// Whether any queue visible to all workers holds work.
+    fn any_shared_work(&self) -> bool {
+        self.global_len.load(Ordering::SeqCst) > 0
+            || self
+                .workers
+                .iter()
+                .any(|w| w.inbox_len.load(Ordering::SeqCst) > 0 || !w.ring.is_empty())
+    }
+
+    /// Drops the leftovers that would otherwise keep `Shared` alive through reference cycles
+    /// (timer callbacks and registry entries hold task handles, which hold `Shared`).
+    pub(crate) fn clear(&self) {
+        self.timers.clear();
+        for w in self.workers.iter() {
+            let slab = std::mem::take(&mut *lock(&w.registry));
+            drop(slab);
+            let inbox = std::mem::take(&mut *lock(&w.inbox));
+            drop(inbox);
+            while let Some(t) = w.ring.pop() {
+                drop(t);
+            }
+        }
+        let global = std::mem::take(&mut *lock(&self.global));
+        drop(global);
+    }
+}
+
+thread_local! {
+    static WORKER: Cell<*const Worker> = const { Cell::new(ptr::null()) };
+    static TASK: Cell<*const Header> = const { Cell::new(ptr::null()) };
+}
+
+/// The task running on this thread (null if none). Not inlined: a migratable task may call this
+/// before and after a switch on different threads, and must not reuse a cached TLS address.
+#[inline(never)]
+pub(crate) fn current_task_ptr() -> *const Header {
+    TASK.with(|t| t.get())
+}
+
+/// The worker of this thread, if it is one.
+#[inline(never)]
+pub(crate) fn current_worker() -> Option<*const Worker> {
+    let w = WORKER.with(|w| w.get());
+    (!w.is_null()).then_some(w)
+}
+
+/// Whether the caller runs on a worker of a live runtime (inside a task or a timer callback).
+pub(crate) fn in_runtime() -> bool {
+    current_worker().is_some()
+}
+
+/// Whether the caller is a task.
+pub(crate) fn in_task() -> bool {
+    !current_task_ptr().is_null()
+}
+
+/// Runs `f` with the current runtime's shared state, if on a worker.
+pub(crate) fn with_shared<R>(f: impl FnOnce(&Arc<Shared>) -> R) -> Option<R> {
+    let w = current_worker()?;
+    // SAFETY: the worker outlives every call made on its thread while it is installed.
+    Some(f(unsafe { &(*w).shared }))
+}
+
+/// Makes a woken task runnable again. Called by whoever won its `PARKED -> EMPTY` transition.
+pub(crate) fn wake(t: TaskRef) {
+    if let Some(w) = current_worker() {
+        // SAFETY: the worker outlives every call made on its thread while it is installed.
+        let w = unsafe { &*w };
+        if Arc::ptr_eq(&w.shared, &t.shared) {
+            w.wake_local(t);
+            return;
+        }
+    }
+    let shared = t.shared.clone();
+    if shared.is_deterministic() {
+        shared.push_inbox(0, t);
+    } else if t.migratable {
+        shared.push_global(t);
+        shared.wake_idle_worker();
+    } else {
+        let home = t.home.load(Ordering::Relaxed);
+        debug_assert_ne!(home, NO_HOME, "a parked task has started");
+        shared.push_inbox(home, t);
+    }
+}
+
+/// Worker-private queues.
+struct Local {
+    runnext: Option<TaskRef>,
+    pinned: VecDeque<TaskRef>,
+    /// Deterministic mode: every runnable task, in one list the PRNG picks from.
+    det: Vec<TaskRef>,
+    tick: u32,
+    rng: u64,
+    next_id: u64,
+    id_end: u64,
+    /// Started pinned tasks whose home is this worker and that are still alive.
+    homed_live: usize,
+}
+
+/// One worker: lives on its thread's stack for the duration of the run.
+pub(crate) struct Worker {
+    shared: Arc<Shared>,
+    index: usize,
+    local: RefCell<Local>,
+}
+
+impl Worker {
+    pub(crate) fn new(shared: Arc<Shared>, index: usize) -> Worker {
+        let rng = match shared.config.seed {
+            Some(seed) => splitmix(seed),
+            None => splitmix(
+                (&shared as *const _ as u64) ^ (index as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+            ),
+        };
+        Worker {
+            shared,
+            index,
+            local: RefCell::new(Local {
+                runnext: None,
+                pinned: VecDeque::new(),
+                det: Vec::new(),
+                tick: 0,
+                rng: rng | 1,
+                next_id: 0,
+                id_end: 0,
+                homed_live: 0,
+            }),
+        }
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    fn me(&self) -> &WorkerShared {
+        &self.shared.workers[self.index]
+    }
+
+    /// Installs this worker as the thread's current one. Must be paired with `leave`.
+    pub(crate) fn enter(&self) {
+        let _ = self.me().thread.set(thread::current());
+        WORKER.with(|w| w.set(self as *const Worker));
+        if let Some(seed) = self.shared.config.seed {
+            crate::seed_fastrand(splitmix(seed ^ 0x5eed));
+        }
+    }
+
+    pub(crate) fn leave(&self) {
+        WORKER.with(|w| w.set(ptr::null()));
+    }
+
+    pub(crate) fn next_id(&self) -> u64 {
+        let mut l = self.local.borrow_mut();
+        if l.next_id == l.id_end {
+            let start = self
+                .shared
+                .next_id_block
+                .fetch_add(ID_BLOCK, Ordering::Relaxed);
+            l.next_id = start;
+            l.id_end = start + ID_BLOCK;
+        }
+        let id = l.next_id;
+        l.next_id += 1;
+        id
+    }
+
+    pub(crate) fn register(&self, t: &TaskRef) {
+        let me = self.me();
+        let slot = lock(&me.registry).insert(t.clone());
+        t.reg_shard.store(self.index, Ordering::Relaxed);
+        t.reg_slot.store(slot, Ordering::Relaxed);
+        me.spawned.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Queues a freshly spawned task.
+    pub(crate) fn submit_new(&self, t: TaskRef) {
+        if self.shared.is_shutting_down() {
+            // Spawned by a destructor during shutdown: it never runs.
+            self.shared.unregister(&t);
+            t.cancel_unstarted();
+            return;
+        }
+        if self.shared.is_deterministic() {
+            self.local.borrow_mut().det.push(t);
+            return;
+        }
+        self.push_ring(t);
+        self.shared.wake_idle_worker();
+    }
+
+    fn push_ring(&self, t: TaskRef) {
+        if let Err((t, batch)) = self.me().ring.push(t) {
+            let mut batch = batch;
+            batch.push(t);
+            self.shared.push_global_batch(batch);
+        }
+    }
+
+    /// A task woken on this worker's own thread.
+    fn wake_local(&self, t: TaskRef) {
+        if self.shared.is_deterministic() {
+            self.local.borrow_mut().det.push(t);
+            return;
+        }
+        if t.migratable {
+            self.push_ring(t);
+            self.shared.wake_idle_worker();
+            return;
+        }
+        let home = t.home.load(Ordering::Relaxed);
+        if home != self.index {
+            self.shared.push_inbox(home, t);
+            return;
+        }
+        let mut l = self.local.borrow_mut();
+        if let Some(old) = l.runnext.replace(t) {
+            l.pinned.push_back(old);
+        }
+    }
+
+    /// Puts a task that yielded (or whose park was cancelled by a token) back in line.
+    fn requeue(&self, t: TaskRef) {
+        if self.shared.is_deterministic() {
+            self.local.borrow_mut().det.push(t);
+        } else if t.migratable {
+            self.push_ring(t);
+        } else {
+            self.local.borrow_mut().pinned.push_back(t);
+        }
+    }
+
+    fn drain_inbox(&self) {
+        let me = self.me();
+        if me.inbox_len.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        let items = {
+            let mut inbox = lock(&me.inbox);
+            me.inbox_len.store(0, Ordering::Release);
+            std::mem::take(&mut *inbox)
+        };
+        let mut l = self.local.borrow_mut();
+        if self.shared.is_deterministic() {
+            l.det.extend(items);
+        } else {
+            l.pinned.extend(items);
+        }
+    }
+
+    /// Runs a task until it switches out, then files it according to what it asked for.
+    fn execute(&self, t: TaskRef) {
+        let first = !t.is_started();
+        TASK.with(|c| c.set(Arc::as_ptr(&t)));
+        // SAFETY: we own `t` (popped from a queue or claimed); a started pinned task only ever
+        // reaches the queues of its home worker, so we are on its thread.
+        let out = unsafe { t.run(self.index) };
+        TASK.with(|c| c.set(ptr::null()));
+        if first && !t.migratable {
+            self.local.borrow_mut().homed_live += 1;
+        }
+        match out {
+            REQ_YIELD => self.requeue(t),
+            REQ_PARK => {
+                if !task::finish_park(&t) {
+                    self.requeue(t);
+                }
+            }
+            REQ_ABANDON => self.finish(t, true),
+            OUT_FINISHED => self.finish(t, false),
+            other => unreachable!("unknown switch request {other}"),
+        }
+    }
+
+    fn finish(&self, t: TaskRef, abandon: bool) {
+        t.retire(abandon);
+        if !t.migratable {
+            self.local.borrow_mut().homed_live -= 1;
+        }
+        self.shared.unregister(&t);
+        if t.is_main {
+            self.shared.begin_shutdown();
+        }
+    }
+
+    fn rand(&self) -> u64 {
+        let mut l = self.local.borrow_mut();
+        l.rng = xorshift(l.rng);
+        l.rng
+    }
+
+    /// Finds the next task to run (normal mode), or None if there is nothing anywhere.
+    fn find_task(&self) -> Option<TaskRef> {
+        let tick = {
+            let mut l = self.local.borrow_mut();
+            l.tick = l.tick.wrapping_add(1);
+            l.tick
+        };
+        if tick.is_multiple_of(FAIRNESS_TICK) {
+            if let Some(t) = self.shared.pop_global(None) {
+                return Some(t);
+            }
+            self.fire_timers();
+            let mut l = self.local.borrow_mut();
+            if let Some(t) = l.runnext.take() {
+                // Do not let a ping-pong pair monopolise the worker.
+                l.pinned.push_back(t);
+            }
+        }
+        self.drain_inbox();
+        {
+            let mut l = self.local.borrow_mut();
+            if let Some(t) = l.runnext.take() {
+                return Some(t);
+            }
+            let ring = &self.me().ring;
+            let t = if tick & 1 == 0 {
+                l.pinned.pop_front().or_else(|| ring.pop())
+            } else {
+                ring.pop().or_else(|| l.pinned.pop_front())
+            };
+            if t.is_some() {
+                return t;
+            }
+        }
+        if let Some(t) = self.shared.pop_global(Some(&self.me().ring)) {
+            return Some(t);
+        }
+        if self.fire_timers() {
+            self.drain_inbox();
+            let mut l = self.local.borrow_mut();
+            if let Some(t) = l.runnext.take().or_else(|| l.pinned.pop_front()) {
+                return Some(t);
+            }
+        }
+        self.steal()
+    }
+
+    fn steal(&self) -> Option<TaskRef> {
+        let n = self.shared.workers.len();
+        if n < 2 {
+            return None;
+        }
+        let start = self.rand() as usize % n;
+        for k in 0..n {
+            let v = (start + k) % n;
+            if v == self.index {
+                continue;
+            }
+            if let Some((t, count)) = self.me().ring.steal_from(&self.shared.workers[v].ring) {
+                self.me().steals.fetch_add(count as u64, Ordering::Relaxed);
+                return Some(t);
+            }
+        }
+        None
+    }
+
+    /// Fires due timers; true if any fired.
+    fn fire_timers(&self) -> bool {
+        self.shared.timers.fire_due(self.shared.timers.now())
+    }
+
+    /// Parks this worker's thread until there may be work. Detects deadlock.
+    fn idle(&self) {
+        let me = self.me();
+        {
+            let mut idle = lock(&self.shared.idle);
+            idle.push(self.index);
+            self.shared.n_idle.store(idle.len(), Ordering::SeqCst);
+            me.sleeping.store(true, Ordering::SeqCst);
+            if idle.len() == self.shared.workers.len()
+                && !self.shared.any_shared_work()
+                && self.shared.timers.is_empty()
+                && !self.shared.is_shutting_down()
+            {
+                // Every worker is idle, every queue is empty, no timer is pending: every live
+                // task is parked and nothing in the runtime can wake one.
+                self.declare_deadlock();
+                idle.retain(|&w| w != self.index);
+                self.shared.n_idle.store(idle.len(), Ordering::SeqCst);
+                me.sleeping.store(false, Ordering::SeqCst);
+                return;
+            }
+        }
+        let work = self.shared.any_shared_work()
+            || self.shared.is_shutting_down()
+            || self.shared.timers.next_deadline_due();
+        if !work {
+            match self.shared.timers.next_deadline() {
+                Some(d) => {
+                    let now = Instant::now();
+                    if d > now {
+                        thread::park_timeout(d - now);
+                    }
+                }
+                None => thread::park(),
+            }
+        }
+        me.sleeping.store(false, Ordering::SeqCst);
+        let mut idle = lock(&self.shared.idle);
+        idle.retain(|&w| w != self.index);
+        self.shared.n_idle.store(idle.len(), Ordering::SeqCst);
+    }
+
+    fn declare_deadlock(&self) {
+        let dump = crate::debug::dump_shared(&self.shared);
+        *lock(&self.shared.deadlock) = Some(dump);
+        self.shared.begin_shutdown();
+    }
+
+    /// The worker loop. Returns when the run shuts down and this worker's tasks are gone.
+    pub(crate) fn run(&self) {
+        if self.shared.is_deterministic() {
+            self.run_deterministic();
+        } else {
+            while !self.shared.is_shutting_down() {
+                match self.find_task() {
+                    Some(t) => self.execute(t),
+                    None => self.idle(),
+                }
+            }
+        }
+        self.drain_for_shutdown();
+    }
+
+    fn run_deterministic(&self) {
+        while !self.shared.is_shutting_down() {
+            self.drain_inbox();
+            self.fire_timers();
+            let len = self.local.borrow().det.len();
+            if len == 0 {
+                if let Some(deadline) = self.shared.timers.next_deadline() {
+                    // Every task waits: jump the virtual clock to the next timer.
+                    self.shared.timers.advance_to(deadline);
+                    continue;
+                }
+                if self.me().inbox_len.load(Ordering::SeqCst) > 0 {
+                    continue;
+                }
+                self.declare_deadlock();
+                break;
+            }
+            let i = (self.rand() % len as u64) as usize;
+            let t = self.local.borrow_mut().det.swap_remove(i);
+            self.execute(t);
+        }
+    }
+
+    /// Pops any task from this worker's queues (shutdown).
+    fn pop_local_any(&self) -> Option<TaskRef> {
+        self.drain_inbox();
+        let mut l = self.local.borrow_mut();
+        if let Some(t) = l.runnext.take() {
+            return Some(t);
+        }
+        if let Some(t) = l.pinned.pop_front() {
+            return Some(t);
+        }
+        if !l.det.is_empty() {
+            return Some(l.det.remove(0));
+        }
+        drop(l);
+        self.me().ring.pop()
+    }
+
+    /// Cancels a task this worker owns: drops it if it never started, otherwise resumes it so it
+    /// unwinds from its suspension point.
+    fn cancel(&self, t: TaskRef) {
+        if t.is_started() {
+            t.cancelled.store(true, Ordering::Relaxed);
+            self.execute(t);
+        } else {
+            self.shared.unregister(&t);
+            t.cancel_unstarted();
+        }
+    }
+
+    /// Shutdown, per worker: cancel every task pinned here.
+    fn drain_for_shutdown(&self) {
+        loop {
+            let mut progress = false;
+            while let Some(t) = self.pop_local_any() {
+                self.cancel(t);
+                progress = true;
+            }
+            if self.local.borrow().homed_live == 0 {
+                break;
+            }
+            for t in self.shared.snapshot() {
+                if t.home.load(Ordering::Relaxed) == self.index && task::claim_parked(&t) {
+                    self.cancel(t);
+                    progress = true;
+                }
+            }
+            if !progress {
+                // A wakeup for one of our tasks is on its way to the inbox.
+                thread::park_timeout(Duration::from_millis(1));
+            }
+        }
+    }
+
+    /// Shutdown, last step on worker 0 after the other threads exited: whatever is left
+    /// (unstarted tasks in the global queue, migratable tasks) is cancelled here.
+    pub(crate) fn final_sweep(&self) {
+        let mut idle_rounds = 0;
+        loop {
+            let mut progress = false;
+            let mut leftovers: Vec<TaskRef> =
+                std::mem::take(&mut *lock(&self.shared.global)).into();
+            self.shared.global_len.store(0, Ordering::Release);
+            for w in self.shared.workers.iter() {
+                while let Some(t) = w.ring.pop() {
+                    leftovers.push(t);
+                }
+                leftovers.extend(std::mem::take(&mut *lock(&w.inbox)));
+                w.inbox_len.store(0, Ordering::Release);
+            }
+            while let Some(t) = self.pop_local_any() {
+                leftovers.push(t);
+            }
+            for t in leftovers {
+                self.cancel(t);
+                progress = true;
+            }
+            let live = self.shared.snapshot();
+            if live.is_empty() {
+                break;
+            }
+            for t in live {
+                if task::claim_parked(&t) {
+                    self.cancel(t);
+                    progress = true;
+                }
+            }
+            if !progress {
+                idle_rounds += 1;
+                if idle_rounds > 100 {
+                    // Should not happen: a task that is neither queued nor parked. Leave it.
+                    break;
+                }
+                thread::park_timeout(Duration::from_millis(1));
+            }
+        }
+    }
+}
+
+/// A splitmix64 step: turns a seed into a well-mixed state.
+pub(crate) fn splitmix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// One xorshift64 step (state must be non-zero).
+pub(crate) fn xorshift(mut x: u64) -> u64 {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    x
+}

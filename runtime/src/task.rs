@@ -1,0 +1,883 @@
+//! Tasks (goroutines): spawning, joining, parking, and the per-task record the scheduler runs.
+//!
+//! A task is a closure plus everything needed to run it as a green thread: an id, an optional
+//! name, the source location that spawned it, a lifecycle state (runnable, running, waiting for a
+//! reason, dead), a park token, and — once it has started — a stack and saved registers.
+//! [`spawn`] creates one and hands it to the current worker's run queue; [`JoinHandle::join`]
+//! waits for its result, which is `Err(payload)` if it panicked, exactly like
+//! `std::thread::JoinHandle`.
+//!
+//! Go counterpart: the `g` struct (`runtime/runtime2.go`), `newproc` (`go f()`), `gopark` /
+//! `goready`, `Gosched`. Lessons: 04 (scheduler) and 12 (work stealing: why a started task stays
+//! on its thread).
+//!
+//! ## Parking
+//!
+//! [`park`] and [`Task::unpark`] follow `std::thread::park`'s token semantics: `unpark` leaves a
+//! token if the task is not parked, and the next `park` consumes it and returns at once. `park`
+//! may also return spuriously, so callers re-check their condition in a loop. The state word goes
+//! `EMPTY -> PARKED` only on the scheduler's side of the switch, after the task's registers are
+//! saved, so a waker that sees `PARKED` can always safely queue the task.
+//!
+//! ## Soundness: tasks stay on their thread
+//!
+//! A started task only ever resumes on the worker thread it first ran on (its *home*). Its stack
+//! may hold a `MutexGuard`, an `Rc`, or an address the compiler computed for a `thread_local!`;
+//! moving it to another OS thread would break all three without any `unsafe` in user code.
+//! Stealing therefore moves only tasks that have not started. [`Builder::migratable`] lifts the
+//! rule for a task whose author promises it holds nothing thread-bound across a suspension.
+
+use std::any::Any;
+use std::cell::UnsafeCell;
+use std::fmt;
+use std::io;
+use std::marker::PhantomData;
+use std::num::NonZeroU64;
+use std::panic::{AssertUnwindSafe, Location, catch_unwind, resume_unwind};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use context::Transfer;
+
+use crate::coroutine::{self, Cancelled, RawCo};
+use crate::sched::{self, Shared, Worker};
+use crate::signal::OverflowInfo;
+use crate::stack::Stack;
+
+// ---------------------------------------------------------------------------------------------
+// Public identifiers
+// ---------------------------------------------------------------------------------------------
+
+/// A task's identifier: unique within one runtime run. The main task is 1, then spawn order.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TaskId(NonZeroU64);
+
+impl TaskId {
+    pub(crate) fn new(id: u64) -> TaskId {
+        TaskId(NonZeroU64::new(id).expect("task ids start at 1"))
+    }
+
+    /// The id as a number (what Go prints after `goroutine`).
+    pub fn as_u64(self) -> u64 {
+        self.0.get()
+    }
+}
+
+impl fmt::Debug for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TaskId({})", self.0)
+    }
+}
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Why a task is waiting: shown in [`crate::debug::dump`] the way Go shows `[chan receive]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum WaitReason {
+    /// [`park`] or [`park_timeout`] with no more specific reason.
+    Park,
+    /// Receiving from a channel.
+    ChanReceive,
+    /// Sending on a channel.
+    ChanSend,
+    /// Blocked in `select!`.
+    Select,
+    /// In [`sleep`](crate::time::sleep).
+    Sleep,
+    /// Locking a `sync::Mutex`.
+    Mutex,
+    /// Locking a `sync::RwLock`.
+    RwLock,
+    /// In `WaitGroup::wait`.
+    WaitGroup,
+    /// In [`JoinHandle::join`].
+    Join,
+    /// Waiting for a context to be cancelled.
+    Context,
+    /// Waiting for a file descriptor to become ready.
+    IoWait,
+}
+
+impl WaitReason {
+    const ALL: [WaitReason; 11] = [
+        WaitReason::Park,
+        WaitReason::ChanReceive,
+        WaitReason::ChanSend,
+        WaitReason::Select,
+        WaitReason::Sleep,
+        WaitReason::Mutex,
+        WaitReason::RwLock,
+        WaitReason::WaitGroup,
+        WaitReason::Join,
+        WaitReason::Context,
+        WaitReason::IoWait,
+    ];
+
+    fn as_u8(self) -> u8 {
+        WaitReason::ALL
+            .iter()
+            .position(|r| *r == self)
+            .expect("every reason is listed") as u8
+    }
+
+    fn from_u8(v: u8) -> WaitReason {
+        WaitReason::ALL[v as usize]
+    }
+}
+
+impl fmt::Display for WaitReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            WaitReason::Park => "park",
+            WaitReason::ChanReceive => "chan receive",
+            WaitReason::ChanSend => "chan send",
+            WaitReason::Select => "select",
+            WaitReason::Sleep => "sleep",
+            WaitReason::Mutex => "mutex",
+            WaitReason::RwLock => "rwlock",
+            WaitReason::WaitGroup => "waitgroup",
+            WaitReason::Join => "join",
+            WaitReason::Context => "context",
+            WaitReason::IoWait => "IO wait",
+        })
+    }
+}
+
+/// A task's lifecycle state as [`crate::debug::dump`] reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum State {
+    Runnable,
+    Running,
+    Waiting(WaitReason),
+    Dead,
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            State::Runnable => f.write_str("runnable"),
+            State::Running => f.write_str("running"),
+            State::Waiting(r) => r.fmt(f),
+            State::Dead => f.write_str("dead"),
+        }
+    }
+}
+
+const ST_RUNNABLE: u8 = 0;
+const ST_RUNNING: u8 = 1;
+const ST_WAITING: u8 = 2;
+const ST_DEAD: u8 = 3;
+
+// Park token states.
+pub(crate) const P_EMPTY: u8 = 0;
+pub(crate) const P_NOTIFIED: u8 = 1;
+pub(crate) const P_PARKED: u8 = 2;
+/// The task is finished (or abandoned): unpark does nothing, ever.
+pub(crate) const P_DEAD: u8 = 3;
+
+/// What a task asks of the scheduler when it switches out.
+pub(crate) const REQ_YIELD: usize = 2;
+pub(crate) const REQ_PARK: usize = 3;
+/// A task being cancelled tried to park again while unwinding: it can never finish.
+pub(crate) const REQ_ABANDON: usize = 4;
+
+/// No home worker yet (not started) .
+pub(crate) const NO_HOME: usize = usize::MAX;
+
+type Body = Box<dyn FnOnce() -> Box<dyn Any + Send> + Send>;
+
+/// The task record (Go's `g`). Shared by the scheduler, `Task` handles and the `JoinHandle`.
+pub(crate) struct Header {
+    pub(crate) id: u64,
+    pub(crate) name: Option<Box<str>>,
+    pub(crate) location: &'static Location<'static>,
+    pub(crate) migratable: bool,
+    pub(crate) is_main: bool,
+    pub(crate) shared: Arc<Shared>,
+    state: AtomicU8,
+    reason: AtomicU8,
+    pub(crate) park: AtomicU8,
+    /// Worker index this task is pinned to once started (`NO_HOME` before).
+    pub(crate) home: AtomicUsize,
+    /// Set before resuming a task that must unwind (runtime shutdown).
+    pub(crate) cancelled: AtomicBool,
+    /// Registry shard and slot, written once at registration.
+    pub(crate) reg_shard: AtomicUsize,
+    pub(crate) reg_slot: AtomicUsize,
+    /// The reserved stack until the first run turns it into `co`.
+    stack: UnsafeCell<Option<Stack>>,
+    /// Saved registers and stack, once started. Only the thread running the task touches it.
+    co: UnsafeCell<Option<RawCo>>,
+    /// What the overflow handler prints if this task hits its guard page.
+    overflow: UnsafeCell<OverflowInfo>,
+    body: UnsafeCell<Option<Body>>,
+    result: UnsafeCell<Option<thread::Result<Box<dyn Any + Send>>>>,
+    done: AtomicBool,
+    joiner: Mutex<Option<Parker>>,
+}
+
+// SAFETY: the UnsafeCell fields follow a strict protocol: `stack`, `co`, `overflow` and `body`
+// are touched only by the one thread that currently owns the task (the worker that popped it
+// from a queue, or the task itself while running on that worker); `result` is written once by
+// the finishing task before `done` is set with Release, and read only after `done` is observed
+// with Acquire by the single `JoinHandle`.
+unsafe impl Sync for Header {}
+// SAFETY: as above; the `Body` is `Send`, the stack is plain memory, and `RawCo`'s contexts are
+// only resumed by the thread that owns the task (or any thread for a migratable task, whose
+// author vouched for it with an `unsafe` call).
+unsafe impl Send for Header {}
+
+pub(crate) type TaskRef = Arc<Header>;
+
+impl Header {
+    pub(crate) fn state(&self) -> State {
+        match self.state.load(Ordering::Relaxed) {
+            ST_RUNNABLE => State::Runnable,
+            ST_RUNNING => State::Running,
+            ST_WAITING => State::Waiting(WaitReason::from_u8(self.reason.load(Ordering::Relaxed))),
+            _ => State::Dead,
+        }
+    }
+
+    pub(crate) fn set_runnable(&self) {
+        self.state.store(ST_RUNNABLE, Ordering::Relaxed);
+    }
+
+    pub(crate) fn is_started(&self) -> bool {
+        self.home.load(Ordering::Relaxed) != NO_HOME || {
+            // SAFETY: called only by the owner of the task (see the Sync note).
+            unsafe { (*self.co.get()).is_some() }
+        }
+    }
+
+    /// The task's result once `done`; used by the JoinHandle and `block_on`.
+    pub(crate) fn take_result(&self) -> Option<thread::Result<Box<dyn Any + Send>>> {
+        if !self.done.load(Ordering::Acquire) {
+            return None;
+        }
+        // SAFETY: `done` was set after the single write; only the JoinHandle owner reads.
+        unsafe { (*self.result.get()).take() }
+    }
+
+    pub(crate) fn is_done(&self) -> bool {
+        self.done.load(Ordering::Acquire)
+    }
+
+    /// Publishes the task's outcome and wakes a joiner.
+    fn complete(&self, result: thread::Result<Box<dyn Any + Send>>) {
+        // SAFETY: written once by the task's owner before `done` is published.
+        unsafe { *self.result.get() = Some(result) };
+        self.done.store(true, Ordering::Release);
+        let joiner = self.joiner.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(p) = joiner {
+            p.unpark();
+        }
+    }
+
+    /// Drops a task that never started (runtime shutdown): its closure is dropped on this thread.
+    pub(crate) fn cancel_unstarted(&self) {
+        self.park.store(P_DEAD, Ordering::Release);
+        // SAFETY: the caller owns the task (popped it from a queue) and it never started.
+        let body = unsafe { (*self.body.get()).take() };
+        // SAFETY: as above.
+        drop(unsafe { (*self.stack.get()).take() });
+        self.state.store(ST_DEAD, Ordering::Relaxed);
+        let dropped = catch_unwind(AssertUnwindSafe(move || drop(body)));
+        if let Err(p) = dropped {
+            drop(p);
+        }
+        self.complete(Err(cancelled_payload()));
+    }
+
+    /// Runs the task on the current thread until it switches out; returns what it asked for
+    /// (`REQ_*`) or `OUT_FINISHED`. Called only by the scheduler that owns the task.
+    ///
+    /// # Safety
+    /// The caller must own the task (popped it from a queue or claimed it from `PARKED`), and
+    /// must be on the task's home thread unless the task is migratable or not started.
+    pub(crate) unsafe fn run(&self, worker: usize) -> usize {
+        // SAFETY: the caller owns the task.
+        let co_slot = unsafe { &mut *self.co.get() };
+        let data = if co_slot.is_none() {
+            // SAFETY: as above.
+            let stack = unsafe { (*self.stack.get()).take() }.expect("task has no stack");
+            // SAFETY: as above.
+            let info = unsafe { &mut *self.overflow.get() };
+            info.guard_lo = stack.guard().start;
+            info.guard_hi = stack.guard().end;
+            info.stack_size = stack.len();
+            *co_slot = Some(RawCo::new(stack, task_entry));
+            if !self.migratable {
+                self.home.store(worker, Ordering::Relaxed);
+            }
+            self as *const Header as usize
+        } else {
+            coroutine::IN_RUN
+        };
+        self.state.store(ST_RUNNING, Ordering::Relaxed);
+        let co: *mut RawCo = co_slot.as_mut().expect("just set");
+        crate::signal::set_current(self.overflow.get());
+        // SAFETY: we own the task and are allowed on this thread (see the contract).
+        let out = unsafe { coroutine::task_switch_in(co, data) };
+        crate::signal::set_current(std::ptr::null());
+        out
+    }
+
+    /// Frees the finished task's stack (back to the pool) and marks it dead.
+    pub(crate) fn retire(&self, abandon: bool) {
+        self.park.store(P_DEAD, Ordering::Release);
+        self.state.store(ST_DEAD, Ordering::Relaxed);
+        // SAFETY: the task is no longer running; the scheduler owns it.
+        let co = unsafe { (*self.co.get()).take() };
+        if abandon {
+            // Its frames are still live (parked while being cancelled) and could be pointed to
+            // from a wait list: never reuse that memory.
+            std::mem::forget(co);
+            self.complete(Err(cancelled_payload()));
+        } else {
+            drop(co);
+        }
+    }
+
+    fn co_ptr(&self) -> *mut RawCo {
+        // SAFETY: only the running task calls this, and it owns `co` while running.
+        unsafe { (*self.co.get()).as_mut().expect("task not started") as *mut RawCo }
+    }
+}
+
+fn cancelled_payload() -> Box<dyn Any + Send> {
+    Box::new("goro: the task was cancelled because its runtime shut down")
+}
+
+/// The first code a task runs on its own stack.
+extern "C" fn task_entry(t: Transfer) -> ! {
+    let h = t.data as *const Header;
+    // SAFETY: the scheduler passes the header it holds a reference to for the whole run.
+    let header = unsafe { &*h };
+    let co = header.co_ptr();
+    // SAFETY: we are on the task's stack, `co` is its context.
+    unsafe { coroutine::task_started(co, t.context) };
+    run_body(header);
+    // SAFETY: as above; nothing on this stack is used after the switch.
+    unsafe { coroutine::task_exit(co, coroutine::OUT_FINISHED) }
+}
+
+/// Runs the body with the panic caught, and publishes the outcome. Every value with a
+/// destructor lives in this frame, so all of it is dropped before `task_exit`.
+#[inline(never)]
+fn run_body(header: &Header) {
+    // SAFETY: the running task owns its body.
+    let body = unsafe { (*header.body.get()).take() }.expect("task body missing");
+    let result = if header.cancelled.load(Ordering::Relaxed) {
+        drop(body);
+        Err(cancelled_payload())
+    } else {
+        match catch_unwind(AssertUnwindSafe(body)) {
+            Err(p) if p.is::<Cancelled>() => Err(cancelled_payload()),
+            other => other,
+        }
+    };
+    header.complete(result);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Task handle
+// ---------------------------------------------------------------------------------------------
+
+/// A handle to a task: its id and name, and a way to [`unpark`](Task::unpark) it.
+/// Cheap to clone, `Send` and `Sync` (the counterpart of `std::thread::Thread`).
+#[derive(Clone)]
+pub struct Task {
+    pub(crate) header: TaskRef,
+}
+
+impl Task {
+    /// The task's id.
+    pub fn id(&self) -> TaskId {
+        TaskId::new(self.header.id)
+    }
+
+    /// The name given with [`Builder::name`] (`"main"` for the main task).
+    pub fn name(&self) -> Option<&str> {
+        self.header.name.as_deref()
+    }
+
+    /// Makes the task's token available: wakes it if it is in [`park`], otherwise its next
+    /// `park` returns at once. Unparking a finished task does nothing.
+    pub fn unpark(&self) {
+        unpark_header(&self.header);
+    }
+}
+
+impl fmt::Debug for Task {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Task")
+            .field("id", &self.header.id)
+            .field("name", &self.header.name)
+            .finish()
+    }
+}
+
+pub(crate) fn unpark_header(h: &TaskRef) {
+    let mut s = h.park.load(Ordering::Acquire);
+    loop {
+        match s {
+            P_NOTIFIED | P_DEAD => return,
+            P_EMPTY => match h.park.compare_exchange_weak(
+                P_EMPTY,
+                P_NOTIFIED,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return,
+                Err(now) => s = now,
+            },
+            _ => match h.park.compare_exchange_weak(
+                P_PARKED,
+                P_EMPTY,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    h.set_runnable();
+                    sched::wake(h.clone());
+                    return;
+                }
+                Err(now) => s = now,
+            },
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parker: wakes a task or a plain OS thread (crate-internal)
+// ---------------------------------------------------------------------------------------------
+
+/// Something that can be woken: the current task, or the current OS thread when called outside
+/// a runtime. Primitives (channels, mutexes) store one per waiter.
+#[derive(Clone)]
+pub(crate) enum Parker {
+    Task(TaskRef),
+    Thread(thread::Thread),
+}
+
+impl Parker {
+    /// Wakes the parker (token semantics; harmless on a finished task).
+    pub(crate) fn unpark(&self) {
+        match self {
+            Parker::Task(h) => unpark_header(h),
+            Parker::Thread(t) => t.unpark(),
+        }
+    }
+
+    /// Whether two parkers wake the same task or thread.
+    #[allow(dead_code)]
+    pub(crate) fn same(&self, other: &Parker) -> bool {
+        match (self, other) {
+            (Parker::Task(a), Parker::Task(b)) => Arc::ptr_eq(a, b),
+            (Parker::Thread(a), Parker::Thread(b)) => a.id() == b.id(),
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Debug for Parker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Parker::Task(h) => write!(f, "Parker(task {})", h.id),
+            Parker::Thread(t) => write!(f, "Parker({:?})", t.id()),
+        }
+    }
+}
+
+/// The parker for whoever is running: the current task, or the current OS thread.
+pub(crate) fn current_parker() -> Parker {
+    match current_header() {
+        Some(h) => Parker::Task(h),
+        None => Parker::Thread(thread::current()),
+    }
+}
+
+/// The running task's header, if the caller is a task.
+pub(crate) fn current_header() -> Option<TaskRef> {
+    let p = sched::current_task_ptr();
+    if p.is_null() {
+        None
+    } else {
+        // SAFETY: the pointer is the header of the task running on this thread; the scheduler
+        // holds a strong reference for as long as it runs, so incrementing is fine.
+        unsafe {
+            Arc::increment_strong_count(p);
+            Some(Arc::from_raw(p))
+        }
+    }
+}
+
+/// Switches the running task out with request `req`; returns when it is resumed. Unwinds with
+/// the private cancellation payload if the runtime is shutting down.
+fn switch_out(h: *const Header, req: usize) {
+    // SAFETY: `h` is the running task (caller checked), alive while it runs.
+    let header = unsafe { &*h };
+    // SAFETY: we are on the task's own stack.
+    unsafe { coroutine::task_switch_out(header.co_ptr(), req) };
+    if header.cancelled.load(Ordering::Relaxed) && !thread::panicking() {
+        resume_unwind(Box::new(Cancelled));
+    }
+}
+
+/// Parks the current task (or thread) until unparked; the dump shows `reason`.
+pub fn park_with(reason: WaitReason) {
+    let h = sched::current_task_ptr();
+    if h.is_null() {
+        thread::park();
+        return;
+    }
+    // SAFETY: `h` is the running task's header.
+    let header = unsafe { &*h };
+    if header
+        .park
+        .compare_exchange(P_NOTIFIED, P_EMPTY, Ordering::AcqRel, Ordering::Acquire)
+        .is_ok()
+    {
+        return;
+    }
+    if header.cancelled.load(Ordering::Relaxed) {
+        if thread::panicking() {
+            // Parking while unwinding a cancelled task: it can never be woken again.
+            header.reason.store(reason.as_u8(), Ordering::Relaxed);
+            header.state.store(ST_WAITING, Ordering::Relaxed);
+            // SAFETY: we are on the task's own stack.
+            unsafe { coroutine::task_switch_out(header.co_ptr(), REQ_ABANDON) };
+            unreachable!("an abandoned task was resumed");
+        }
+        resume_unwind(Box::new(Cancelled));
+    }
+    header.reason.store(reason.as_u8(), Ordering::Relaxed);
+    header.state.store(ST_WAITING, Ordering::Relaxed);
+    switch_out(h, REQ_PARK);
+}
+
+/// Parks until unparked or until `deadline` (on the runtime's clock: virtual in deterministic
+/// mode). May return early (spuriously); callers re-check.
+pub(crate) fn park_until(reason: WaitReason, deadline: Instant) {
+    if !sched::in_task() {
+        let now = Instant::now();
+        if deadline > now {
+            thread::park_timeout(deadline - now);
+        }
+        return;
+    }
+    if crate::time::now() >= deadline {
+        return;
+    }
+    let me = current_parker();
+    let key = crate::time::add_timer(deadline, Box::new(move || me.unpark()));
+    park_with(reason);
+    crate::time::cancel_timer(key);
+}
+
+/// Blocks the current task until [`Task::unpark`] is called on it (or spuriously).
+///
+/// Like `std::thread::park`: if a token is already available, it is consumed and `park` returns
+/// at once. On a plain OS thread (outside a runtime) this is `std::thread::park`.
+pub fn park() {
+    park_with(WaitReason::Park);
+}
+
+/// Parks for at most `d` (virtual time in deterministic mode).
+pub fn park_timeout(d: Duration) {
+    park_until(WaitReason::Park, crate::time::now() + d);
+}
+
+/// Lets other tasks run; the current one goes to the back of its worker's queue.
+/// On a plain OS thread this is `std::thread::yield_now`.
+pub fn yield_now() {
+    let h = sched::current_task_ptr();
+    if h.is_null() {
+        thread::yield_now();
+        return;
+    }
+    // SAFETY: `h` is the running task.
+    let header = unsafe { &*h };
+    if header.cancelled.load(Ordering::Relaxed) {
+        if thread::panicking() {
+            return;
+        }
+        resume_unwind(Box::new(Cancelled));
+    }
+    header.state.store(ST_RUNNABLE, Ordering::Relaxed);
+    switch_out(h, REQ_YIELD);
+}
+
+/// Puts the current task to sleep for `d` (see [`crate::time::sleep`]).
+pub fn sleep(d: Duration) {
+    crate::time::sleep(d);
+}
+
+/// The handle of the running task.
+///
+/// Panics outside a runtime task.
+pub fn current() -> Task {
+    match current_header() {
+        Some(header) => Task { header },
+        None => panic!(
+            "goro::current() called outside a goro task; call it from code started by \
+             goro::run(|| ...) or goro::spawn"
+        ),
+    }
+}
+
+/// Number of live tasks in the current runtime (the main task included); 0 outside a runtime.
+pub fn num_goroutines() -> usize {
+    sched::with_shared(|s| s.live_tasks()).unwrap_or(0)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Spawning
+// ---------------------------------------------------------------------------------------------
+
+/// Configures a task before spawning it, like `std::thread::Builder`.
+#[derive(Debug, Default)]
+#[must_use = "a Builder does nothing until .spawn() is called"]
+pub struct Builder {
+    name: Option<String>,
+    stack_size: Option<usize>,
+    migratable: bool,
+}
+
+impl Builder {
+    /// A builder with the runtime's defaults.
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Names the task: the name shows in panic reports, overflow reports and dumps.
+    pub fn name(mut self, name: impl Into<String>) -> Builder {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Usable stack bytes for this task (rounded up to whole pages); default: the runtime's
+    /// `stack_size`. Only touched pages cost memory.
+    pub fn stack_size(mut self, bytes: usize) -> Builder {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Allows the scheduler to resume this task on a different OS thread than the one it
+    /// started on (work stealing of running tasks, as Go does).
+    ///
+    /// # Safety
+    /// The task must not hold anything bound to an OS thread across a suspension point
+    /// (`park`, `yield_now`, `sleep`, channel operations, `join`...): no `thread_local!`
+    /// references or values derived from them, no `MutexGuard` of `std::sync::Mutex`, no `Rc`
+    /// shared with other code on the thread, no `!Send` value at all. The compiler may also cache
+    /// thread-local addresses across such calls in code you do not see, so only opt in for code
+    /// you control entirely.
+    pub unsafe fn migratable(mut self) -> Builder {
+        self.migratable = true;
+        self
+    }
+
+    /// Spawns the task on the current runtime.
+    ///
+    /// Errors if the stack cannot be reserved (address space or mapping limits), or with
+    /// `ErrorKind::Other` if called outside a runtime.
+    #[track_caller]
+    pub fn spawn<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let location = Location::caller();
+        let Some(worker) = sched::current_worker() else {
+            return Err(io::Error::other(OUTSIDE_RUNTIME));
+        };
+        // SAFETY: `current_worker` returns the live worker of this thread.
+        let worker = unsafe { &*worker };
+        let header = new_header(
+            worker,
+            None,
+            self.name.map(String::into_boxed_str),
+            self.stack_size,
+            self.migratable,
+            false,
+            location,
+            Box::new(move || Box::new(f()) as Box<dyn Any + Send>),
+        )?;
+        worker.submit_new(header.clone());
+        Ok(JoinHandle {
+            header,
+            _marker: PhantomData,
+        })
+    }
+}
+
+pub(crate) const OUTSIDE_RUNTIME: &str =
+    "goro::spawn called outside a goro runtime; start one with goro::run(|| ...)";
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn new_header(
+    worker: &Worker,
+    id: Option<u64>,
+    name: Option<Box<str>>,
+    stack_size: Option<usize>,
+    migratable: bool,
+    is_main: bool,
+    location: &'static Location<'static>,
+    body: Body,
+) -> io::Result<TaskRef> {
+    let shared = worker.shared();
+    let size = stack_size.unwrap_or(shared.config.stack_size);
+    let stack = crate::stack::pool_get(size)?;
+    let id = id.unwrap_or_else(|| worker.next_id());
+    let header = Arc::new(Header {
+        id,
+        name,
+        location,
+        migratable,
+        is_main,
+        shared: shared.clone(),
+        state: AtomicU8::new(ST_RUNNABLE),
+        reason: AtomicU8::new(0),
+        park: AtomicU8::new(P_EMPTY),
+        home: AtomicUsize::new(NO_HOME),
+        cancelled: AtomicBool::new(false),
+        reg_shard: AtomicUsize::new(0),
+        reg_slot: AtomicUsize::new(0),
+        stack: UnsafeCell::new(Some(stack)),
+        co: UnsafeCell::new(None),
+        overflow: UnsafeCell::new(OverflowInfo {
+            id,
+            name_ptr: std::ptr::null(),
+            name_len: 0,
+            guard_lo: 0,
+            guard_hi: 0,
+            stack_size: 0,
+        }),
+        body: UnsafeCell::new(Some(body)),
+        result: UnsafeCell::new(None),
+        done: AtomicBool::new(false),
+        joiner: Mutex::new(None),
+    });
+    if let Some(n) = header.name.as_deref() {
+        // SAFETY: nobody else has seen the header yet; the name lives as long as the header.
+        unsafe {
+            (*header.overflow.get()).name_ptr = n.as_ptr();
+            (*header.overflow.get()).name_len = n.len();
+        }
+    }
+    worker.register(&header);
+    Ok(header)
+}
+
+/// Spawns a task running `f` on the current runtime and returns a handle to join it.
+///
+/// The task starts unstarted on the current worker's queue; an idle worker may steal it before
+/// it starts. Once started it stays on that worker's OS thread.
+///
+/// Panics outside a runtime, or if no stack can be reserved (use [`Builder::spawn`] to get the
+/// error instead).
+#[track_caller]
+pub fn spawn<F, T>(f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    match Builder::new().spawn(f) {
+        Ok(h) => h,
+        Err(e) if e.kind() == io::ErrorKind::Other && sched::current_worker().is_none() => {
+            panic!("{OUTSIDE_RUNTIME}")
+        }
+        Err(e) => panic!("goro::spawn: cannot reserve a stack for the task: {e}"),
+    }
+}
+
+/// Owned permission to join a task, like `std::thread::JoinHandle`.
+///
+/// Dropping it detaches the task: it keeps running.
+pub struct JoinHandle<T> {
+    header: TaskRef,
+    _marker: PhantomData<fn() -> T>,
+}
+
+impl<T: 'static> JoinHandle<T> {
+    /// Waits for the task to finish and returns its value, or `Err(payload)` if it panicked
+    /// (or was cancelled because its runtime shut down).
+    ///
+    /// From a task this parks the task; from a plain OS thread it blocks the thread.
+    pub fn join(self) -> thread::Result<T> {
+        if !self.header.is_done() {
+            *self.header.joiner.lock().unwrap_or_else(|e| e.into_inner()) = Some(current_parker());
+            while !self.header.is_done() {
+                park_with(WaitReason::Join);
+            }
+        }
+        let result = self
+            .header
+            .take_result()
+            .expect("a finished task always has a result");
+        result.map(|v| {
+            *v.downcast::<T>()
+                .expect("the task's value has the JoinHandle's type")
+        })
+    }
+
+    /// The task's id.
+    pub fn id(&self) -> TaskId {
+        TaskId::new(self.header.id)
+    }
+
+    /// Whether the task has finished (returned, panicked or been cancelled).
+    pub fn is_finished(&self) -> bool {
+        self.header.is_done()
+    }
+
+    /// A [`Task`] handle for the task.
+    pub fn task(&self) -> Task {
+        Task {
+            header: self.header.clone(),
+        }
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle")
+            .field("id", &self.header.id)
+            .field("finished", &self.header.is_done())
+            .finish()
+    }
+}
+
+/// Called by the scheduler when a task switched out with `REQ_PARK`: completes the park
+/// (EMPTY -> PARKED) now that its registers are saved. Returns false if a token arrived in
+/// between, in which case the task must be run again.
+pub(crate) fn finish_park(h: &Header) -> bool {
+    match h
+        .park
+        .compare_exchange(P_EMPTY, P_PARKED, Ordering::AcqRel, Ordering::Acquire)
+    {
+        Ok(_) => true,
+        Err(_) => {
+            // NOTIFIED: consume the token and keep running.
+            h.park.store(P_EMPTY, Ordering::Release);
+            h.state.store(ST_RUNNABLE, Ordering::Relaxed);
+            false
+        }
+    }
+}
+
+/// Claims a parked task for the scheduler (used to cancel it at shutdown).
+pub(crate) fn claim_parked(h: &Header) -> bool {
+    h.park
+        .compare_exchange(P_PARKED, P_EMPTY, Ordering::AcqRel, Ordering::Acquire)
+        .is_ok()
+}

@@ -1,0 +1,245 @@
+//! Core behaviour: spawn, join, yield, park/unpark, sleep, current, num_goroutines.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use goro::runtime::RunError;
+use goro::{Runtime, task};
+
+#[test]
+fn run_returns_the_main_value() {
+    assert_eq!(goro::run(|| 6 * 7), 42);
+}
+
+#[test]
+fn main_task_is_id_1_named_main() {
+    let (id, name) = goro::run(|| {
+        let me = goro::current();
+        (me.id().as_u64(), me.name().map(str::to_owned))
+    });
+    assert_eq!(id, 1);
+    assert_eq!(name.as_deref(), Some("main"));
+}
+
+#[test]
+fn join_returns_each_tasks_value() {
+    let sum = goro::run(|| {
+        let hs: Vec<_> = (0..1000u64).map(|i| goro::spawn(move || i * 2)).collect();
+        hs.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
+    });
+    assert_eq!(sum, 999 * 1000);
+}
+
+#[test]
+fn join_of_a_non_copy_value() {
+    let v = goro::run(|| goro::spawn(|| vec![String::from("a"), String::from("b")]).join());
+    assert_eq!(v.unwrap(), vec!["a".to_string(), "b".to_string()]);
+}
+
+#[test]
+fn spawned_ids_follow_spawn_order() {
+    let ids = Runtime::builder()
+        .workers(1)
+        .build()
+        .unwrap()
+        .block_on(|| {
+            let hs: Vec<_> = (0..5)
+                .map(|_| goro::spawn(|| goro::current().id()))
+                .collect();
+            hs.into_iter()
+                .map(|h| h.join().unwrap().as_u64())
+                .collect::<Vec<_>>()
+        })
+        .unwrap();
+    assert_eq!(ids, vec![2, 3, 4, 5, 6]);
+}
+
+#[test]
+fn builder_names_a_task() {
+    let name = goro::run(|| {
+        task::Builder::new()
+            .name("worker-7")
+            .spawn(|| goro::current().name().map(str::to_owned))
+            .unwrap()
+            .join()
+            .unwrap()
+    });
+    assert_eq!(name.as_deref(), Some("worker-7"));
+}
+
+#[test]
+fn yield_now_interleaves_tasks_on_one_worker() {
+    let log = run_log();
+    assert!(log.windows(2).any(|w| w[0] != w[1]), "{log:?}");
+}
+
+#[test]
+fn park_unpark_token_semantics() {
+    goro::run(|| {
+        // A token left before park makes park return at once.
+        goro::current().unpark();
+        goro::park();
+        // A task parks until another unparks it.
+        let me = goro::current();
+        let flag = Arc::new(AtomicUsize::new(0));
+        let f2 = flag.clone();
+        let h = goro::spawn(move || {
+            f2.store(1, Ordering::SeqCst);
+            me.unpark();
+        });
+        while flag.load(Ordering::SeqCst) == 0 {
+            goro::park();
+        }
+        h.join().unwrap();
+    });
+}
+
+#[test]
+fn unpark_from_a_plain_thread_wakes_a_task() {
+    goro::run(|| {
+        let me = goro::current();
+        let done = Arc::new(AtomicUsize::new(0));
+        let d2 = done.clone();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            d2.store(1, Ordering::SeqCst);
+            me.unpark();
+        });
+        // A pending timer keeps the deadlock detector quiet while the thread works.
+        while done.load(Ordering::SeqCst) == 0 {
+            task::park_timeout(Duration::from_millis(200));
+        }
+        t.join().unwrap();
+    });
+}
+
+#[test]
+fn sleep_waits_at_least_the_duration() {
+    let elapsed = goro::run(|| {
+        let start = Instant::now();
+        goro::sleep(Duration::from_millis(30));
+        start.elapsed()
+    });
+    assert!(elapsed >= Duration::from_millis(30));
+}
+
+#[test]
+fn many_sleepers_all_wake() {
+    let n = goro::run(|| {
+        let count = Arc::new(AtomicUsize::new(0));
+        let hs: Vec<_> = (0..200)
+            .map(|i| {
+                let c = count.clone();
+                goro::spawn(move || {
+                    goro::sleep(Duration::from_millis(1 + i % 7));
+                    c.fetch_add(1, Ordering::SeqCst);
+                })
+            })
+            .collect();
+        for h in hs {
+            h.join().unwrap();
+        }
+        count.load(Ordering::SeqCst)
+    });
+    assert_eq!(n, 200);
+}
+
+#[test]
+fn num_goroutines_counts_live_tasks() {
+    goro::run(|| {
+        assert_eq!(goro::num_goroutines(), 1);
+        let stop = Arc::new(AtomicUsize::new(0));
+        let hs: Vec<_> = (0..10)
+            .map(|_| {
+                let s = stop.clone();
+                goro::spawn(move || {
+                    while s.load(Ordering::SeqCst) == 0 {
+                        goro::yield_now();
+                    }
+                })
+            })
+            .collect();
+        assert_eq!(goro::num_goroutines(), 11);
+        stop.store(1, Ordering::SeqCst);
+        for h in hs {
+            h.join().unwrap();
+        }
+        assert_eq!(goro::num_goroutines(), 1);
+    });
+    assert_eq!(goro::num_goroutines(), 0);
+}
+
+#[test]
+fn spawn_outside_a_runtime_panics_with_advice() {
+    let err = std::panic::catch_unwind(|| goro::spawn(|| ())).unwrap_err();
+    let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(msg.contains("outside a goro runtime"), "{msg}");
+    assert!(msg.contains("goro::run"), "{msg}");
+}
+
+#[test]
+fn builder_rejects_bad_settings() {
+    let e = Runtime::builder().workers(0).build().unwrap_err();
+    assert!(e.to_string().contains("workers(0)"), "{e}");
+    let e = Runtime::builder()
+        .deterministic(1)
+        .workers(4)
+        .build()
+        .unwrap_err();
+    assert!(e.to_string().contains("deterministic"), "{e}");
+}
+
+#[test]
+fn deadlock_is_reported_with_a_dump() {
+    let err = Runtime::builder()
+        .workers(2)
+        .build()
+        .unwrap()
+        .block_on(|| {
+            let _h = task::Builder::new()
+                .name("stuck")
+                .spawn(goro::park)
+                .unwrap();
+            loop {
+                goro::park();
+            }
+        })
+        .unwrap_err();
+    let RunError::Deadlock { dump } = &err else {
+        unreachable!()
+    };
+    assert!(dump.contains("goroutine 1 [park]:"), "{dump}");
+    assert!(dump.contains("name: stuck"), "{dump}");
+    assert!(
+        err.to_string()
+            .starts_with("all goroutines are asleep - deadlock!")
+    );
+}
+
+fn run_log() -> Vec<u32> {
+    Runtime::builder()
+        .workers(1)
+        .build()
+        .unwrap()
+        .block_on(|| {
+            let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+            let hs: Vec<_> = (0..2u32)
+                .map(|who| {
+                    let log = log.clone();
+                    goro::spawn(move || {
+                        for _ in 0..5 {
+                            log.lock().unwrap().push(who);
+                            goro::yield_now();
+                        }
+                    })
+                })
+                .collect();
+            for h in hs {
+                h.join().unwrap();
+            }
+            let v = log.lock().unwrap().clone();
+            v
+        })
+        .unwrap()
+}
