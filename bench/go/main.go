@@ -97,18 +97,25 @@ func check(ok bool, format string, args ...any) {
 	}
 }
 
-// rssBytes reads the resident set size from /proc/self/statm, as the Rust side does.
-func rssBytes() uint64 {
-	data, err := os.ReadFile("/proc/self/statm")
+// memoryBytes returns VmRSS + VmPTE from /proc/self/status (resident pages plus the page
+// tables that map them), as the Rust side does.
+func memoryBytes() uint64 {
+	data, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		panic(err)
 	}
-	fields := strings.Fields(string(data))
-	pages, err := strconv.ParseUint(fields[1], 10, 64)
-	if err != nil {
-		panic(err)
+	var total uint64
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") || strings.HasPrefix(line, "VmPTE:") {
+			fields := strings.Fields(line)
+			kb, err := strconv.ParseUint(fields[1], 10, 64)
+			if err != nil {
+				panic(err)
+			}
+			total += kb * 1024
+		}
 	}
-	return pages * uint64(os.Getpagesize())
+	return total
 }
 
 // spawn: n goroutines that do nothing; wait for all of them.
@@ -233,7 +240,7 @@ func park(n uint64) {
 	var parked atomic.Uint64
 	release := make(chan struct{})
 	var wg sync.WaitGroup
-	before := rssBytes()
+	before := memoryBytes()
 	start := time.Now()
 	for i := uint64(0); i < n; i++ {
 		wg.Add(1)
@@ -247,7 +254,7 @@ func park(n uint64) {
 		runtime.Gosched()
 	}
 	launch := time.Since(start)
-	after := rssBytes()
+	after := memoryBytes()
 	close(release)
 	wg.Wait()
 	emit("park-launch", perOp(launch, n), "ns/task")

@@ -12,6 +12,7 @@
 //!   table from a saved `--json` run.
 //! - `list`: the workloads and their sizes.
 
+mod goro_impl;
 mod json;
 mod measure;
 mod report;
@@ -125,7 +126,7 @@ fn run_one(args: &[String]) -> Result<(), String> {
         sweep,
     };
     let ran = match system {
-        System::Goro => false, // TEMP: goro workloads land once the runtime API does
+        System::Goro => goro_impl::run(&name, &job),
         System::Threads => threads::run(&name, &job),
         System::Go => {
             return Err(
@@ -159,7 +160,12 @@ fn plot(args: &[String]) -> Result<(), String> {
     let title = rest
         .first()
         .map_or("goro and OS threads relative to Go", String::as_str);
-    let svg = report::svg_ratios(&records, title);
+    // A saved `--workers` sweep gets the scaling chart; a normal run the ratio chart.
+    let svg = if records.iter().any(|r| r.workers.is_some()) {
+        report::svg_sweep(&records, title)
+    } else {
+        report::svg_ratios(&records, title)
+    };
     std::fs::write(output, svg).map_err(|e| format!("cannot write {output}: {e}"))?;
     eprintln!("goro-bench: wrote {output}");
     Ok(())

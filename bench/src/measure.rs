@@ -1,4 +1,4 @@
-//! Small measuring tools shared by the goro and OS-thread workloads: resident memory,
+//! Small measuring tools shared by the goro and OS-thread workloads: resident memory (with page tables),
 //! CPU pinning, and printing a result line.
 
 use crate::json::Record;
@@ -41,23 +41,23 @@ pub fn per_op_ns(elapsed: Duration, ops: u64) -> f64 {
     elapsed.as_nanos() as f64 / ops.max(1) as f64
 }
 
-/// The resident set size of this process right now, in bytes (from `/proc/self/statm`).
-pub fn rss_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm")
-        .expect("reading /proc/self/statm (goro-bench needs Linux /proc)");
-    let resident_pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|f| f.parse().ok())
-        .expect("/proc/self/statm has a resident-pages field");
-    resident_pages * page_size()
-}
-
-/// The page size in bytes.
-pub fn page_size() -> u64 {
-    // SAFETY: sysconf has no preconditions; it only reads a system constant.
-    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    if size > 0 { size as u64 } else { 4096 }
+/// Memory this process holds right now, in bytes: resident pages (`VmRSS`) plus the page
+/// tables that map them (`VmPTE`), from `/proc/self/status`. Page tables count because a
+/// million stacks spread over a large address range need many of them, and `VmRSS` alone
+/// would hide that cost.
+pub fn memory_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status")
+        .expect("reading /proc/self/status (goro-bench needs Linux /proc)");
+    let field = |name: &str| -> u64 {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|kb| kb.parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("/proc/self/status has no {name} line"))
+            * 1024
+    };
+    field("VmRSS:") + field("VmPTE:")
 }
 
 /// Pins the calling OS thread to one CPU, so two threads that yield to each other really
@@ -110,14 +110,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rss_grows_when_memory_is_touched() {
-        let before = rss_bytes();
+    fn memory_grows_when_pages_are_touched() {
+        let before = memory_bytes();
         let mut v = vec![0u8; 64 << 20];
         for i in (0..v.len()).step_by(4096) {
             v[i] = 1;
         }
         std::hint::black_box(&v);
-        assert!(rss_bytes() >= before + (32 << 20));
+        assert!(memory_bytes() >= before + (32 << 20));
     }
 
     #[test]

@@ -433,6 +433,126 @@ pub fn svg_ratios(records: &[Record], title: &str) -> String {
     s
 }
 
+/// An SVG chart of a `--workers` sweep: time against worker count for goro and Go, one
+/// panel per workload, both axes logarithmic (perfect scaling is a straight line down).
+pub fn svg_sweep(records: &[Record], title: &str) -> String {
+    let mut series: BTreeMap<String, BTreeMap<&str, Vec<(u64, f64)>>> = BTreeMap::new();
+    for r in records
+        .iter()
+        .filter(|r| !r.workload.ends_with(PEAK_RSS_SUFFIX))
+    {
+        if let Some(w) = r.workers.filter(|&w| w > 0)
+            && r.value > 0.0
+        {
+            series
+                .entry(format!("{} ({})", r.workload, r.unit))
+                .or_default()
+                .entry(if r.system == "goro" { "goro" } else { "Go" })
+                .or_default()
+                .push((w, r.value));
+        }
+    }
+    let panel_w = 340.0;
+    let panel_h = 220.0;
+    let (pad_l, pad_t) = (60.0, 70.0);
+    let width = pad_l + series.len().max(1) as f64 * (panel_w + 50.0);
+    let height = pad_t + panel_h + 70.0;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">"##
+    );
+    let _ = writeln!(s, r##"<rect width="100%" height="100%" fill="white"/>"##);
+    let _ = writeln!(
+        s,
+        r##"<text x="{pad_l}" y="22" font-size="15" font-weight="bold">{}</text>"##,
+        escape(title)
+    );
+    for (p, (name, systems)) in series.iter().enumerate() {
+        let x0 = pad_l + p as f64 * (panel_w + 50.0);
+        let all: Vec<(u64, f64)> = systems.values().flatten().copied().collect();
+        let wmax = all.iter().map(|p| p.0).max().unwrap_or(1).max(2) as f64;
+        let vmin = all.iter().map(|p| p.1).fold(f64::MAX, f64::min);
+        let vmax = all.iter().map(|p| p.1).fold(0.0, f64::max);
+        let (lo, hi) = (
+            vmin.log10().floor(),
+            vmax.log10().ceil().max(vmin.log10().floor() + 1.0),
+        );
+        let px = |w: f64| x0 + w.log2() / wmax.log2() * panel_w;
+        let py = |v: f64| pad_t + panel_h - (v.log10() - lo) / (hi - lo) * panel_h;
+        let _ = writeln!(
+            s,
+            r##"<text x="{x0}" y="{:.1}" font-weight="bold">{}</text>"##,
+            pad_t - 14.0,
+            escape(name)
+        );
+        let _ = writeln!(
+            s,
+            r##"<rect x="{x0}" y="{pad_t}" width="{panel_w}" height="{panel_h}" fill="none" stroke="#999"/>"##
+        );
+        let mut w = 1.0;
+        while w <= wmax {
+            let _ = writeln!(
+                s,
+                r##"<text x="{:.1}" y="{:.1}" text-anchor="middle">{w}</text>"##,
+                px(w),
+                pad_t + panel_h + 16.0
+            );
+            w *= 2.0;
+        }
+        let _ = writeln!(
+            s,
+            r##"<text x="{:.1}" y="{:.1}" text-anchor="middle" fill="#555">workers</text>"##,
+            x0 + panel_w / 2.0,
+            pad_t + panel_h + 34.0
+        );
+        let mut e = lo;
+        while e <= hi {
+            let _ = writeln!(
+                s,
+                r##"<text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"##,
+                x0 - 6.0,
+                py(10f64.powf(e)) + 4.0,
+                num(10f64.powf(e))
+            );
+            e += 1.0;
+        }
+        for (sys, points) in systems {
+            let mut points = points.clone();
+            points.sort_by_key(|p| p.0);
+            let color = if *sys == "goro" { "#2a7ab9" } else { "#555" };
+            let path: Vec<String> = points
+                .iter()
+                .map(|&(w, v)| format!("{:.1},{:.1}", px(w as f64), py(v)))
+                .collect();
+            let _ = writeln!(
+                s,
+                r##"<polyline points="{}" fill="none" stroke="{color}" stroke-width="2"/>"##,
+                path.join(" ")
+            );
+            for &(w, v) in &points {
+                let _ = writeln!(
+                    s,
+                    r##"<circle cx="{:.1}" cy="{:.1}" r="3.5" fill="{color}"><title>{sys}, {w} workers: {}</title></circle>"##,
+                    px(w as f64),
+                    py(v),
+                    num(v)
+                );
+            }
+            if let Some(&(w, v)) = points.last() {
+                let _ = writeln!(
+                    s,
+                    r##"<text x="{:.1}" y="{:.1}" fill="{color}">{sys}</text>"##,
+                    px(w as f64) + 6.0,
+                    py(v) + 4.0
+                );
+            }
+        }
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
 fn escape(t: &str) -> String {
     t.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -497,6 +617,23 @@ mod tests {
         assert!(svg.starts_with("<svg"));
         assert_eq!(svg.matches("<rect x=").count(), 2 + 3); // 2 bars + 3 legend swatches
         assert!(svg.contains("0.15x"));
+    }
+
+    #[test]
+    fn sweep_svg_draws_one_line_per_system() {
+        let mut records = Vec::new();
+        for (w, goro, go) in [(1, 800.0, 1290.0), (2, 420.0, 700.0), (4, 230.0, 400.0)] {
+            for (sys, v) in [("goro", goro), ("go", go)] {
+                let mut r = rec("skynet", sys, v, "ms");
+                r.workers = Some(w);
+                records.push(r);
+            }
+        }
+        let svg = svg_sweep(&records, "scaling");
+        assert_eq!(svg.matches("<polyline").count(), 2);
+        assert_eq!(svg.matches("<circle").count(), 6);
+        let table = sweep_table("h", &records);
+        assert!(table.contains("1.90x"), "{table}"); // goro: 800 / 420
     }
 
     #[test]

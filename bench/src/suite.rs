@@ -338,7 +338,12 @@ pub fn run(opts: &Options) -> Result<(), String> {
         .collect();
 
     if opts.json {
-        for ((metric, system, workers), (unit, value)) in &medians {
+        // Catalogue order (workload, then its peak RSS), then system, then worker count.
+        let mut lines: Vec<_> = medians.iter().collect();
+        lines.sort_by_key(|((metric, system, workers), _)| {
+            (metric_order(metric), *system, *workers)
+        });
+        for ((metric, system, workers), (unit, value)) in lines {
             let rec = Record {
                 workload: metric.clone(),
                 system: system.name().into(),
@@ -385,6 +390,24 @@ pub fn run(opts: &Options) -> Result<(), String> {
             names.join(", ")
         ))
     }
+}
+
+/// Position of a metric in the catalogue, for stable output order.
+fn metric_order(metric: &str) -> usize {
+    let mut i = 0;
+    for w in spec::WORKLOADS {
+        for m in w.metrics {
+            if m.name == metric {
+                return i;
+            }
+            i += 1;
+        }
+        if metric.strip_suffix(PEAK_RSS_SUFFIX) == Some(&format!("{}-", w.name)) {
+            return i;
+        }
+        i += 1;
+    }
+    i
 }
 
 fn median(v: &mut [f64]) -> f64 {

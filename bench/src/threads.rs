@@ -139,7 +139,7 @@ fn park(job: &Job) {
     let n = job.n;
     let parked = Arc::new(AtomicU64::new(0));
     let released = Arc::new(AtomicBool::new(false));
-    let before = measure::rss_bytes();
+    let before = measure::memory_bytes();
     let start = Instant::now();
     let handles: Vec<_> = (0..n)
         .map(|_| {
@@ -157,7 +157,7 @@ fn park(job: &Job) {
         thread::yield_now();
     }
     let launch = start.elapsed();
-    let after = measure::rss_bytes();
+    let after = measure::memory_bytes();
     released.store(true, Ordering::SeqCst);
     for h in &handles {
         h.thread().unpark();

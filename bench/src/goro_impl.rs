@@ -1,0 +1,128 @@
+//! The goro side of every workload. Each function mirrors its Go twin in `bench/go/main.go`
+//! (same sizes, same shape of work, same result check) and its OS-thread version in
+//! `threads.rs`. Timing starts inside the runtime, after it is up, as Go's clock starts
+//! after its runtime is up.
+
+use crate::measure::{self, Job, check, per_op_ns};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
+
+/// Runs workload `name` on goro. Returns `false` if there is no goro version.
+pub fn run(name: &str, job: &Job) -> bool {
+    let n = job.n;
+    match name {
+        "spawn" => on_runtime(job, move || spawn(n)),
+        "yield" => on_runtime(job, move || yield_(n)),
+
+        "skynet" => on_runtime(job, move || skynet_bench(n)),
+        "park" => on_runtime(job, move || park(n)),
+        _ => return false,
+    }
+    true
+}
+
+/// Results a workload hands back out of the runtime, printed after it shut down.
+pub(crate) type Results = Vec<(&'static str, f64, &'static str)>;
+
+fn on_runtime(job: &Job, f: impl FnOnce() -> Results + Send + 'static) {
+    let mut builder = goro::Runtime::builder();
+    if let Some(w) = job.workers {
+        builder = builder.workers(w);
+    }
+    let rt = builder
+        .build()
+        .unwrap_or_else(|e| panic!("cannot start a goro runtime: {e}"));
+    let results = rt
+        .block_on(f)
+        .unwrap_or_else(|e| panic!("the workload did not finish: {e}"));
+    for (metric, value, unit) in results {
+        job.emit(metric, value, unit);
+    }
+}
+
+fn spawn(n: u64) -> Results {
+    let start = Instant::now();
+    let handles: Vec<_> = (0..n).map(|i| goro::spawn(move || i)).collect();
+    let mut sum = 0;
+    for h in handles {
+        sum += h.join().expect("a spawned task panicked");
+    }
+    let elapsed = start.elapsed();
+    check(sum == n * (n - 1) / 2, || format!("spawn sum {sum}"));
+    vec![("spawn", per_op_ns(elapsed, n), "ns/task")]
+}
+
+fn yield_(n: u64) -> Results {
+    let start = Instant::now();
+    let a = goro::spawn(move || (0..n).for_each(|_| goro::yield_now()));
+    let b = goro::spawn(move || (0..n).for_each(|_| goro::yield_now()));
+    a.join().expect("yield task panicked");
+    b.join().expect("yield task panicked");
+    vec![("yield", per_op_ns(start.elapsed(), 2 * n), "ns/yield")]
+}
+
+/// One skynet node: a leaf returns its number; an inner node spawns 10 children and sums
+/// what they return. `join` plays the part of the channel in the Go version.
+fn skynet(num: u64, size: u64) -> u64 {
+    if size == 1 {
+        return num;
+    }
+    let div = size / 10;
+    let children: [goro::JoinHandle<u64>; 10] =
+        std::array::from_fn(|i| goro::spawn(move || skynet(num + i as u64 * div, div)));
+    children
+        .into_iter()
+        .map(|c| c.join().expect("a skynet task panicked"))
+        .sum()
+}
+
+fn skynet_bench(leaves: u64) -> Results {
+    let start = Instant::now();
+    let sum = goro::spawn(move || skynet(0, leaves))
+        .join()
+        .expect("skynet root panicked");
+    let elapsed = start.elapsed();
+    check(sum == leaves * (leaves - 1) / 2, || format!("skynet sum {sum}"));
+    vec![("skynet", elapsed.as_secs_f64() * 1e3, "ms")]
+}
+
+fn park(n: u64) -> Results {
+    let parked = Arc::new(AtomicU64::new(0));
+    let released = Arc::new(AtomicBool::new(false));
+    let before = measure::memory_bytes();
+    let start = Instant::now();
+    let handles: Vec<_> = (0..n)
+        .map(|_| {
+            let parked = parked.clone();
+            let released = released.clone();
+            goro::spawn(move || {
+                parked.fetch_add(1, Ordering::SeqCst);
+                while !released.load(Ordering::SeqCst) {
+                    goro::park();
+                }
+            })
+        })
+        .collect();
+    while parked.load(Ordering::SeqCst) < n {
+        goro::yield_now();
+    }
+    let launch = start.elapsed();
+    let after = measure::memory_bytes();
+    released.store(true, Ordering::SeqCst);
+    for h in &handles {
+        h.task().unpark();
+    }
+    for h in handles {
+        h.join().expect("parked task panicked");
+    }
+    vec![
+        ("park-launch", per_op_ns(launch, n), "ns/task"),
+        (
+            "park-memory",
+            after.saturating_sub(before) as f64 / n as f64,
+            "B/task",
+        ),
+    ]
+}
+
