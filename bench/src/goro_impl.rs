@@ -83,7 +83,9 @@ fn skynet_bench(leaves: u64) -> Results {
         .join()
         .expect("skynet root panicked");
     let elapsed = start.elapsed();
-    check(sum == leaves * (leaves - 1) / 2, || format!("skynet sum {sum}"));
+    check(sum == leaves * (leaves - 1) / 2, || {
+        format!("skynet sum {sum}")
+    });
     vec![("skynet", elapsed.as_secs_f64() * 1e3, "ms")]
 }
 
@@ -125,4 +127,3 @@ fn park(n: u64) -> Results {
         ),
     ]
 }
-
