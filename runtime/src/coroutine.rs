@@ -80,8 +80,10 @@ struct Shared {
     /// The resumer's saved registers while the coroutine runs.
     caller: Cell<Option<Context>>,
     /// The body, until the first resume moves it onto the coroutine's stack.
-    body: Cell<Option<Box<dyn FnOnce(&Yielder)>>>,
+    body: Cell<Option<CoBody>>,
 }
+
+type CoBody = Box<dyn FnOnce(&Yielder)>;
 
 /// A function running on its own stack that can pause itself ([`Yielder::suspend`]) and be
 /// continued later ([`Coroutine::resume`]).

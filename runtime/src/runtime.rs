@@ -285,6 +285,9 @@ impl Runtime {
         worker0.leave();
         let deadlock = shared.take_deadlock();
         shared.clear();
+        // Give the run's stacks back: the other workers' caches went back to the global pool
+        // when their threads exited; this thread's cache and the pool's surplus go now.
+        crate::stack::trim();
         let result = main
             .take_result()
             .expect("the main task finished or was cancelled");

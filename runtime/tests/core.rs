@@ -238,8 +238,8 @@ fn run_log() -> Vec<u32> {
             for h in hs {
                 h.join().unwrap();
             }
-            let v = log.lock().unwrap().clone();
-            v
+            let guard = log.lock().unwrap();
+            guard.clone()
         })
         .unwrap()
 }
