@@ -11,10 +11,11 @@
 //! its touched pages plus `slot / 512` bytes of page table (one 4 KiB page-table page maps 2 MiB),
 //! so smaller stacks are cheaper to park by the million.
 //!
-//! Memory comes back in two ways. When more than `WARM_MAX` free stacks sit in the global pool,
-//! the excess is `MADV_DONTNEED`ed (guard markers survive it), runs of adjacent slots in one call;
-//! and a slab whose slots are all free is unmapped once the pool holds more than `HIGH_WATER`
-//! free stacks, or at [`trim`].
+//! Memory comes back in two ways. Once the global pool holds more than `HIGH_WATER` free
+//! stacks, slabs whose slots are all free are unmapped (page tables included) until only a small
+//! reserve is left; and when more than `WARM_MAX` free stacks may still have resident pages,
+//! those pages are released with `MADV_DONTNEED` (guard markers survive it), one call per run of
+//! adjacent slots. [`trim`] does both at once when a runtime shuts down.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -356,8 +357,10 @@ impl Global {
         }
         class.free += stacks.len();
         class.warm += stacks.len();
+        // Unmapping a whole slab is one cheap call and frees its page tables too, so do that
+        // first, down to a small reserve; only then release pages stack by stack.
         let (slabs, bytes, slots) = if emptied && over_high_water {
-            class.unmap_empty_slabs(HIGH_WATER / 2)
+            class.unmap_empty_slabs(WARM_MAX / 4)
         } else {
             (0, 0, 0)
         };
