@@ -1,0 +1,469 @@
+//! `select!`: wait on several channel operations at once (Go: the `select` statement,
+//! implemented by `selectgo` in `runtime/select.go`). Taught in lesson 08.
+//!
+//! Go and goro side by side:
+//!
+//! ```text
+//! // Go                                   // goro
+//! select {                                goro::select! {
+//! case v, ok := <-jobs:                       recv(jobs) -> v => match v {
+//!     if !ok { return }                           Ok(job) => run(job),
+//!     run(v)                                      Err(_) => return, // closed and drained
+//!                                             },
+//! case results <- r:                          send(results, r) -> res => res.unwrap(),
+//! case <-ctx.Done():                          recv(ctx.done()) => return,
+//! case <-time.After(time.Second):             recv(goro::time::after(Duration::from_secs(1))) => {
+//!     log.Println("slow")                         println!("slow")
+//!                                             }
+//! default:                                    default => println!("nothing ready"),
+//! }                                       }
+//! ```
+//!
+//! Arms, separated by commas (optional after a `{ block }` body):
+//!
+//! * `recv(rx) -> msg => body`: `rx` is a [`Receiver`](crate::chan::Receiver) (or a reference
+//!   to one); `msg: Result<T, RecvError>` is `Err` once the channel is closed and drained. A
+//!   closed channel is always ready, as in Go. `-> msg` may be left out.
+//! * `send(tx, value) -> res => body`: `res: Result<(), SendError<T>>`; `Err` hands the value
+//!   back when every receiver is gone (Go would panic). `-> res` may be left out.
+//! * `default => body`: runs at once when no other arm is ready (a non-blocking select).
+//! * Timeouts are ordinary arms: `recv(goro::time::after(d))`.
+//!
+//! Semantics, as in Go: every channel and value expression is evaluated once, in source order,
+//! before anything else; if one or more arms are ready, one of them is picked uniformly at
+//! random (from the runtime's random source, so a deterministic runtime replays the same
+//! choices); otherwise the task parks on all of them and the first operation to complete wins.
+//! Send values of arms that were not chosen are dropped. `select! {}` with no arms parks
+//! forever (the deadlock detector will say so if nothing else runs).
+//!
+//! How it works (as `selectgo`): lock every channel involved, in address order; poll the arms
+//! in a random order; if none is ready, put one wait node per arm on the channels' queues,
+//! all pointing at one shared selector word, unlock and park. The first waker to claim the
+//! word (a compare-and-swap) completes its arm; the others find it claimed and skip the node.
+//! After waking, the task takes its remaining nodes off the other channels. A ready `select!`
+//! allocates nothing; a blocking one allocates nothing either (the nodes live on the stack).
+
+use crate::chan::{Chan, Fail, Receiver, RecvError, Selector, SendError, Sender, Waiter};
+use crate::task::{Parker, WaitReason};
+use std::cell::Cell;
+
+/// Selects over channel operations; see the [module documentation](crate::select) for the
+/// arms, the semantics, and a side-by-side with Go.
+///
+/// ```ignore
+/// let (tx, rx) = goro::chan::bounded::<u32>(0);
+/// goro::select! {
+///     recv(rx) -> msg => println!("got {msg:?}"),
+///     send(tx, 7) -> res => res.expect("receiver alive"),
+///     default => println!("nothing was ready"),
+/// }
+/// ```
+#[macro_export]
+macro_rules! select {
+    ($($tokens:tt)*) => {
+        $crate::__select_parse!(@arms () () $($tokens)*)
+    };
+}
+
+/// Parses `select!` arms into a normalized list. Not public API.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __select_parse {
+    // All arms parsed.
+    (@arms $arms:tt $default:tt) => {
+        $crate::__select_bind!($arms () $default)
+    };
+    (@arms $arms:tt $default:tt , $($rest:tt)*) => {
+        $crate::__select_parse!(@arms $arms $default $($rest)*)
+    };
+    // Arm heads.
+    (@arms $arms:tt $default:tt recv($rx:expr $(,)?) -> $p:pat => $($rest:tt)*) => {
+        $crate::__select_parse!(@body $arms $default (recv ($rx) ($p)) $($rest)*)
+    };
+    (@arms $arms:tt $default:tt recv($rx:expr $(,)?) => $($rest:tt)*) => {
+        $crate::__select_parse!(@body $arms $default (recv ($rx) (_)) $($rest)*)
+    };
+    (@arms $arms:tt $default:tt send($tx:expr, $v:expr $(,)?) -> $p:pat => $($rest:tt)*) => {
+        $crate::__select_parse!(@body $arms $default (send ($tx, $v) ($p)) $($rest)*)
+    };
+    (@arms $arms:tt $default:tt send($tx:expr, $v:expr $(,)?) => $($rest:tt)*) => {
+        $crate::__select_parse!(@body $arms $default (send ($tx, $v) (_)) $($rest)*)
+    };
+    (@arms $arms:tt () default => $($rest:tt)*) => {
+        $crate::__select_parse!(@body $arms () (default) $($rest)*)
+    };
+    (@arms $arms:tt ($($default:tt)+) default => $($rest:tt)*) => {
+        ::core::compile_error!("goro::select!: more than one `default` arm; keep only one")
+    };
+    (@arms $arms:tt $default:tt $($rest:tt)+) => {
+        ::core::compile_error!(::core::concat!(
+            "goro::select!: could not parse an arm starting at `",
+            ::core::stringify!($($rest)+),
+            "`; expected `recv(rx) -> msg => body`, `send(tx, value) -> res => body` ",
+            "or `default => body`, separated by commas"
+        ))
+    };
+    // Arm bodies: a block (comma optional) or an expression (comma required unless last).
+    (@body $arms:tt $default:tt $head:tt $body:block , $($rest:tt)*) => {
+        $crate::__select_parse!(@push $arms $default $head ($body) $($rest)*)
+    };
+    (@body $arms:tt $default:tt $head:tt $body:block $($rest:tt)*) => {
+        $crate::__select_parse!(@push $arms $default $head ($body) $($rest)*)
+    };
+    (@body $arms:tt $default:tt $head:tt $body:expr , $($rest:tt)*) => {
+        $crate::__select_parse!(@push $arms $default $head ($body) $($rest)*)
+    };
+    (@body $arms:tt $default:tt $head:tt $body:expr) => {
+        $crate::__select_parse!(@push $arms $default $head ($body))
+    };
+    // Each @push expansion makes its own `__arm` identifier (macro hygiene), so every arm gets
+    // a distinct local variable.
+    (@push $arms:tt () (default) $body:tt $($rest:tt)*) => {
+        $crate::__select_parse!(@arms $arms $body $($rest)*)
+    };
+    (@push ($($arms:tt)*) $default:tt ($kind:ident $args:tt $p:tt) $body:tt $($rest:tt)*) => {
+        $crate::__select_parse!(@arms ($($arms)* ($kind $args $p __arm $body)) $default $($rest)*)
+    };
+}
+
+/// Evaluates the channel expressions and builds the arms. Not public API.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __select_bind {
+    (() $done:tt $default:tt) => {
+        $crate::__select_run!($done $default)
+    };
+    (((recv ($rx:expr) $p:tt $arm:ident $body:tt) $($rest:tt)*) ($($done:tt)*) $default:tt) => {
+        // `match` keeps a temporary receiver (e.g. `ctx.done()`) alive for the whole select.
+        match $rx {
+            ref __goro_rx => {
+                let $arm = $crate::select::RecvArm::new(__goro_rx);
+                $crate::__select_bind!(($($rest)*) ($($done)* ($arm $p $body)) $default)
+            }
+        }
+    };
+    (((send ($tx:expr, $v:expr) $p:tt $arm:ident $body:tt) $($rest:tt)*) ($($done:tt)*) $default:tt) => {
+        match $tx {
+            ref __goro_tx => {
+                let $arm = $crate::select::SendArm::new(__goro_tx, $v);
+                $crate::__select_bind!(($($rest)*) ($($done)* ($arm $p $body)) $default)
+            }
+        }
+    };
+}
+
+/// Runs the selection and dispatches to the chosen arm's body. Not public API.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __select_run {
+    (($(($arm:ident ($p:pat) ($body:expr)))*) ()) => {{
+        $crate::select::select([$(&$arm),*], false);
+        $(
+            if $arm.chosen() {
+                let $p = $arm.take();
+                $body
+            } else
+        )* {
+            ::core::unreachable!("goro::select!: no arm was chosen")
+        }
+    }};
+    (($(($arm:ident ($p:pat) ($body:expr)))*) ($default:expr)) => {{
+        $crate::select::select([$(&$arm),*], true);
+        $(
+            if $arm.chosen() {
+                let $p = $arm.take();
+                $body
+            } else
+        )* {
+            $default
+        }
+    }};
+}
+
+/// A unit of wake-up work produced under a channel lock and performed after unlocking.
+#[doc(hidden)]
+pub struct Wake(Option<Parker>);
+
+/// The shared "which arm won" word of one blocking select.
+#[doc(hidden)]
+pub struct SelectCtx(Selector);
+
+/// One arm of a `select!`. Not public API: implemented by [`RecvArm`] and [`SendArm`].
+///
+/// # Safety
+/// Implementations must lock and unlock the same lock, identified by `lock_addr`, and keep
+/// their wait node alive and linked only as the methods below describe.
+#[doc(hidden)]
+pub unsafe trait Arm {
+    /// Address of the channel lock: the lock order, and how duplicates are detected.
+    fn lock_addr(&self) -> usize;
+    /// Takes the channel lock.
+    fn lock(&self);
+    /// Releases the channel lock.
+    fn unlock(&self);
+    /// Completes the operation if it is ready.
+    ///
+    /// # Safety
+    /// The channel lock is held.
+    unsafe fn poll(&self) -> Option<Wake>;
+    /// Puts this arm's node on the channel's queue.
+    ///
+    /// # Safety
+    /// The channel lock is held; the node is not linked; `sel` outlives the linked period.
+    unsafe fn enqueue(&self, sel: &SelectCtx, index: usize);
+    /// Takes the node off the channel's queue if it is still there (takes the lock itself).
+    fn dequeue(&self);
+    /// Marks this arm as the one that completed.
+    fn set_chosen(&self);
+}
+
+/// A `recv(rx)` arm. Not public API.
+#[doc(hidden)]
+pub struct RecvArm<'a, T> {
+    chan: &'a Chan<T>,
+    node: Waiter<T>,
+    chosen: Cell<bool>,
+}
+
+impl<'a, T> RecvArm<'a, T> {
+    /// Builds the arm.
+    pub fn new(rx: &'a Receiver<T>) -> Self {
+        RecvArm {
+            chan: &rx.chan,
+            node: Waiter::new(None),
+            chosen: Cell::new(false),
+        }
+    }
+    /// Whether `select` picked this arm.
+    pub fn chosen(&self) -> bool {
+        self.chosen.get()
+    }
+    /// The received value, or `Err` if the channel was closed and drained.
+    pub fn take(&self) -> Result<T, RecvError> {
+        // SAFETY: `select` unlinks every node before it returns, and this type is not Sync,
+        // so no other thread can reach the node now.
+        unsafe { self.node.take() }.ok_or(RecvError)
+    }
+}
+
+// SAFETY: lock/unlock/lock_addr all refer to the channel's one lock; the node is linked only by
+// `enqueue` (under the lock) and unlinked by wakers or `dequeue` (under the lock).
+unsafe impl<T> Arm for RecvArm<'_, T> {
+    fn lock_addr(&self) -> usize {
+        self.chan.state.addr()
+    }
+    fn lock(&self) {
+        self.chan.state.lock();
+    }
+    fn unlock(&self) {
+        self.chan.state.unlock();
+    }
+    unsafe fn poll(&self) -> Option<Wake> {
+        // SAFETY: the caller holds the lock.
+        let st = unsafe { self.chan.state.get() };
+        // SAFETY: lock held.
+        let (value, wake) = unsafe { Chan::poll_recv(st) }?;
+        match value {
+            // SAFETY: the node is not linked during polling: it is ours alone.
+            Some(v) => unsafe { self.node.put(v) },
+            None => self.node.set_disconnected(),
+        }
+        Some(Wake(wake))
+    }
+    unsafe fn enqueue(&self, sel: &SelectCtx, index: usize) {
+        self.node.prepare(&sel.0, index);
+        // SAFETY: lock held (caller); the node lives in `self`, which `select` borrows until
+        // every node is dequeued.
+        unsafe { self.chan.state.get().recvq.push_back(&self.node) };
+    }
+    fn dequeue(&self) {
+        self.chan.unlink(&self.node, true);
+    }
+    fn set_chosen(&self) {
+        self.chosen.set(true);
+    }
+}
+
+/// A `send(tx, value)` arm. Not public API.
+#[doc(hidden)]
+pub struct SendArm<'a, T> {
+    chan: &'a Chan<T>,
+    node: Waiter<T>,
+    chosen: Cell<bool>,
+}
+
+impl<'a, T> SendArm<'a, T> {
+    /// Builds the arm; the value is offered to the channel.
+    pub fn new(tx: &'a Sender<T>, value: T) -> Self {
+        SendArm {
+            chan: &tx.chan,
+            node: Waiter::new(Some(value)),
+            chosen: Cell::new(false),
+        }
+    }
+    /// Whether `select` picked this arm.
+    pub fn chosen(&self) -> bool {
+        self.chosen.get()
+    }
+    /// `Ok` if the value was sent, or the value back if every receiver is gone.
+    pub fn take(&self) -> Result<(), SendError<T>> {
+        if self.node.was_disconnected() {
+            // SAFETY: as in `RecvArm::take`.
+            if let Some(v) = unsafe { self.node.take() } {
+                return Err(SendError(v));
+            }
+        }
+        Ok(())
+    }
+}
+
+// SAFETY: as for `RecvArm`.
+unsafe impl<T> Arm for SendArm<'_, T> {
+    fn lock_addr(&self) -> usize {
+        self.chan.state.addr()
+    }
+    fn lock(&self) {
+        self.chan.state.lock();
+    }
+    fn unlock(&self) {
+        self.chan.state.unlock();
+    }
+    unsafe fn poll(&self) -> Option<Wake> {
+        // SAFETY: the node is not linked during polling: it is ours alone.
+        let value = unsafe { self.node.take() }?;
+        // SAFETY: the caller holds the lock.
+        let st = unsafe { self.chan.state.get() };
+        // SAFETY: lock held.
+        match unsafe { Chan::poll_send(st, self.chan.cap, value) } {
+            Ok(wake) => Some(Wake(wake)),
+            Err((value, fail)) => {
+                // SAFETY: as above.
+                unsafe { self.node.put(value) };
+                if fail == Fail::Disconnected {
+                    self.node.set_disconnected();
+                    Some(Wake(None))
+                } else {
+                    None
+                }
+            }
+        }
+    }
+    unsafe fn enqueue(&self, sel: &SelectCtx, index: usize) {
+        self.node.prepare(&sel.0, index);
+        // SAFETY: as for `RecvArm::enqueue`.
+        unsafe { self.chan.state.get().sendq.push_back(&self.node) };
+    }
+    fn dequeue(&self) {
+        self.chan.unlink(&self.node, false);
+    }
+    fn set_chosen(&self) {
+        self.chosen.set(true);
+    }
+}
+
+/// Runs a select over `arms`; with `has_default`, returns at once if none is ready. The chosen
+/// arm is marked (see `chosen()`); with a default and nothing ready, none is. Not public API.
+#[doc(hidden)]
+pub fn select<const N: usize>(arms: [&dyn Arm; N], has_default: bool) {
+    // Go's pollorder: a random permutation (Fisher-Yates), so every ready arm is equally likely.
+    let mut poll_order = [0usize; N];
+    for i in 0..N {
+        let j = random_below(i + 1);
+        poll_order[i] = poll_order[j];
+        poll_order[j] = i;
+    }
+    // Go's lockorder: by lock address, so two selects never lock the same pair in opposite orders.
+    let mut lock_order = [0usize; N];
+    for (i, slot) in lock_order.iter_mut().enumerate() {
+        *slot = i;
+    }
+    lock_order.sort_unstable_by_key(|&i| arms[i].lock_addr());
+    run(&arms, &poll_order, &lock_order, has_default);
+}
+
+fn random_below(n: usize) -> usize {
+    if n <= 1 {
+        return 0;
+    }
+    // Lemire's multiply-shift: uniform enough for arm choice and cheaper than `%`.
+    ((crate::fastrand() as u32 as u64 * n as u64) >> 32) as usize
+}
+
+fn lock_all(arms: &[&dyn Arm], lock_order: &[usize]) {
+    let mut last = 0;
+    for &i in lock_order {
+        let addr = arms[i].lock_addr();
+        if addr != last {
+            arms[i].lock();
+            last = addr;
+        }
+    }
+}
+
+fn unlock_all(arms: &[&dyn Arm], lock_order: &[usize]) {
+    let mut last = 0;
+    for &i in lock_order {
+        let addr = arms[i].lock_addr();
+        if addr != last {
+            arms[i].unlock();
+            last = addr;
+        }
+    }
+}
+
+fn run(arms: &[&dyn Arm], poll_order: &[usize], lock_order: &[usize], has_default: bool) {
+    if arms.is_empty() {
+        if has_default {
+            return;
+        }
+        loop {
+            crate::task::park_with(WaitReason::Select);
+        }
+    }
+    lock_all(arms, lock_order);
+    // Pass 1: is anything ready? Take the first ready arm in random order.
+    for &i in poll_order {
+        // SAFETY: every channel lock is held.
+        if let Some(Wake(wake)) = unsafe { arms[i].poll() } {
+            unlock_all(arms, lock_order);
+            arms[i].set_chosen();
+            if let Some(p) = wake {
+                p.unpark();
+            }
+            return;
+        }
+    }
+    if has_default {
+        unlock_all(arms, lock_order);
+        return;
+    }
+    // Pass 2: wait on all of them.
+    let sel = SelectCtx(Selector::new(crate::task::current_parker()));
+    for (i, arm) in arms.iter().enumerate() {
+        // SAFETY: locks held; each node is unlinked; `sel` lives until `Dequeue` below has
+        // taken every node off its queue.
+        unsafe { arm.enqueue(&sel, i) };
+    }
+    unlock_all(arms, lock_order);
+    let dequeue = Dequeue { arms, sel: &sel };
+    let index = sel.0.wait(WaitReason::Select);
+    drop(dequeue);
+    arms[index].set_chosen();
+}
+
+/// Takes every node of a parked select off its queue: after a wakeup (pass 3 of `selectgo`),
+/// and also if the wait unwinds because the runtime is shutting down.
+struct Dequeue<'a, 'b> {
+    arms: &'a [&'b dyn Arm],
+    sel: &'a SelectCtx,
+}
+
+impl Drop for Dequeue<'_, '_> {
+    fn drop(&mut self) {
+        // Normally an arm already won; while unwinding this stops new wakers from claiming us.
+        self.sel.0.give_up_spinning();
+        for arm in self.arms {
+            arm.dequeue();
+        }
+    }
+}
