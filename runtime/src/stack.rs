@@ -51,6 +51,7 @@ const MAX_STACK: usize = 1 << 36; // 64 GiB
 /// The size of a memory page in bytes (4096 on x86-64 Linux).
 ///
 /// Stacks are reserved, committed and guarded in whole pages.
+#[inline]
 pub fn page_size() -> usize {
     static PAGE: AtomicUsize = AtomicUsize::new(0);
     match PAGE.load(Ordering::Relaxed) {
@@ -286,7 +287,17 @@ pub(crate) unsafe fn unreserve(addr: usize, len: usize) {
 }
 
 /// Rounds a requested stack size up to whole pages, rejecting sizes that make no sense.
+#[inline]
 pub(crate) fn usable_len(size: usize) -> io::Result<usize> {
+    let page = page_size();
+    if size.wrapping_sub(1) < MAX_STACK && size & (page - 1) == 0 {
+        return Ok(size); // the common case: a whole number of pages
+    }
+    bad_or_rounded_len(size, page)
+}
+
+#[cold]
+fn bad_or_rounded_len(size: usize, page: usize) -> io::Result<usize> {
     if size == 0 {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -303,7 +314,6 @@ pub(crate) fn usable_len(size: usize) -> io::Result<usize> {
             ),
         ));
     }
-    let page = page_size();
     Ok(size.div_ceil(page) * page)
 }
 

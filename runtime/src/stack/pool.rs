@@ -159,15 +159,25 @@ impl Local {
         }
     }
 
+    #[inline]
     fn class(&mut self, len: usize) -> &mut Vec<usize> {
-        let i = match self.classes.iter().position(|(l, _)| *l == len) {
+        // Almost every program uses one stack size: check the first class before searching.
+        let i = match self.classes.first() {
+            Some((l, _)) if *l == len => 0,
+            _ => self.find_class(len),
+        };
+        &mut self.classes[i].1
+    }
+
+    #[cold]
+    fn find_class(&mut self, len: usize) -> usize {
+        match self.classes.iter().position(|(l, _)| *l == len) {
             Some(i) => i,
             None => {
                 self.classes.push((len, Vec::with_capacity(LOCAL_MAX + 1)));
                 self.classes.len() - 1
             }
-        };
-        &mut self.classes[i].1
+        }
     }
 
     fn publish(&self) {
@@ -229,6 +239,7 @@ pub(crate) fn pool_get(size: usize) -> io::Result<Stack> {
 }
 
 /// Returns a pooled stack (called from `Stack::drop`).
+#[inline]
 pub(super) fn put(lo: usize, len: usize) {
     let cached = LOCAL.try_with(|local| {
         let mut local = local.borrow_mut();
