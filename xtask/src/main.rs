@@ -1,2 +1,231 @@
-//! `cargo xtask`: the grader.
-fn main() {}
+//! `cargo xtask`: the workbook's grader and the instructors' tools.
+//!
+//! Learners: `check`, `list`, `hint`, `watch`, `reset`. Instructors and CI: `verify`, `new`,
+//! `seal`, `bless`, `grade`, `book`, `ci`. Lessons are discovered from
+//! `exercises/lesson-*/Cargo.toml` (`[package.metadata.workbook]`).
+
+mod bench;
+mod book;
+mod check;
+mod ci;
+mod course;
+mod grade;
+mod learner;
+mod lock;
+mod report;
+mod runner;
+mod scaffold;
+mod scratch;
+mod state;
+mod ui;
+mod verify;
+mod watch;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::course::Course;
+use crate::ui::{BAD, paint};
+
+/// Errors are messages for a person: what went wrong and what to do next.
+pub type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    about = "The workbook of \"Goroutines from scratch\": check your exercises, and the instructors' tools",
+    after_help = "Start learning: `cargo xtask check 01` and `cargo xtask book --open`.\n\
+                  Run the project's tests: `cargo xtask ci`."
+)]
+struct Cli {
+    /// The course root (default: the repository this xtask was built from)
+    #[arg(long, global = true, env = "XTASK_ROOT", value_name = "DIR")]
+    root: Option<PathBuf>,
+    /// Show compiler warnings, cargo's output and full test output
+    #[arg(short, long, global = true)]
+    verbose: bool,
+    /// When to use colours
+    #[arg(long, global = true, value_enum, default_value_t = Color::Auto)]
+    color: Color,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a lesson's checks (e.g. `check 07`, `check lesson-07`, `check channels`)
+    Check {
+        /// The lesson (default: the one you are in, else the first not yet passed)
+        lesson: Option<String>,
+    },
+    /// Show every lesson, its state and your progress
+    List,
+    /// Show the next hint for a lesson
+    Hint {
+        /// The lesson
+        lesson: String,
+        /// Show all hints at once
+        #[arg(long)]
+        all: bool,
+    },
+    /// Re-check a lesson every time you save a file
+    Watch {
+        /// The lesson (default: as for `check`)
+        lesson: Option<String>,
+        /// Poll for changes instead of waiting for file events (network drives, WSL)
+        #[arg(long)]
+        poll: bool,
+    },
+    /// Restore a lesson's exercise as shipped, after backing up your files
+    Reset {
+        /// The lesson
+        lesson: String,
+    },
+    /// Instructors: prove every lesson is sound (solutions pass, exercises fail as declared, book builds)
+    Verify {
+        /// Lessons to verify (default: all)
+        lessons: Vec<String>,
+        /// Skip the book build and the page checks
+        #[arg(long)]
+        no_book: bool,
+    },
+    /// Instructors: scaffold a new lesson that passes `verify` at once
+    New {
+        /// `lesson-NN-slug`
+        name: String,
+        /// The page title
+        #[arg(long)]
+        title: String,
+    },
+    /// Instructors: regenerate the protected-file lock (exercises/workbook.lock)
+    Seal,
+    /// Instructors: re-record a lesson's snapshots and `.stderr` files from its solution
+    Bless {
+        /// The lesson
+        lesson: String,
+    },
+    /// Grade a submission on a pristine copy of the course; report as text, JSON or JUnit
+    Grade(grade::GradeArgs),
+    /// Build the book into target/book (with the mdBook library)
+    Book {
+        /// Open it in a browser afterwards
+        #[arg(long)]
+        open: bool,
+    },
+    /// Everything the project's CI runs: fmt, clippy, tests, verify, book
+    Ci,
+    /// Benchmarks: goro against OS threads (and Go when installed)
+    Bench {
+        /// Arguments for the benchmark suite (`cargo xtask bench -- --help` lists them)
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+fn default_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives inside the repository")
+        .to_path_buf()
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.color {
+        Color::Always => anstream::ColorChoice::Always.write_global(),
+        Color::Never => anstream::ColorChoice::Never.write_global(),
+        Color::Auto => {}
+    }
+    match run(cli) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            anstream::eprintln!("{} {e}", paint(BAD, "error:"));
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<bool> {
+    let root = cli.root.clone().unwrap_or_else(default_root);
+    let verbose = cli.verbose;
+    let load = || Course::load(&root);
+    match cli.command {
+        Command::Check { lesson } => {
+            let course = load()?;
+            let lesson = match lesson {
+                Some(l) => course.find(&l)?,
+                None => check::default_lesson(&course)?,
+            };
+            check::check(&course, lesson, check::CheckOptions { verbose })
+        }
+        Command::List => {
+            learner::list(&load()?)?;
+            Ok(true)
+        }
+        Command::Hint { lesson, all } => {
+            let course = load()?;
+            learner::hint(&course, course.find(&lesson)?, all)?;
+            Ok(true)
+        }
+        Command::Watch { lesson, poll } => {
+            let course = load()?;
+            let lesson = match lesson {
+                Some(l) => course.find(&l)?.clone(),
+                None => check::default_lesson(&course)?.clone(),
+            };
+            watch::watch(&course, &lesson, poll, verbose)
+        }
+        Command::Reset { lesson } => {
+            let course = load()?;
+            learner::reset(&course, course.find(&lesson)?)?;
+            Ok(true)
+        }
+        Command::Verify { lessons, no_book } => {
+            verify::verify(&load()?, &lessons, !no_book, verbose)
+        }
+        Command::New { name, title } => {
+            scaffold::new_lesson(&root, &name, &title)?;
+            Ok(true)
+        }
+        Command::Seal => {
+            let course = load()?;
+            let changed = lock::seal(&course)?;
+            if changed.is_empty() {
+                anstream::println!("exercises/{} is already current.", lock::LOCK_FILE);
+            } else {
+                anstream::println!(
+                    "exercises/{} updated for: {}",
+                    lock::LOCK_FILE,
+                    changed.join(", ")
+                );
+            }
+            Ok(true)
+        }
+        Command::Bless { lesson } => {
+            let course = load()?;
+            let lesson = course.find(&lesson)?.clone();
+            verify::bless(&course, &lesson, verbose)
+        }
+        Command::Grade(args) => grade::grade(&root, &args, verbose),
+        Command::Book { open } => {
+            book::build(&root, open)?;
+            Ok(true)
+        }
+        Command::Ci => ci::ci(&root, verbose),
+        Command::Bench { args } => {
+            bench::run(&args)?;
+            Ok(true)
+        }
+    }
+}

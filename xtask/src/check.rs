@@ -1,0 +1,398 @@
+//! `cargo xtask check`: build a lesson's tests, run them under the grader's eye, show what
+//! matters about the first failure, and end with one line saying what to do next.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::Result;
+use crate::course::{Course, Lesson};
+use crate::lock::{self, Problem};
+use crate::report;
+use crate::runner::{self, Build, Event, Outcome, Run, TestCase};
+use crate::state::State;
+use crate::ui::{self, BAD, CMD, DIM, GOOD, HEAD, WARN, paint};
+
+/// The result of building and running one lesson's tests somewhere.
+pub struct Execution {
+    /// The build.
+    pub build: Build,
+    /// The tests (None when the build failed).
+    pub run: Option<Run>,
+}
+
+impl Execution {
+    /// Everything built and every test passed (ignored tests do not count).
+    pub fn passed(&self) -> bool {
+        self.build.success
+            && self.run.as_ref().is_some_and(|r| {
+                r.cases.iter().any(|c| c.outcome == Outcome::Passed)
+                    && r.failures().next().is_none()
+            })
+    }
+}
+
+/// Builds and runs the tests of the lesson crate in `dir`, printing progress when `live`.
+pub fn execute(
+    dir: &Path,
+    lesson: &Lesson,
+    opts: &runner::Options,
+    live: bool,
+) -> Result<Execution> {
+    let started = Instant::now();
+    let interactive = live && ui::interactive();
+    if live && !interactive {
+        anstream::println!("  {}", paint(DIM, "building the tests…"));
+    }
+    let build = runner::build(dir, opts, ui::color_enabled(), &mut |n| {
+        if interactive {
+            anstream::print!(
+                "\r\x1b[2K  {}",
+                paint(
+                    DIM,
+                    format!(
+                        "building… {n} crates, {:.0} s (the first build compiles the runtime)",
+                        started.elapsed().as_secs_f64()
+                    )
+                )
+            );
+            let _ = std::io::Write::flush(&mut anstream::stdout());
+        }
+    })?;
+    if interactive {
+        ui::clear_line();
+    }
+    if !build.success {
+        return Ok(Execution { build, run: None });
+    }
+    let mut on_event = |event: Event| {
+        if !live {
+            return;
+        }
+        match event {
+            Event::Started(target, name) if interactive => {
+                anstream::print!(
+                    "  {} {}",
+                    paint(DIM, "…"),
+                    paint(DIM, format!("{target}::{name}"))
+                );
+                let _ = std::io::Write::flush(&mut anstream::stdout());
+            }
+            Event::Started(..) => {}
+            Event::Finished(case) => {
+                if interactive {
+                    ui::clear_line();
+                }
+                print_case(case);
+            }
+        }
+    };
+    let run = runner::run_tests(
+        dir,
+        &lesson.package,
+        &lesson.version,
+        &build.targets,
+        opts,
+        &mut on_event,
+    )?;
+    Ok(Execution {
+        build,
+        run: Some(run),
+    })
+}
+
+/// One result line.
+pub fn print_case(case: &TestCase) {
+    let id = case.id();
+    match &case.outcome {
+        Outcome::Passed => anstream::println!("  {} {id}", paint(GOOD, "✓")),
+        Outcome::Failed(_) => anstream::println!("  {} {id}", paint(BAD, "✗")),
+        Outcome::Ignored => {
+            anstream::println!("  {} {id} {}", paint(DIM, "-"), paint(DIM, "(ignored)"))
+        }
+        Outcome::Crashed(c) => anstream::println!(
+            "  {} {id} {}",
+            paint(BAD, "✗"),
+            paint(BAD, format!("crashed ({})", c.signal))
+        ),
+        Outcome::TimedOut(d) => anstream::println!(
+            "  {} {id} {}",
+            paint(WARN, "⧗"),
+            paint(
+                WARN,
+                format!("still running after {} s: stopped", d.as_secs())
+            )
+        ),
+        Outcome::NotRun => {
+            anstream::println!("  {} {id} {}", paint(DIM, "·"), paint(DIM, "(not run)"))
+        }
+    }
+}
+
+/// Options of `check`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CheckOptions {
+    /// Show warnings, full output and backtraces.
+    pub verbose: bool,
+}
+
+/// Runs `check` for one lesson; returns whether it passed.
+pub fn check(course: &Course, lesson: &Lesson, options: CheckOptions) -> Result<bool> {
+    anstream::println!(
+        "{} {}",
+        paint(HEAD, format!("Lesson {} ·", lesson.nn())),
+        paint(HEAD, &lesson.meta.title)
+    );
+    let problems = lock::check(course, lesson)?;
+    if let Some(problems) = &problems
+        && !problems.is_empty()
+    {
+        print_lock_problems(course, lesson, problems);
+    }
+    let opts = runner::Options {
+        verbose: options.verbose,
+        target_dir: None,
+        rerun_after_timeout: false,
+        test_env: Vec::new(),
+        time_limit: Duration::from_secs(lesson.meta.time_limit_secs),
+    };
+    let exec = execute(&lesson.dir, lesson, &opts, true)?;
+    let tampered = problems.as_ref().is_some_and(|p| !p.is_empty());
+    let passed = exec.passed() && !tampered;
+    let mut state = State::load(course);
+    state.record(lesson, passed);
+    let hints_shown = state.lesson(lesson).hints_shown;
+    // State is a convenience: failing to save it must not hide the result.
+    let _ = state.save(course);
+    anstream::println!();
+    if !exec.build.success {
+        print_build_failure(course, lesson, &exec.build, options.verbose);
+        next_line(course, lesson, hints_shown, "fix the compile error above");
+        return Ok(false);
+    }
+    let run = exec.run.as_ref().expect("built");
+    if !options.verbose && !exec.build.warnings.is_empty() {
+        anstream::println!(
+            "  {}",
+            paint(
+                DIM,
+                format!(
+                    "({} compiler warning{} hidden; --verbose shows them)",
+                    exec.build.warnings.len(),
+                    if exec.build.warnings.len() == 1 {
+                        ""
+                    } else {
+                        "s"
+                    }
+                )
+            )
+        );
+    } else {
+        for w in &exec.build.warnings {
+            anstream::println!("{w}");
+        }
+    }
+    let total = run
+        .cases
+        .iter()
+        .filter(|c| c.outcome != Outcome::Ignored)
+        .count();
+    let failed: Vec<&TestCase> = run.failures().collect();
+    if total == 0 {
+        anstream::println!(
+            "{} this lesson has no tests to run. The course is broken: tell your instructor.",
+            paint(BAD, "✗")
+        );
+        return Ok(false);
+    }
+    if failed.is_empty() && tampered {
+        anstream::println!(
+            "{} All {total} checks pass, but protected files were changed (see above), so the \
+             lesson does not count as passed.",
+            paint(BAD, "✗")
+        );
+        anstream::println!(
+            "{} restore them with {} (it backs up your work first) and check again.",
+            paint(HEAD, "Next:"),
+            paint(CMD, format!("cargo xtask reset {}", lesson.nn()))
+        );
+        return Ok(false);
+    }
+    if failed.is_empty() {
+        print_pass(course, lesson, total);
+        return Ok(passed);
+    }
+    anstream::println!(
+        "{} {} of {total} checks failed. The first one, {}:",
+        paint(BAD, "✗"),
+        failed.len(),
+        paint(HEAD, failed[0].id())
+    );
+    let first = failed[0];
+    let stderr = run
+        .stderr
+        .get(&first.target)
+        .map(String::as_str)
+        .unwrap_or("");
+    report::explain(first, stderr, options.verbose);
+    anstream::println!();
+    let what = match &first.outcome {
+        Outcome::TimedOut(_) => format!("find what `{}` waits for forever", first.name),
+        Outcome::Crashed(_) => format!("find why `{}` crashes", first.name),
+        _ => format!("make `{}` pass", first.name),
+    };
+    next_line(course, lesson, hints_shown, &what);
+    Ok(false)
+}
+
+fn print_lock_problems(course: &Course, lesson: &Lesson, problems: &[Problem]) {
+    anstream::println!(
+        "  {} these files are part of the lesson and must stay as shipped:",
+        paint(BAD, "protected files changed:")
+    );
+    for p in problems {
+        let rel = course.rel(&lesson.dir.join(p.path()));
+        let (what, fix) = match p {
+            Problem::Changed(_) => ("changed", format!("git checkout -- {rel}")),
+            Problem::Missing(_) => ("missing", format!("git checkout -- {rel}")),
+            Problem::Unexpected(_) => (
+                "not part of the lesson",
+                format!(
+                    "move its code into {} and delete it",
+                    lesson.edit_list(course)
+                ),
+            ),
+        };
+        anstream::println!("    {} ({what}) → {}", paint(HEAD, &rel), paint(CMD, fix));
+    }
+    anstream::println!(
+        "    {}",
+        paint(
+            DIM,
+            format!(
+                "or `cargo xtask reset {}` restores the whole exercise after backing up your files",
+                lesson.nn()
+            )
+        )
+    );
+}
+
+fn print_build_failure(course: &Course, lesson: &Lesson, build: &Build, verbose: bool) {
+    if build.errors.is_empty() {
+        anstream::println!(
+            "{} the tests could not be built. Cargo said:",
+            paint(BAD, "✗")
+        );
+        ui::indent(&runner::tail(&build.cargo_stderr, 40));
+        return;
+    }
+    anstream::println!(
+        "{} the exercise does not compile ({} error{}):",
+        paint(BAD, "✗"),
+        build.errors.len(),
+        if build.errors.len() == 1 { "" } else { "s" }
+    );
+    let shown = if verbose { build.errors.len() } else { 3 };
+    for e in build.errors.iter().take(shown) {
+        anstream::print!("{e}");
+    }
+    if build.errors.len() > shown {
+        anstream::println!(
+            "{}",
+            paint(
+                DIM,
+                format!(
+                    "… and {} more (--verbose shows all)",
+                    build.errors.len() - shown
+                )
+            )
+        );
+    }
+    let _ = (course, lesson);
+}
+
+fn next_line(course: &Course, lesson: &Lesson, hints_shown: usize, what: &str) {
+    let total = lesson.meta.hints.len();
+    let help = if hints_shown < total {
+        format!(
+            "Stuck? {} ({} of {total} hints seen).",
+            paint(CMD, format!("cargo xtask hint {}", lesson.nn())),
+            hints_shown
+        )
+    } else {
+        format!(
+            "Stuck? Re-read {} ({}).",
+            course.rel(&lesson.page(course)),
+            paint(CMD, "cargo xtask book --open")
+        )
+    };
+    anstream::println!(
+        "{} {what} by editing {}. {help}",
+        paint(HEAD, "Next:"),
+        lesson.edit_list(course)
+    );
+}
+
+fn print_pass(course: &Course, lesson: &Lesson, total: usize) {
+    anstream::println!(
+        "{} Lesson {} passed: all {total} checks.",
+        paint(GOOD, "✓"),
+        lesson.nn()
+    );
+    let solution = lesson.solution_dir(course);
+    let files: Vec<String> = lesson
+        .meta
+        .edit
+        .iter()
+        .map(|f| course.rel(&solution.join(f)))
+        .collect();
+    anstream::println!(
+        "  Compare with the course's solution: {}",
+        paint(CMD, files.join(", "))
+    );
+    if let Ok(why) = std::fs::read_to_string(solution.join("WHY.md")) {
+        anstream::println!("  {}", paint(HEAD, "Why it works:"));
+        let lines: Vec<&str> = why.trim().lines().collect();
+        for line in lines.iter().take(30) {
+            anstream::println!("    {line}");
+        }
+        if lines.len() > 30 {
+            anstream::println!(
+                "    {}",
+                paint(
+                    DIM,
+                    format!("… the rest is in {}", course.rel(&solution.join("WHY.md")))
+                )
+            );
+        }
+    }
+    let next = course.lessons.iter().find(|l| l.number > lesson.number);
+    match next {
+        Some(n) => anstream::println!(
+            "{} {} ({}).",
+            paint(HEAD, "Next:"),
+            paint(CMD, format!("cargo xtask check {}", n.nn())),
+            n.meta.title
+        ),
+        None => anstream::println!(
+            "{} that was the last lesson. Well done.",
+            paint(HEAD, "Next:")
+        ),
+    }
+}
+
+/// The lesson to check when none is named: the one the current directory is in, else the
+/// first lesson not yet passed.
+pub fn default_lesson(course: &Course) -> Result<&Lesson> {
+    if let Ok(cwd) = std::env::current_dir()
+        && let Some(l) = course.lessons.iter().find(|l| cwd.starts_with(&l.dir))
+    {
+        return Ok(l);
+    }
+    let state = State::load(course);
+    course
+        .lessons
+        .iter()
+        .find(|l| state.status(course, l) != crate::state::Status::Passed)
+        .or(course.lessons.last())
+        .ok_or_else(|| "this course has no lessons yet".into())
+}

@@ -1,0 +1,112 @@
+//! `ci`: everything the project's CI runs, in order: rustfmt, clippy (`-D warnings`), the tests
+//! of every crate except the exercises (which fail by design), then `verify` for every lesson,
+//! which also lints the pages and builds the book.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Instant;
+
+use crate::Result;
+use crate::course::Course;
+use crate::runner;
+use crate::ui::{BAD, CMD, GOOD, HEAD, paint};
+use crate::verify;
+
+/// Workspace members that are not exercises (`-p` arguments).
+fn non_exercise_packages(root: &Path) -> Result<Vec<String>> {
+    let out = runner::cargo()
+        .args([
+            "metadata",
+            "--no-deps",
+            "--format-version",
+            "1",
+            "--manifest-path",
+        ])
+        .arg(root.join("Cargo.toml"))
+        .stderr(Stdio::inherit())
+        .output()?;
+    if !out.status.success() {
+        return Err("cargo metadata failed (see above)".into());
+    }
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    let exercises = root.join("exercises");
+    let mut names = Vec::new();
+    for pkg in meta["packages"].as_array().into_iter().flatten() {
+        let manifest = Path::new(pkg["manifest_path"].as_str().unwrap_or(""));
+        if !manifest.starts_with(&exercises)
+            && let Some(name) = pkg["name"].as_str()
+        {
+            names.push(name.to_string());
+        }
+    }
+    Ok(names)
+}
+
+/// Runs the CI steps; returns whether all passed.
+pub fn ci(root: &Path, verbose: bool) -> Result<bool> {
+    let root = root.canonicalize()?;
+    let packages = non_exercise_packages(&root)?;
+    let mut pkg_args = Vec::new();
+    for p in &packages {
+        pkg_args.push("-p".to_string());
+        pkg_args.push(p.clone());
+    }
+    let mut steps: Vec<(String, Vec<String>)> = vec![
+        (
+            "rustfmt".into(),
+            vec!["fmt".into(), "--all".into(), "--check".into()],
+        ),
+        ("clippy".into(), {
+            let mut a = vec!["clippy".to_string(), "--all-targets".into()];
+            a.extend(pkg_args.iter().cloned());
+            a.extend(["--".into(), "-D".into(), "warnings".into()]);
+            a
+        }),
+        ("tests".into(), {
+            let mut a = vec!["test".to_string()];
+            a.extend(pkg_args.iter().cloned());
+            a
+        }),
+    ];
+    let total = steps.len() + 1;
+    let mut results = Vec::new();
+    for (i, (name, args)) in steps.drain(..).enumerate() {
+        anstream::println!(
+            "{} {}",
+            paint(HEAD, format!("── ci {}/{total}: {name}", i + 1)),
+            paint(CMD, format!("cargo {}", args.join(" ")))
+        );
+        let started = Instant::now();
+        let status = runner::cargo()
+            .args(&args)
+            .current_dir(&root)
+            .stdin(Stdio::null())
+            .status()?;
+        results.push((name, status.success(), started.elapsed()));
+    }
+    anstream::println!(
+        "{}",
+        paint(
+            HEAD,
+            format!("── ci {total}/{total}: verify (every lesson, the pages, the book)")
+        )
+    );
+    let started = Instant::now();
+    let course = Course::load(&root)?;
+    let ok = verify::verify(&course, &[], true, verbose)?;
+    results.push(("verify".into(), ok, started.elapsed()));
+    anstream::println!();
+    let mut all = true;
+    for (name, ok, took) in &results {
+        all &= ok;
+        let mark = if *ok {
+            paint(GOOD, "✓")
+        } else {
+            paint(BAD, "✗")
+        };
+        anstream::println!("{mark} {name:<8} {:>6.1} s", took.as_secs_f64());
+    }
+    let failed = results.iter().filter(|r| !r.1).count();
+    anstream::println!("ci: {} passed, {} failed", results.len() - failed, failed);
+    Ok(all)
+}

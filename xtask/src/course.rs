@@ -1,0 +1,281 @@
+//! The course on disk: where it lives, which lessons it has, and what each lesson's
+//! `[package.metadata.workbook]` table says. Lessons are discovered from
+//! `exercises/lesson-*/Cargo.toml`; there is no central table to keep in sync.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::Result;
+
+/// A course checkout: the workspace root plus every lesson found under `exercises/`.
+#[derive(Debug, Clone)]
+pub struct Course {
+    /// Absolute path of the course root (the folder holding `exercises/`, `solutions/`, `lessons/`).
+    pub root: PathBuf,
+    /// Lessons sorted by number.
+    pub lessons: Vec<Lesson>,
+}
+
+/// One lesson: an exercise crate, its solution files and its book page.
+#[derive(Debug, Clone)]
+pub struct Lesson {
+    /// Folder name, e.g. `lesson-07-channels`.
+    pub name: String,
+    /// The number in the name (7).
+    pub number: u32,
+    /// The part after the number (`channels`).
+    pub slug: String,
+    /// The exercise's package name from its `Cargo.toml`.
+    pub package: String,
+    /// The exercise's package version (used for the environment of test processes).
+    pub version: String,
+    /// Absolute path of `exercises/<name>`.
+    pub dir: PathBuf,
+    /// The `[package.metadata.workbook]` table.
+    pub meta: Meta,
+}
+
+/// `[package.metadata.workbook]` of an exercise's `Cargo.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Meta {
+    /// Page title.
+    pub title: String,
+    /// Files the learner edits, relative to the exercise folder.
+    pub edit: Vec<String>,
+    /// Time limit per test binary, in seconds.
+    #[serde(default = "default_time_limit")]
+    pub time_limit_secs: u64,
+    /// Tests the exercise fails as shipped, as `<test-target>::<test path>`.
+    #[serde(default)]
+    pub expected_failures: Vec<String>,
+    /// Hints, revealed one at a time.
+    #[serde(default)]
+    pub hints: Vec<String>,
+}
+
+fn default_time_limit() -> u64 {
+    60
+}
+
+#[derive(Deserialize)]
+struct Manifest {
+    package: Option<Package>,
+}
+
+#[derive(Deserialize)]
+struct Package {
+    name: String,
+    #[serde(default)]
+    version: Option<toml::Value>,
+    #[serde(default)]
+    metadata: Option<PackageMetadata>,
+}
+
+#[derive(Deserialize)]
+struct PackageMetadata {
+    workbook: Option<Meta>,
+}
+
+impl Course {
+    /// Loads the course at `root`, reading every lesson's metadata.
+    pub fn load(root: &Path) -> Result<Course> {
+        let root = root
+            .canonicalize()
+            .map_err(|e| format!("course root {} is not readable: {e}", root.display()))?;
+        let exercises = root.join("exercises");
+        if !exercises.is_dir() {
+            return Err(format!(
+                "{} has no exercises/ folder: is this the course root? (pass --root DIR or set XTASK_ROOT)",
+                root.display()
+            )
+            .into());
+        }
+        let mut lessons = Vec::new();
+        for entry in std::fs::read_dir(&exercises)? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !name.starts_with("lesson-") || !entry.path().join("Cargo.toml").is_file() {
+                continue;
+            }
+            lessons.push(Lesson::load(&entry.path(), &name)?);
+        }
+        lessons.sort_by(|a, b| a.number.cmp(&b.number).then(a.name.cmp(&b.name)));
+        for pair in lessons.windows(2) {
+            if pair[0].number == pair[1].number {
+                return Err(format!(
+                    "two lessons share number {:02}: {} and {}; rename one of them",
+                    pair[0].number, pair[0].name, pair[1].name
+                )
+                .into());
+            }
+        }
+        Ok(Course { root, lessons })
+    }
+
+    /// Finds a lesson by `lesson-07`, `07`, `7`, `channels`, `lesson-07-channels` or package name.
+    pub fn find(&self, query: &str) -> Result<&Lesson> {
+        let q = query.trim().trim_end_matches('/');
+        let q = q.rsplit('/').next().unwrap_or(q).to_ascii_lowercase();
+        let number = q
+            .strip_prefix("lesson-")
+            .unwrap_or(&q)
+            .split('-')
+            .next()
+            .and_then(|n| n.parse::<u32>().ok());
+        let found = self.lessons.iter().find(|l| {
+            l.name == q
+                || l.package == q
+                || l.slug == q
+                || (number.is_some() && number == Some(l.number) && {
+                    // `07` / `lesson-07` / `7`, or `lesson-07-channels` spelled in full.
+                    let rest = q.strip_prefix("lesson-").unwrap_or(&q);
+                    rest.chars().all(|c| c.is_ascii_digit()) || l.name == q
+                })
+        });
+        if let Some(lesson) = found {
+            return Ok(lesson);
+        }
+        Err(self.unknown_lesson(query).into())
+    }
+
+    fn unknown_lesson(&self, query: &str) -> String {
+        let mut msg = format!("there is no lesson `{query}`.");
+        if self.lessons.is_empty() {
+            msg.push_str(" This course has no lessons yet (exercises/lesson-NN-slug/ folders).");
+            return msg;
+        }
+        let closest = self
+            .lessons
+            .iter()
+            .flat_map(|l| {
+                [&l.name, &l.slug]
+                    .into_iter()
+                    .map(move |cand| (strsim::jaro_winkler(&query.to_ascii_lowercase(), cand), l))
+            })
+            .max_by(|a, b| a.0.total_cmp(&b.0));
+        if let Some((score, lesson)) = closest
+            && score > 0.7
+        {
+            let _ = write!(msg, " Did you mean `{}`?", lesson.name);
+        }
+        msg.push_str("\nThe lessons are:");
+        for l in &self.lessons {
+            let _ = write!(msg, "\n  {:02}  {:<32} {}", l.number, l.name, l.meta.title);
+        }
+        msg.push_str(
+            "\nName one by number (`07`), by name (`lesson-07`) or by topic (`channels`).",
+        );
+        msg
+    }
+
+    /// `path` relative to the course root, for messages.
+    pub fn rel(&self, path: &Path) -> String {
+        path.strip_prefix(&self.root)
+            .unwrap_or(path)
+            .display()
+            .to_string()
+    }
+
+    /// Where per-learner state lives (`.workbook/`, ignored by git).
+    pub fn state_dir(&self) -> PathBuf {
+        self.root.join(".workbook")
+    }
+
+    /// Scratch space under the target folder.
+    pub fn scratch_dir(&self) -> PathBuf {
+        self.root.join("target").join("workbook")
+    }
+}
+
+impl Lesson {
+    fn load(dir: &Path, name: &str) -> Result<Lesson> {
+        let manifest_path = dir.join("Cargo.toml");
+        let text = std::fs::read_to_string(&manifest_path)?;
+        let shown = format!("exercises/{name}/Cargo.toml");
+        let manifest: Manifest =
+            toml::from_str(&text).map_err(|e| format!("{shown} is not valid: {e}"))?;
+        let package = manifest
+            .package
+            .ok_or_else(|| format!("{shown} has no [package] table"))?;
+        let meta = package.metadata.and_then(|m| m.workbook).ok_or_else(|| {
+            format!(
+                "{shown} has no [package.metadata.workbook] table (title, edit, hints, \
+                     expected_failures, time_limit_secs); see CONTRACT.md or `cargo xtask new`"
+            )
+        })?;
+        let rest = name.strip_prefix("lesson-").unwrap_or(name);
+        let (num, slug) = rest.split_once('-').unwrap_or((rest, ""));
+        let number = num.parse::<u32>().map_err(|_| {
+            format!("exercises/{name}: a lesson folder must be named lesson-NN-slug (NN a number)")
+        })?;
+        if slug.is_empty() {
+            return Err(
+                format!("exercises/{name}: the folder name needs a slug: lesson-NN-slug").into(),
+            );
+        }
+        if meta.edit.is_empty() {
+            return Err(
+                format!("{shown}: `edit` must name at least one file the learner edits").into(),
+            );
+        }
+        if meta.time_limit_secs == 0 {
+            return Err(format!("{shown}: `time_limit_secs` must be at least 1").into());
+        }
+        for file in &meta.edit {
+            if Path::new(file).is_absolute() || file.contains("..") {
+                return Err(format!(
+                    "{shown}: edit entry `{file}` must be a path inside the exercise folder"
+                )
+                .into());
+            }
+        }
+        let version = match package.version {
+            Some(toml::Value::String(v)) => v,
+            _ => "0.1.0".to_string(),
+        };
+        Ok(Lesson {
+            name: name.to_string(),
+            number,
+            slug: slug.to_string(),
+            package: package.name,
+            version,
+            dir: dir.to_path_buf(),
+            meta,
+        })
+    }
+
+    /// `07`.
+    pub fn nn(&self) -> String {
+        format!("{:02}", self.number)
+    }
+
+    /// The solution folder `solutions/<name>`.
+    pub fn solution_dir(&self, course: &Course) -> PathBuf {
+        course.root.join("solutions").join(&self.name)
+    }
+
+    /// The book page `lessons/<name>.md`.
+    pub fn page(&self, course: &Course) -> PathBuf {
+        course
+            .root
+            .join("lessons")
+            .join(format!("{}.md", self.name))
+    }
+
+    /// The learner's files, absolute.
+    pub fn edit_paths(&self) -> Vec<PathBuf> {
+        self.meta.edit.iter().map(|f| self.dir.join(f)).collect()
+    }
+
+    /// The files a learner edits, joined for a sentence.
+    pub fn edit_list(&self, course: &Course) -> String {
+        self.edit_paths()
+            .iter()
+            .map(|p| course.rel(p))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}

@@ -1,0 +1,360 @@
+//! `grade`: takes only the files a learner may edit from a submission, lays them over a
+//! pristine copy of the course (a `git archive` of a revision, or a checkout given with
+//! `--course`) and runs the shipped tests there, so changed tests or snapshots in the
+//! submission count for nothing. Reports as text, JSON or JUnit XML.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use serde::Serialize;
+
+use crate::Result;
+use crate::check;
+use crate::course::Course;
+use crate::lock;
+use crate::report;
+use crate::runner::{self, Outcome};
+use crate::ui::{BAD, GOOD, HEAD, paint};
+
+/// Arguments of `grade`.
+#[derive(Args, Debug)]
+pub struct GradeArgs {
+    /// Lessons to grade (default: all)
+    pub lessons: Vec<String>,
+    /// Report format
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Write the report to FILE instead of stdout
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// The learner's tree to take edited files from (default: this course)
+    #[arg(long, value_name = "DIR")]
+    pub submission: Option<PathBuf>,
+    /// A pristine course checkout to grade against (default: `git archive` of --rev)
+    #[arg(long, value_name = "DIR")]
+    pub course: Option<PathBuf>,
+    /// The git revision of this repository used as the pristine course
+    #[arg(long, default_value = "HEAD")]
+    pub rev: String,
+}
+
+/// Report formats.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq)]
+pub enum Format {
+    /// For people.
+    Text,
+    /// One JSON object.
+    Json,
+    /// JUnit XML, which CI systems display.
+    Junit,
+}
+
+#[derive(Serialize)]
+struct LessonGrade {
+    lesson: String,
+    title: String,
+    passed: bool,
+    /// Why the lesson could not be run at all (missing files, build errors).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    tests: Vec<TestGrade>,
+}
+
+#[derive(Serialize)]
+struct TestGrade {
+    name: String,
+    outcome: &'static str,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    message: String,
+}
+
+#[derive(Serialize)]
+struct Grade {
+    passed: usize,
+    total: usize,
+    lessons: Vec<LessonGrade>,
+}
+
+/// Runs `grade`; returns whether every graded lesson passed.
+pub fn grade(root: &Path, args: &GradeArgs, verbose: bool) -> Result<bool> {
+    let root = root.canonicalize()?;
+    let submission = args
+        .submission
+        .clone()
+        .unwrap_or_else(|| root.clone())
+        .canonicalize()
+        .map_err(|e| format!("submission folder: {e}"))?;
+    let work = root.join("target").join("workbook").join("grade");
+    let pristine = work.join("course");
+    if pristine.exists() {
+        std::fs::remove_dir_all(&pristine)?;
+    }
+    std::fs::create_dir_all(&pristine)?;
+    match &args.course {
+        Some(dir) => copy_course(dir, &pristine)?,
+        None => git_archive(&root, &args.rev, &pristine)?,
+    }
+    let course = Course::load(&pristine)?;
+    let lessons: Vec<_> = if args.lessons.is_empty() {
+        course.lessons.iter().collect()
+    } else {
+        args.lessons
+            .iter()
+            .map(|l| course.find(l))
+            .collect::<Result<Vec<_>>>()?
+    };
+    let target = std::env::var_os("XTASK_SCRATCH_TARGET")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target").join("workbook").join("target"));
+    let mut grades = Vec::new();
+    for lesson in lessons {
+        eprintln!("grading {} …", lesson.name);
+        if let Some(problems) = lock::check(&course, lesson)?
+            && !problems.is_empty()
+        {
+            return Err(format!(
+                "the course copy is not pristine: {} differs from its lock in {}; grade against \
+                 the official course with --course DIR",
+                lesson.name,
+                problems
+                    .iter()
+                    .map(|p| p.path().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+            .into());
+        }
+        let mut missing = Vec::new();
+        for file in &lesson.meta.edit {
+            let from = submission.join("exercises").join(&lesson.name).join(file);
+            match std::fs::read(&from) {
+                Ok(bytes) => std::fs::write(lesson.dir.join(file), bytes)?,
+                Err(_) => missing.push(file.clone()),
+            }
+        }
+        if !missing.is_empty() {
+            grades.push(LessonGrade {
+                lesson: lesson.name.clone(),
+                title: lesson.meta.title.clone(),
+                passed: false,
+                error: Some(format!("not submitted: {} missing", missing.join(", "))),
+                tests: vec![],
+            });
+            continue;
+        }
+        let opts = runner::Options {
+            verbose,
+            target_dir: Some(target.clone()),
+            rerun_after_timeout: true,
+            test_env: Vec::new(),
+            time_limit: Duration::from_secs(lesson.meta.time_limit_secs),
+        };
+        let exec = check::execute(&lesson.dir, lesson, &opts, false)?;
+        let passed = exec.passed();
+        let (error, tests) = match &exec.run {
+            None => (
+                Some(format!(
+                    "does not compile:\n{}",
+                    strip_ansi(&exec.build.errors.join("\n"))
+                        + &runner::tail(&exec.build.cargo_stderr, 20)
+                )),
+                vec![],
+            ),
+            Some(run) => (
+                None,
+                run.cases
+                    .iter()
+                    .map(|c| TestGrade {
+                        name: c.id(),
+                        outcome: outcome_word(&c.outcome),
+                        message: report::plain(c, run.stderr.get(&c.target).map_or("", |s| s)),
+                    })
+                    .collect(),
+            ),
+        };
+        grades.push(LessonGrade {
+            lesson: lesson.name.clone(),
+            title: lesson.meta.title.clone(),
+            passed,
+            error,
+            tests,
+        });
+    }
+    let grade = Grade {
+        passed: grades.iter().filter(|g| g.passed).count(),
+        total: grades.len(),
+        lessons: grades,
+    };
+    let text = match args.format {
+        Format::Json => serde_json::to_string_pretty(&grade)? + "\n",
+        Format::Junit => junit(&grade)?,
+        Format::Text => text(&grade),
+    };
+    match &args.out {
+        Some(path) => {
+            std::fs::write(path, &text)?;
+            eprintln!(
+                "grade: {}/{} lessons passed; report written to {}",
+                grade.passed,
+                grade.total,
+                path.display()
+            );
+        }
+        None => anstream::print!("{text}"),
+    }
+    Ok(grade.passed == grade.total)
+}
+
+fn outcome_word(o: &Outcome) -> &'static str {
+    match o {
+        Outcome::Passed => "passed",
+        Outcome::Failed(_) => "failed",
+        Outcome::Ignored => "ignored",
+        Outcome::Crashed(_) => "crashed",
+        Outcome::TimedOut(_) => "timed_out",
+        Outcome::NotRun => "not_run",
+    }
+}
+
+fn text(g: &Grade) -> String {
+    let mut out = String::new();
+    for l in &g.lessons {
+        let ok = l.tests.iter().filter(|t| t.outcome == "passed").count();
+        let mark = if l.passed {
+            paint(GOOD, "✓")
+        } else {
+            paint(BAD, "✗")
+        };
+        out.push_str(&format!(
+            "{mark} {} · {} ({ok}/{} tests)\n",
+            l.lesson,
+            l.title,
+            l.tests.len()
+        ));
+        if let Some(e) = &l.error {
+            out.push_str(&format!("    {}\n", e.lines().next().unwrap_or("")));
+        }
+        for t in l
+            .tests
+            .iter()
+            .filter(|t| t.outcome != "passed" && t.outcome != "ignored")
+        {
+            let first = t
+                .message
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("");
+            out.push_str(&format!("    {} {}: {first}\n", t.outcome, t.name));
+        }
+    }
+    out.push_str(&format!(
+        "{} {}/{} lessons passed\n",
+        paint(HEAD, "grade:"),
+        g.passed,
+        g.total
+    ));
+    out
+}
+
+fn junit(g: &Grade) -> Result<String> {
+    use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+    let mut report = Report::new("workbook");
+    for l in &g.lessons {
+        let mut suite = TestSuite::new(format!("{} · {}", l.lesson, l.title));
+        if let Some(e) = &l.error {
+            let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+            status.set_message(e.lines().next().unwrap_or("error"));
+            status.set_description(e.as_str());
+            let mut case = TestCase::new("build", status);
+            case.set_classname(l.lesson.as_str());
+            suite.add_test_case(case);
+        }
+        for t in &l.tests {
+            let status = match t.outcome {
+                "passed" => TestCaseStatus::success(),
+                "ignored" => TestCaseStatus::skipped(),
+                other => {
+                    let kind = if other == "failed" {
+                        NonSuccessKind::Failure
+                    } else {
+                        NonSuccessKind::Error
+                    };
+                    let mut s = TestCaseStatus::non_success(kind);
+                    s.set_type(other);
+                    s.set_message(
+                        t.message
+                            .lines()
+                            .find(|l| !l.trim().is_empty())
+                            .unwrap_or(other),
+                    );
+                    s.set_description(t.message.as_str());
+                    s
+                }
+            };
+            let mut case = TestCase::new(t.name.as_str(), status);
+            case.set_classname(l.lesson.as_str());
+            suite.add_test_case(case);
+        }
+        report.add_test_suite(suite);
+    }
+    Ok(report.to_string()?)
+}
+
+fn strip_ansi(s: &str) -> String {
+    anstream::adapter::strip_str(s).to_string()
+}
+
+fn git_archive(root: &Path, rev: &str, dest: &Path) -> Result<()> {
+    let archive = Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(["archive", "--format=tar", rev])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| {
+            format!("could not run git ({e}); pass a pristine course with --course DIR")
+        })?;
+    let out = archive.wait_with_output()?;
+    if !out.status.success() {
+        return Err(format!(
+            "git archive {rev} failed: {} (pass a pristine course with --course DIR)",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )
+        .into());
+    }
+    let mut tar = Command::new("tar")
+        .arg("-x")
+        .arg("-C")
+        .arg(dest)
+        .stdin(Stdio::piped())
+        .spawn()?;
+    std::io::Write::write_all(tar.stdin.as_mut().expect("piped"), &out.stdout)?;
+    drop(tar.stdin.take());
+    if !tar.wait()?.success() {
+        return Err("tar could not unpack the course archive".into());
+    }
+    Ok(())
+}
+
+fn copy_course(from: &Path, dest: &Path) -> Result<()> {
+    let from = from
+        .canonicalize()
+        .map_err(|e| format!("--course {}: {e}", from.display()))?;
+    for entry in walkdir::WalkDir::new(&from).into_iter().filter_entry(|e| {
+        let n = e.file_name().to_string_lossy();
+        !(e.depth() == 1 && (n == "target" || n == ".git" || n == ".workbook"))
+    }) {
+        let entry = entry?;
+        let rel = entry.path().strip_prefix(&from).expect("inside");
+        let to = dest.join(rel);
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&to)?;
+        } else if entry.file_type().is_file() {
+            std::fs::copy(entry.path(), &to)?;
+        }
+    }
+    Ok(())
+}
