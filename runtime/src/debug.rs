@@ -99,8 +99,9 @@ pub fn num_goroutines() -> usize {
 ///     spawned at src/main.rs:12:9
 /// ```
 ///
-/// States: `running`, `runnable`, or the wait reason (`chan receive`, `sleep`, ...). Empty
-/// outside a runtime.
+/// States: `running`, `runnable`, or the wait reason (`chan receive`, `sleep`, ...). Tasks
+/// that were spawned but have not started yet have no stack or state worth showing; they are
+/// counted in one last line. Empty outside a runtime.
 pub fn dump() -> String {
     sched::with_shared(|s| dump_shared(s)).unwrap_or_default()
 }
@@ -121,6 +122,17 @@ pub(crate) fn dump_shared(shared: &Shared) -> String {
             t.location.file(),
             t.location.line(),
             t.location.column()
+        );
+    }
+    let unstarted = shared.unstarted();
+    if unstarted > 0 {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        let _ = writeln!(
+            out,
+            "...and {unstarted} goroutine{} spawned but not started yet [runnable]",
+            if unstarted == 1 { "" } else { "s" }
         );
     }
     out

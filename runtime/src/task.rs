@@ -44,7 +44,6 @@ use context::Transfer;
 use crate::coroutine::{self, Cancelled, RawCo};
 use crate::sched::{self, Shared, Worker};
 use crate::signal::OverflowInfo;
-use crate::stack::Stack;
 
 // ---------------------------------------------------------------------------------------------
 // Public identifiers
@@ -211,8 +210,8 @@ pub(crate) struct Header {
     /// Registry shard and slot, written once at registration.
     pub(crate) reg_shard: AtomicUsize,
     pub(crate) reg_slot: AtomicUsize,
-    /// The reserved stack until the first run turns it into `co`.
-    stack: UnsafeCell<Option<Stack>>,
+    /// Usable stack bytes requested for this task.
+    stack_size: usize,
     /// Saved registers and stack, once started. Only the thread running the task touches it.
     co: UnsafeCell<Option<RawCo>>,
     /// What the overflow handler prints if this task hits its guard page.
@@ -286,8 +285,6 @@ impl Header {
         self.park.store(P_DEAD, Ordering::Release);
         // SAFETY: the caller owns the task (popped it from a queue) and it never started.
         let body = unsafe { (*self.body.get()).take() };
-        // SAFETY: as above.
-        drop(unsafe { (*self.stack.get()).take() });
         self.state.store(ST_DEAD, Ordering::Relaxed);
         let dropped = catch_unwind(AssertUnwindSafe(move || drop(body)));
         if let Err(p) = dropped {
@@ -306,8 +303,15 @@ impl Header {
         // SAFETY: the caller owns the task.
         let co_slot = unsafe { &mut *self.co.get() };
         let data = if co_slot.is_none() {
-            // SAFETY: as above.
-            let stack = unsafe { (*self.stack.get()).take() }.expect("task has no stack");
+            // The stack is taken when the task first runs, from the running thread's pool
+            // cache: a task that finished on this thread moments ago left a warm stack there.
+            let stack = match crate::stack::pool_get(self.stack_size) {
+                Ok(stack) => stack,
+                Err(e) => {
+                    self.fail_to_start(e);
+                    return coroutine::OUT_FINISHED;
+                }
+            };
             // SAFETY: as above.
             let info = unsafe { &mut *self.overflow.get() };
             info.guard_lo = stack.guard().start;
@@ -328,6 +332,19 @@ impl Header {
         let out = unsafe { coroutine::task_switch_in(co, data) };
         crate::signal::set_current(std::ptr::null());
         out
+    }
+
+    /// The task could not get a stack: it finishes with an error instead of running.
+    fn fail_to_start(&self, e: io::Error) {
+        let msg = format!(
+            "goro: goroutine {} could not start: cannot reserve its {} KiB stack: {e}",
+            self.id,
+            self.stack_size / 1024
+        );
+        eprintln!("{msg}");
+        // SAFETY: the caller owns the task and it never started.
+        drop(unsafe { (*self.body.get()).take() });
+        self.complete(Err(Box::new(msg)));
     }
 
     /// Frees the finished task's stack (back to the pool) and marks it dead.
@@ -736,7 +753,8 @@ pub(crate) fn new_header(
 ) -> io::Result<TaskRef> {
     let shared = worker.shared();
     let size = stack_size.unwrap_or(shared.config.stack_size);
-    let stack = crate::stack::pool_get(size)?;
+    // Validate now so a bad size is the spawner's error; the stack itself is taken at first run.
+    crate::stack::usable_len(size)?;
     let id = id.unwrap_or_else(|| worker.next_id());
     let header = Arc::new(Header {
         id,
@@ -752,7 +770,7 @@ pub(crate) fn new_header(
         cancelled: AtomicBool::new(false),
         reg_shard: AtomicUsize::new(0),
         reg_slot: AtomicUsize::new(0),
-        stack: UnsafeCell::new(Some(stack)),
+        stack_size: size,
         co: UnsafeCell::new(None),
         overflow: UnsafeCell::new(OverflowInfo {
             id,
@@ -774,7 +792,7 @@ pub(crate) fn new_header(
             (*header.overflow.get()).name_len = n.len();
         }
     }
-    worker.register(&header);
+    worker.count_spawn();
     Ok(header)
 }
 
@@ -880,4 +898,17 @@ pub(crate) fn claim_parked(h: &Header) -> bool {
     h.park
         .compare_exchange(P_PARKED, P_EMPTY, Ordering::AcqRel, Ordering::Acquire)
         .is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_stays_small() {
+        // Every live task costs one header; a million of them should not need more than
+        // 256 MB on top of their stacks.
+        let size = std::mem::size_of::<Header>();
+        assert!(size <= 256, "Header is {size} bytes");
+    }
 }

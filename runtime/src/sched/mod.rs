@@ -30,7 +30,7 @@ pub(crate) mod queue;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU64, AtomicUsize, Ordering, fence};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
@@ -42,6 +42,9 @@ use queue::RunQueue;
 
 /// How often (in scheduling ticks) a worker checks the global queue and timers first.
 const FAIRNESS_TICK: u32 = 61;
+/// Rounds of looking for work before a worker parks its thread, and pauses per round.
+const SPIN_ROUNDS: u32 = 64;
+const SPIN_PAUSES: u32 = 64;
 /// Task ids are handed to workers in blocks, so spawning does not contend on one counter.
 const ID_BLOCK: u64 = 1024;
 
@@ -66,8 +69,13 @@ pub(crate) struct WorkerShared {
     sleeping: AtomicBool,
     thread: OnceLock<Thread>,
     spawned: AtomicU64,
+    /// Tasks spawned here minus tasks that started (or were dropped unstarted) here. Only the
+    /// owning thread writes it; the sum over all workers is the number of unstarted tasks.
+    pending: AtomicIsize,
     steals: AtomicU64,
-    /// The tasks spawned from this worker that are still alive (for dumps and shutdown).
+    /// The started tasks whose home is this worker (for dumps and shutdown). Registering at
+    /// first run rather than at spawn keeps it private to one thread in the common case: a
+    /// task starts and finishes on its home worker.
     registry: Mutex<Slab>,
 }
 
@@ -110,6 +118,9 @@ pub(crate) struct Shared {
     /// Indexes of parked workers.
     idle: Mutex<Vec<usize>>,
     n_idle: AtomicUsize,
+    /// Workers looking for work without being parked (Go's spinning Ms). While one spins, new
+    /// work does not need to wake anybody: the spinner will find it.
+    n_spinning: AtomicUsize,
     pub(crate) timers: Timers,
     shutdown: AtomicBool,
     deadlock: Mutex<Option<String>>,
@@ -129,6 +140,7 @@ impl Shared {
                     sleeping: AtomicBool::new(false),
                     thread: OnceLock::new(),
                     spawned: AtomicU64::new(0),
+                    pending: AtomicIsize::new(0),
                     steals: AtomicU64::new(0),
                     registry: Mutex::new(Slab::default()),
                 })
@@ -138,6 +150,7 @@ impl Shared {
             global_len: AtomicUsize::new(0),
             idle: Mutex::new(Vec::new()),
             n_idle: AtomicUsize::new(0),
+            n_spinning: AtomicUsize::new(0),
             timers: Timers::new(virtual_clock),
             shutdown: AtomicBool::new(false),
             deadlock: Mutex::new(None),
@@ -151,7 +164,18 @@ impl Shared {
     }
 
     pub(crate) fn live_tasks(&self) -> usize {
-        self.workers.iter().map(|w| lock(&w.registry).len).sum()
+        let started: usize = self.workers.iter().map(|w| lock(&w.registry).len).sum();
+        started + self.unstarted()
+    }
+
+    /// Tasks spawned that have not started yet.
+    pub(crate) fn unstarted(&self) -> usize {
+        let n: isize = self
+            .workers
+            .iter()
+            .map(|w| w.pending.load(Ordering::Relaxed))
+            .sum();
+        n.max(0) as usize
     }
 
     pub(crate) fn tasks_spawned(&self) -> u64 {
@@ -172,7 +196,7 @@ impl Shared {
         self.workers.len()
     }
 
-    /// All live tasks, sorted by id.
+    /// All started live tasks, sorted by id.
     pub(crate) fn snapshot(&self) -> Vec<TaskRef> {
         let mut all: Vec<TaskRef> = Vec::new();
         for w in self.workers.iter() {
@@ -246,13 +270,20 @@ impl Shared {
 
     /// Wakes one parked worker, if any, because new stealable work appeared.
     fn wake_idle_worker(&self) {
-        if self.n_idle.load(Ordering::SeqCst) == 0 {
+        // Pairs with the fence a spinner issues after it stops spinning: either it sees our
+        // work, or we see that nobody spins and wake a parked worker.
+        fence(Ordering::SeqCst);
+        if self.n_spinning.load(Ordering::SeqCst) != 0 || self.n_idle.load(Ordering::SeqCst) == 0 {
             return;
         }
         let w = {
             let mut idle = lock(&self.idle);
             let w = idle.pop();
             self.n_idle.store(idle.len(), Ordering::SeqCst);
+            if w.is_some() {
+                // The woken worker starts out spinning (it knows: it is no longer listed).
+                self.n_spinning.fetch_add(1, Ordering::SeqCst);
+            }
             w
         };
         if let Some(w) = w
@@ -380,6 +411,8 @@ struct Local {
     id_end: u64,
     /// Started pinned tasks whose home is this worker and that are still alive.
     homed_live: usize,
+    /// Whether this worker counts in `Shared::n_spinning`.
+    spinning: bool,
 }
 
 /// One worker: lives on its thread's stack for the duration of the run.
@@ -409,6 +442,7 @@ impl Worker {
                 next_id: 0,
                 id_end: 0,
                 homed_live: 0,
+                spinning: false,
             }),
         }
     }
@@ -449,19 +483,29 @@ impl Worker {
         id
     }
 
-    pub(crate) fn register(&self, t: &TaskRef) {
+    /// Counts a freshly created task (it is registered when it starts).
+    pub(crate) fn count_spawn(&self) {
         let me = self.me();
-        let slot = lock(&me.registry).insert(t.clone());
+        me.spawned.fetch_add(1, Ordering::Relaxed);
+        me.pending.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A task starts (or is dropped before starting) on this worker.
+    fn count_start(&self) {
+        self.me().pending.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    fn register(&self, t: &TaskRef) {
+        let slot = lock(&self.me().registry).insert(t.clone());
         t.reg_shard.store(self.index, Ordering::Relaxed);
         t.reg_slot.store(slot, Ordering::Relaxed);
-        me.spawned.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Queues a freshly spawned task.
     pub(crate) fn submit_new(&self, t: TaskRef) {
         if self.shared.is_shutting_down() {
             // Spawned by a destructor during shutdown: it never runs.
-            self.shared.unregister(&t);
+            self.count_start();
             t.cancel_unstarted();
             return;
         }
@@ -535,6 +579,10 @@ impl Worker {
     /// Runs a task until it switches out, then files it according to what it asked for.
     fn execute(&self, t: TaskRef) {
         let first = !t.is_started();
+        if first {
+            self.count_start();
+            self.register(&t);
+        }
         TASK.with(|c| c.set(Arc::as_ptr(&t)));
         // SAFETY: we own `t` (popped from a queue or claimed); a started pinned task only ever
         // reaches the queues of its home worker, so we are on its thread.
@@ -682,8 +730,43 @@ impl Worker {
         }
         me.sleeping.store(false, Ordering::SeqCst);
         let mut idle = lock(&self.shared.idle);
+        let listed = idle.len();
         idle.retain(|&w| w != self.index);
+        if idle.len() == listed {
+            // Not listed any more: a waker took us off the list and counted us as spinning.
+            self.local.borrow_mut().spinning = true;
+        }
         self.shared.n_idle.store(idle.len(), Ordering::SeqCst);
+    }
+
+    /// Counts this worker as spinning, if not already and if not too many are; true if it now
+    /// spins.
+    fn start_spinning(&self) -> bool {
+        let mut l = self.local.borrow_mut();
+        if l.spinning {
+            return true;
+        }
+        let max = (self.shared.workers.len() / 2).max(1);
+        if self.shared.n_spinning.load(Ordering::SeqCst) >= max {
+            return false;
+        }
+        self.shared.n_spinning.fetch_add(1, Ordering::SeqCst);
+        l.spinning = true;
+        true
+    }
+
+    /// Stops counting this worker as spinning. `found` says it found work: if it was the last
+    /// spinner, wake another worker in case there is more (Go's `resetspinning`).
+    fn stop_spinning(&self, found: bool) {
+        let was = std::mem::replace(&mut self.local.borrow_mut().spinning, false);
+        if !was {
+            return;
+        }
+        let last = self.shared.n_spinning.fetch_sub(1, Ordering::SeqCst) == 1;
+        fence(Ordering::SeqCst);
+        if found && last {
+            self.shared.wake_idle_worker();
+        }
     }
 
     fn declare_deadlock(&self) {
@@ -697,12 +780,31 @@ impl Worker {
         if self.shared.is_deterministic() {
             self.run_deterministic();
         } else {
+            let mut spins = 0;
             while !self.shared.is_shutting_down() {
-                match self.find_task() {
-                    Some(t) => self.execute(t),
-                    None => self.idle(),
+                if let Some(t) = self.find_task() {
+                    spins = 0;
+                    self.stop_spinning(true);
+                    self.execute(t);
+                    continue;
                 }
+                if spins < SPIN_ROUNDS && self.start_spinning() {
+                    // Parking and waking a thread costs microseconds; new work usually shows
+                    // up sooner than that in a busy program.
+                    spins += 1;
+                    for _ in 0..SPIN_PAUSES {
+                        std::hint::spin_loop();
+                    }
+                    continue;
+                }
+                spins = 0;
+                self.stop_spinning(false);
+                if self.shared.any_shared_work() {
+                    continue;
+                }
+                self.idle();
             }
+            self.stop_spinning(false);
         }
         self.drain_for_shutdown();
     }
@@ -754,7 +856,7 @@ impl Worker {
             t.cancelled.store(true, Ordering::Relaxed);
             self.execute(t);
         } else {
-            self.shared.unregister(&t);
+            self.count_start();
             t.cancel_unstarted();
         }
     }
@@ -807,7 +909,7 @@ impl Worker {
                 progress = true;
             }
             let live = self.shared.snapshot();
-            if live.is_empty() {
+            if live.is_empty() && self.shared.unstarted() == 0 {
                 break;
             }
             for t in live {
