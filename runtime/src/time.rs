@@ -21,6 +21,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
+pub use crate::chan::{after, tick};
+
 use crate::sched::{self, Shared};
 use crate::task::{self, WaitReason};
 
