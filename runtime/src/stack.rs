@@ -272,6 +272,11 @@ pub(crate) fn reserve(len: usize) -> io::Result<usize> {
             format!("reserving {len} bytes of stack address space with mmap failed: {err}"),
         ));
     }
+    // Where transparent huge pages are "always" on, one touched byte could otherwise cost a
+    // whole 2 MiB page shared by several stacks, none of which needs it. Failure only costs
+    // memory.
+    // SAFETY: advice on the mapping just created; it changes no contents.
+    unsafe { libc::madvise(p, len, libc::MADV_NOHUGEPAGE) };
     Ok(p as usize)
 }
 
