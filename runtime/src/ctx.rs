@@ -180,7 +180,10 @@ impl Context {
     /// `ctx.done().recv()` followed by `ctx.err()`).
     pub fn wait(&self) -> CtxError {
         let done = &self.cancel_state().done;
-        let _ = done.recv();
+        // Shown as `[context]` in the goroutine dump.
+        let _ = done
+            .chan
+            .recv_as(chan::Mode::Block, crate::task::WaitReason::Context);
         self.err()
             .expect("a closed done channel means the context was cancelled")
     }

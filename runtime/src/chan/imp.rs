@@ -144,6 +144,11 @@ impl<T> Chan<T> {
 
     /// Receives a value, waiting as `mode` allows.
     pub(crate) fn recv(&self, mode: Mode) -> Result<T, Fail> {
+        self.recv_as(mode, WaitReason::ChanReceive)
+    }
+
+    /// Like `recv`, shown in the goroutine dump as waiting for `reason` (e.g. `context`).
+    pub(crate) fn recv_as(&self, mode: Mode, reason: WaitReason) -> Result<T, Fail> {
         self.state.lock();
         // SAFETY: we hold the lock until the matching unlock below.
         let st = unsafe { self.state.get() };
@@ -172,7 +177,7 @@ impl<T> Chan<T> {
             sel: &sel,
             recv: true,
         };
-        let index = blocked.wait(mode, WaitReason::ChanReceive);
+        let index = blocked.wait(mode, reason);
         std::mem::forget(blocked);
         if index == TIMED_OUT {
             self.unlink(&node, true);

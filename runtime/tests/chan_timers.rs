@@ -1,0 +1,98 @@
+//! Timer channels: `after` and `tick` on the virtual clock, and many sleepers at once.
+
+use goro::chan;
+use goro::runtime::Builder;
+use std::time::Duration;
+
+fn det<T: Send + 'static>(seed: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let rt = Builder::new()
+        .deterministic(seed)
+        .build()
+        .expect("deterministic runtime");
+    match rt.block_on(f) {
+        Ok(v) => v,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+#[test]
+fn after_delivers_once_at_its_deadline() {
+    det(1, || {
+        let start = goro::time::now();
+        let timer = goro::time::after(Duration::from_secs(3));
+        let fired_at = timer.recv().unwrap();
+        assert_eq!(fired_at - start, Duration::from_secs(3));
+        // Like Go's, the channel is not closed afterwards: it just never delivers again.
+        assert_eq!(timer.try_recv(), Err(chan::TryRecvError::Empty));
+    });
+}
+
+#[test]
+fn tick_fires_every_period_until_dropped() {
+    det(2, || {
+        let start = goro::time::now();
+        let ticks = goro::time::tick(Duration::from_millis(250));
+        let times: Vec<Duration> = (0..4).map(|_| ticks.recv().unwrap() - start).collect();
+        assert_eq!(
+            times,
+            [250, 500, 750, 1000].map(Duration::from_millis).to_vec()
+        );
+        drop(ticks);
+        goro::time::sleep(Duration::from_secs(2)); // the ticker notices and stops re-arming
+    });
+}
+
+#[test]
+fn a_slow_receiver_misses_ticks_instead_of_queueing_them() {
+    det(3, || {
+        let start = goro::time::now();
+        let ticks = goro::time::tick(Duration::from_secs(1));
+        goro::time::sleep(Duration::from_millis(5500));
+        // One tick is buffered (the first one); the others were dropped.
+        let first = ticks.recv().unwrap() - start;
+        assert_eq!(first, Duration::from_secs(1));
+        let next = ticks.recv().unwrap() - start;
+        assert_eq!(next, Duration::from_secs(6));
+    });
+}
+
+#[test]
+#[should_panic(expected = "period must be greater than zero")]
+fn zero_tick_period_is_refused() {
+    let _ = goro::time::tick(Duration::ZERO);
+}
+
+/// 100,000 tasks each wait on their own timer; every one wakes, none before its deadline.
+#[test]
+fn a_hundred_thousand_sleepers() {
+    let (woken, late) = det(4, || {
+        let start = goro::time::now();
+        let (tx, rx) = chan::unbounded::<bool>();
+        for i in 0..100_000u64 {
+            let tx = tx.clone();
+            goro::task::Builder::new()
+                .stack_size(16 * 1024)
+                .spawn(move || {
+                    let d = Duration::from_millis(1 + i % 997);
+                    let fired = goro::time::after(d).recv().unwrap();
+                    tx.send(fired - start >= d).unwrap();
+                })
+                .unwrap();
+        }
+        drop(tx);
+        let results: Vec<bool> = rx.iter().collect();
+        (
+            results.len(),
+            results.iter().filter(|on_time| !**on_time).count(),
+        )
+    });
+    assert_eq!(woken, 100_000);
+    assert_eq!(late, 0, "some timers fired before their deadline");
+}
+
+#[test]
+fn after_works_on_a_plain_thread() {
+    let start = std::time::Instant::now();
+    let fired = goro::time::after(Duration::from_millis(20)).recv().unwrap();
+    assert!(fired - start >= Duration::from_millis(20));
+}

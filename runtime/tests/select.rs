@@ -1,0 +1,343 @@
+//! `select!` behaviour: readiness, fairness, default, timeouts, send arms, wakeups.
+
+use goro::chan::{self, RecvError};
+use goro::runtime::Builder;
+use std::time::Duration;
+
+fn det<T: Send + 'static>(seed: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let rt = Builder::new()
+        .deterministic(seed)
+        .build()
+        .expect("deterministic runtime");
+    match rt.block_on(f) {
+        Ok(v) => v,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// Two arms always ready (closed channels are always ready, as in Go): each must win about
+/// half of 100,000 selects.
+#[test]
+fn two_ready_arms_are_chosen_uniformly() {
+    let counts = det(1, || {
+        let (tx_a, rx_a) = chan::bounded::<()>(0);
+        let (tx_b, rx_b) = chan::bounded::<()>(0);
+        drop((tx_a, tx_b));
+        let mut counts = [0u32; 2];
+        for _ in 0..100_000 {
+            goro::select! {
+                recv(rx_a) => counts[0] += 1,
+                recv(rx_b) => counts[1] += 1,
+            }
+        }
+        counts
+    });
+    for c in counts {
+        assert!(
+            (45_000..=55_000).contains(&c),
+            "arms chosen {counts:?} times out of 100,000"
+        );
+    }
+}
+
+#[test]
+fn three_arms_with_values_are_all_chosen() {
+    let counts = det(2, || {
+        let (txs, rxs): (Vec<_>, Vec<_>) = (0..3).map(|_| chan::unbounded::<u8>()).unzip();
+        for tx in &txs {
+            for _ in 0..3000 {
+                tx.send(0).unwrap();
+            }
+        }
+        let mut counts = [0u32; 3];
+        for _ in 0..3000 {
+            goro::select! {
+                recv(rxs[0]) -> v => { v.unwrap(); counts[0] += 1 }
+                recv(rxs[1]) -> v => { v.unwrap(); counts[1] += 1 }
+                recv(rxs[2]) -> v => { v.unwrap(); counts[2] += 1 }
+            }
+        }
+        counts
+    });
+    for c in counts {
+        assert!(
+            (800..=1200).contains(&c),
+            "uneven choice among three ready arms: {counts:?}"
+        );
+    }
+}
+
+#[test]
+fn default_runs_when_nothing_is_ready() {
+    det(3, || {
+        let (tx, rx) = chan::bounded::<u8>(1);
+        let first = goro::select! {
+            recv(rx) -> v => format!("got {v:?}"),
+            default => "nothing".to_string(),
+        };
+        assert_eq!(first, "nothing");
+        tx.send(5).unwrap();
+        let second = goro::select! {
+            recv(rx) -> v => format!("got {v:?}"),
+            default => "nothing".to_string(),
+        };
+        assert_eq!(second, "got Ok(5)");
+    });
+}
+
+#[test]
+fn non_blocking_send_with_default_is_backpressure() {
+    det(4, || {
+        let (tx, rx) = chan::bounded::<u32>(1);
+        let mut dropped = 0;
+        for i in 0..5 {
+            goro::select! {
+                send(tx, i) -> res => res.unwrap(),
+                default => dropped += 1,
+            }
+        }
+        assert_eq!(dropped, 4);
+        assert_eq!(rx.recv(), Ok(0));
+    });
+}
+
+#[test]
+fn after_times_out_a_select_on_the_virtual_clock() {
+    det(5, || {
+        let (_tx, rx) = chan::bounded::<u8>(0);
+        let start = goro::time::now();
+        let timed_out = goro::select! {
+            recv(rx) => false,
+            recv(goro::time::after(Duration::from_secs(10))) => true,
+        };
+        assert!(timed_out);
+        let waited = goro::time::now() - start;
+        assert!(
+            waited >= Duration::from_secs(10) && waited < Duration::from_secs(11),
+            "{waited:?}"
+        );
+    });
+}
+
+#[test]
+fn a_value_beats_the_timeout() {
+    det(6, || {
+        let (tx, rx) = chan::bounded::<&str>(0);
+        goro::spawn(move || {
+            goro::time::sleep(Duration::from_millis(10));
+            tx.send("reply").unwrap();
+        });
+        let got = goro::select! {
+            recv(rx) -> v => v.unwrap(),
+            recv(goro::time::after(Duration::from_secs(1))) => "timeout",
+        };
+        assert_eq!(got, "reply");
+    });
+}
+
+#[test]
+fn parked_select_is_woken_by_any_arm_and_leaves_the_others() {
+    for seed in 0..16 {
+        det(seed, move || {
+            let (tx_a, rx_a) = chan::bounded::<u32>(0);
+            let (tx_b, rx_b) = chan::bounded::<u32>(0);
+            let which = seed % 2;
+            let h = goro::spawn(move || {
+                goro::select! {
+                    recv(rx_a) -> v => ("a", v.unwrap(), rx_a, rx_b),
+                    recv(rx_b) -> v => ("b", v.unwrap(), rx_a, rx_b),
+                }
+            });
+            goro::yield_now(); // the select parks on both
+            if which == 0 {
+                tx_a.send(1).unwrap();
+            } else {
+                tx_b.send(2).unwrap();
+            }
+            let (arm, v, rx_a, rx_b) = h.join().unwrap();
+            assert_eq!((arm, v), if which == 0 { ("a", 1) } else { ("b", 2) });
+            // The losing arm's wait node is gone: a try_send on it finds no receiver.
+            let loser = if which == 0 { &tx_b } else { &tx_a };
+            assert!(loser.try_send(3).unwrap_err().is_full());
+            drop((rx_a, rx_b));
+        });
+    }
+}
+
+#[test]
+fn send_arm_delivers_to_a_parked_receiver() {
+    det(7, || {
+        let (tx, rx) = chan::bounded::<String>(0);
+        let h = goro::spawn(move || rx.recv());
+        goro::yield_now();
+        let (_never_tx, never_rx) = chan::bounded::<u8>(0);
+        goro::select! {
+            send(tx, "hello".to_string()) -> res => res.unwrap(),
+            recv(never_rx) => unreachable!(),
+        }
+        assert_eq!(h.join().unwrap().unwrap(), "hello");
+    });
+}
+
+#[test]
+fn parked_send_arm_completes_when_a_receiver_arrives() {
+    det(8, || {
+        let (tx, rx) = chan::bounded::<u32>(0);
+        let h = goro::spawn(move || {
+            goro::select! {
+                send(tx, 99) -> res => res.is_ok(),
+                recv(goro::time::after(Duration::from_secs(60))) => false,
+            }
+        });
+        goro::time::sleep(Duration::from_secs(1));
+        assert_eq!(rx.recv(), Ok(99));
+        assert!(h.join().unwrap());
+    });
+}
+
+#[test]
+fn send_arm_on_a_channel_without_receivers_returns_the_value() {
+    det(9, || {
+        let (tx, rx) = chan::bounded::<Vec<u8>>(0);
+        drop(rx);
+        let back = goro::select! {
+            send(tx, vec![1, 2, 3]) -> res => res.unwrap_err().into_inner(),
+        };
+        assert_eq!(back, vec![1, 2, 3]);
+    });
+}
+
+#[test]
+fn closed_channel_arm_reports_disconnection() {
+    det(10, || {
+        let (tx, rx) = chan::bounded::<u8>(0);
+        drop(tx);
+        let r = goro::select! { recv(rx) -> v => v };
+        assert_eq!(r, Err(RecvError));
+    });
+}
+
+#[test]
+fn closing_wakes_a_parked_select() {
+    det(11, || {
+        let (tx, rx) = chan::bounded::<u8>(0);
+        let (_keep, other) = chan::bounded::<u8>(0);
+        let h = goro::spawn(move || {
+            goro::select! {
+                recv(rx) -> v => v.is_err(),
+                recv(other) => false,
+            }
+        });
+        goro::yield_now();
+        drop(tx);
+        assert!(h.join().unwrap());
+    });
+}
+
+#[test]
+fn the_same_channel_in_two_arms() {
+    det(12, || {
+        let (tx, rx) = chan::bounded::<u8>(0);
+        let h = goro::spawn(move || {
+            goro::select! {
+                recv(rx) -> v => v.unwrap(),
+                recv(rx) -> v => v.unwrap() + 100,
+            }
+        });
+        goro::yield_now();
+        tx.send(1).unwrap();
+        let got = h.join().unwrap();
+        assert!(got == 1 || got == 101);
+    });
+}
+
+#[test]
+fn select_in_a_loop_with_break_and_continue() {
+    let sum = det(13, || {
+        let (tx, rx) = chan::bounded::<u32>(4);
+        goro::spawn(move || {
+            for i in 1..=10 {
+                tx.send(i).unwrap();
+            }
+        });
+        let mut sum = 0;
+        loop {
+            goro::select! {
+                recv(rx) -> v => match v {
+                    Ok(v) if v % 2 == 0 => continue,
+                    Ok(v) => sum += v,
+                    Err(_) => break,
+                },
+            }
+        }
+        sum
+    });
+    assert_eq!(sum, 1 + 3 + 5 + 7 + 9);
+}
+
+#[test]
+fn same_seed_same_choices() {
+    let run = |seed| {
+        det(seed, || {
+            let (a_tx, a) = chan::bounded::<()>(0);
+            let (b_tx, b) = chan::bounded::<()>(0);
+            drop((a_tx, b_tx));
+            (0..64)
+                .map(|_| goro::select! { recv(a) => 'a', recv(b) => 'b' })
+                .collect::<String>()
+        })
+    };
+    assert_eq!(run(42), run(42));
+}
+
+#[test]
+fn many_tasks_selecting_on_shared_channels() {
+    let total = Builder::new()
+        .workers(2)
+        .build()
+        .unwrap()
+        .block_on(|| {
+            let (jobs_tx, jobs) = chan::bounded::<u64>(0);
+            let (quit_tx, quit) = chan::bounded::<()>(0);
+            let (res_tx, res) = chan::unbounded::<u64>();
+            let workers: Vec<_> = (0..8)
+                .map(|_| {
+                    let (jobs, quit, res_tx) = (jobs.clone(), quit.clone(), res_tx.clone());
+                    goro::spawn(move || {
+                        loop {
+                            goro::select! {
+                                recv(jobs) -> j => res_tx.send(j.unwrap()).unwrap(),
+                                recv(quit) => return,
+                            }
+                        }
+                    })
+                })
+                .collect();
+            drop(res_tx);
+            for j in 1..=2000 {
+                jobs_tx.send(j).unwrap();
+            }
+            drop(quit_tx);
+            for w in workers {
+                w.join().unwrap();
+            }
+            res.try_iter().sum::<u64>()
+        })
+        .unwrap();
+    assert_eq!(total, 2000 * 2001 / 2);
+}
+
+#[test]
+fn select_works_on_a_plain_os_thread() {
+    let (tx, rx) = chan::bounded::<u8>(0);
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(5));
+        tx.send(1).unwrap();
+    });
+    let got = goro::select! {
+        recv(rx) -> v => v.unwrap(),
+        recv(goro::time::after(Duration::from_secs(30))) => 0,
+    };
+    assert_eq!(got, 1);
+    t.join().unwrap();
+}
