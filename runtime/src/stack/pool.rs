@@ -702,6 +702,40 @@ mod tests {
     }
 
     #[test]
+    fn an_exiting_thread_hands_its_cached_stacks_to_the_global_pool() {
+        let tops = std::thread::spawn(|| {
+            let stacks: Vec<Stack> = (0..100).map(|_| Stack::pooled(68 * KIB).unwrap()).collect();
+            let tops: Vec<usize> = stacks.iter().map(|s| s.top()).collect();
+            drop(stacks); // into this thread's cache
+            tops
+        })
+        .join()
+        .unwrap();
+        let (slabs, free, _) = class_snapshot(68 * KIB);
+        let carved: usize = {
+            let mut g = global();
+            g.class(68 * KIB).slabs.values().map(|s| s.carved).sum()
+        };
+        assert!(carved >= 100);
+        assert_eq!(
+            (slabs, free),
+            (1, carved),
+            "the cache was not flushed at thread exit"
+        );
+        // Another thread gets the very same stacks back.
+        let again = std::thread::spawn(|| {
+            let stacks: Vec<Stack> = (0..100).map(|_| Stack::pooled(68 * KIB).unwrap()).collect();
+            stacks.iter().map(|s| s.top()).collect::<Vec<usize>>()
+        })
+        .join()
+        .unwrap();
+        let (mut a, mut b) = (tops, again);
+        a.sort_unstable();
+        b.sort_unstable();
+        assert_eq!(a, b);
+    }
+
+    #[test]
     fn stats_count_live_and_pooled_stacks() {
         let before = stats();
         let stacks: Vec<Stack> = (0..10).map(|_| Stack::pooled(60 * KIB).unwrap()).collect();
