@@ -68,17 +68,21 @@ pub(crate) fn select(n: u64) -> Results {
     let (a_tx, a_rx) = chan::bounded::<u64>(0);
     let (b_tx, b_rx) = chan::bounded::<u64>(0);
     let half = n / 2;
+    // Dropping the last Sender closes a goro channel (Go's channels stay open unless
+    // closed): hold a clone so a finished sender does not turn its arm into "closed".
+    let keep_open = (a_tx.clone(), b_tx.clone());
     let start = Instant::now();
     let fa = goro::spawn(move || (0..half).for_each(|_| a_tx.send(1).expect("selector left")));
     let fb = goro::spawn(move || (half..n).for_each(|_| b_tx.send(2).expect("selector left")));
     let (mut from_a, mut from_b) = (0, 0);
     for _ in 0..n {
         goro::select! {
-            recv(a_rx) -> v => from_a += v.expect("sender a left early"),
-            recv(b_rx) -> v => from_b += v.expect("sender b left early"),
+            recv(&a_rx) -> v => from_a += v.expect("sender a left early"),
+            recv(&b_rx) -> v => from_b += v.expect("sender b left early"),
         }
     }
     let elapsed = start.elapsed();
+    drop(keep_open);
     fa.join().expect("sender a panicked");
     fb.join().expect("sender b panicked");
     check(from_a == half && from_b == 2 * (n - half), || {

@@ -3,6 +3,7 @@
 //! `threads.rs`. Timing starts inside the runtime, after it is up, as Go's clock starts
 //! after its runtime is up.
 
+use crate::goro_chan;
 use crate::measure::{self, Job, check, per_op_ns};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -14,9 +15,12 @@ pub fn run(name: &str, job: &Job) -> bool {
     match name {
         "spawn" => on_runtime(job, move || spawn(n)),
         "yield" => on_runtime(job, move || yield_(n)),
+        "pingpong" => on_runtime(job, move || goro_chan::pingpong(n)),
+        "thread-ring" => on_runtime(job, move || goro_chan::thread_ring(n)),
 
         "skynet" => on_runtime(job, move || skynet_bench(n)),
         "park" => on_runtime(job, move || park(n)),
+        "select" => on_runtime(job, move || goro_chan::select(n)),
         _ => return false,
     }
     true

@@ -12,6 +12,7 @@
 //!   table from a saved `--json` run.
 //! - `list`: the workloads and their sizes.
 
+mod goro_chan;
 mod goro_impl;
 mod json;
 mod measure;
