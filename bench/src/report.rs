@@ -436,7 +436,9 @@ pub fn svg_ratios(records: &[Record], title: &str) -> String {
 /// An SVG chart of a `--workers` sweep: time against worker count for goro and Go, one
 /// panel per workload, both axes logarithmic (perfect scaling is a straight line down).
 pub fn svg_sweep(records: &[Record], title: &str) -> String {
-    let mut series: BTreeMap<String, BTreeMap<&str, Vec<(u64, f64)>>> = BTreeMap::new();
+    // panel title -> system -> (workers, value) points
+    type Points = Vec<(u64, f64)>;
+    let mut series: BTreeMap<String, BTreeMap<&str, Points>> = BTreeMap::new();
     for r in records
         .iter()
         .filter(|r| !r.workload.ends_with(PEAK_RSS_SUFFIX))
