@@ -47,7 +47,7 @@ use crate::sched::{self, Config, Shared, Worker};
 use crate::task;
 
 /// Default usable stack bytes per task. See [`Builder::stack_size`] for the trade-off.
-pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
+pub const DEFAULT_STACK_SIZE: usize = 64 * 1024;
 
 /// Why [`Runtime::block_on`] could not return the main task's value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,7 +94,7 @@ impl Default for Builder {
 }
 
 impl Builder {
-    /// A builder with the defaults: one worker per available CPU, 256 KiB stacks.
+    /// A builder with the defaults: one worker per available CPU, 64 KiB stacks.
     pub fn new() -> Builder {
         Builder::default()
     }
@@ -114,14 +114,23 @@ impl Builder {
     }
 
     /// Default usable stack bytes per task (rounded up to whole pages; a guard page is added
-    /// below). Default 256 KiB.
+    /// below). Default: [`DEFAULT_STACK_SIZE`], 64 KiB. A task can ask for another size with
+    /// `task::Builder::stack_size`.
     ///
-    /// Only pages a task touches cost memory, so a generous reservation is cheap — up to a
-    /// point: the kernel's page tables cost about 8 bytes per 4 KiB of *spacing* between stacks
-    /// that were touched (a 256 KiB stack costs ~512 B of page table, a 32 KiB one ~64 B). The
-    /// default is large enough for a panic in a task to capture and print a full backtrace
-    /// (`RUST_BACKTRACE=1`), which needs tens of KiB of stack. Programs with a million small
-    /// tasks (see `examples/million.rs`) choose 16-32 KiB.
+    /// A stack is reserved address space: only the pages a task touches cost memory (a parked
+    /// task that ran a little uses one 4 KiB page). So why not reserve megabytes, like an OS
+    /// thread's 8 MiB? Because of page tables: every 2 MiB of address space in which some page
+    /// was touched needs a 4 KiB page-table page, so each touched stack costs about
+    /// `stack_size / 512` bytes of page table on top of its pages — 128 B at 64 KiB, 512 B at
+    /// 256 KiB, 16 KiB at 8 MiB. With a million tasks that is the difference between 4.2 KB
+    /// and 20 KB per task.
+    ///
+    /// The floor is what a panic needs: with `RUST_BACKTRACE=1` the panic hook captures and
+    /// symbolizes a backtrace on the task's own stack, which takes about 20-24 KiB (measured;
+    /// a test proves the default survives it). 64 KiB leaves room for ordinary code on top of
+    /// that. A task that needs more (deep recursion, large arrays on the stack) overflows into
+    /// its guard page, and the runtime reports which task overflowed and aborts: raise the size
+    /// for that task or for the runtime.
     pub fn stack_size(mut self, bytes: usize) -> Builder {
         self.stack_size = bytes;
         self

@@ -1,0 +1,232 @@
+//! Scheduler behaviour: work stealing, tasks staying on their thread, fairness, idle workers.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, ThreadId};
+use std::time::{Duration, Instant};
+
+use goro::{Runtime, task};
+
+fn runtime(workers: usize) -> Runtime {
+    Runtime::builder().workers(workers).build().unwrap()
+}
+
+#[test]
+fn an_idle_worker_steals_unstarted_tasks() {
+    // A spins (without yielding) until B has run. If nobody stole one of them from the
+    // spawning worker, B could never run while A holds that worker.
+    let (a_thread, b_thread, steals) = runtime(2)
+        .block_on(|| {
+            let b_ran = Arc::new(AtomicBool::new(false));
+            let seen = b_ran.clone();
+            let a = goro::spawn(move || {
+                let deadline = Instant::now() + Duration::from_secs(20);
+                while !seen.load(Ordering::SeqCst) {
+                    assert!(Instant::now() < deadline, "B never ran: nothing was stolen");
+                    std::hint::spin_loop();
+                }
+                thread::current().id()
+            });
+            let b = goro::spawn(move || {
+                b_ran.store(true, Ordering::SeqCst);
+                thread::current().id()
+            });
+            let a = a.join().unwrap();
+            let b = b.join().unwrap();
+            (a, b, goro::debug::stats().steals)
+        })
+        .unwrap();
+    assert_ne!(a_thread, b_thread);
+    assert!(steals >= 1, "stats().steals = {steals}");
+}
+
+#[test]
+fn started_tasks_never_change_os_thread() {
+    let moved = runtime(2)
+        .block_on(|| {
+            let moved = Arc::new(AtomicUsize::new(0));
+            let handles: Vec<_> = (0..200)
+                .map(|i| {
+                    let moved = moved.clone();
+                    goro::spawn(move || {
+                        let home = thread::current().id();
+                        for round in 0..20 {
+                            match (i + round) % 3 {
+                                0 => goro::yield_now(),
+                                1 => goro::sleep(Duration::from_micros(50)),
+                                _ => task::park_timeout(Duration::from_micros(20)),
+                            }
+                            if thread::current().id() != home {
+                                moved.fetch_add(1, Ordering::SeqCst);
+                            }
+                        }
+                    })
+                })
+                .collect();
+            for h in handles {
+                h.join().unwrap();
+            }
+            moved.load(Ordering::SeqCst)
+        })
+        .unwrap();
+    assert_eq!(moved, 0, "tasks resumed on another OS thread");
+}
+
+#[test]
+fn cross_thread_wakeups_reach_pinned_tasks() {
+    // Pairs of tasks wake each other many times; with two workers many wakeups cross threads
+    // and must go through the home worker's inbox.
+    let rounds = runtime(2)
+        .block_on(|| {
+            let total = Arc::new(AtomicUsize::new(0));
+            let mut handles = Vec::new();
+            for _ in 0..8 {
+                let turn = Arc::new(AtomicUsize::new(0));
+                let slot: Arc<Mutex<Option<goro::Task>>> = Arc::new(Mutex::new(None));
+                let (t2, s2, tot) = (turn.clone(), slot.clone(), total.clone());
+                let ponger = goro::spawn(move || {
+                    for i in 0..200 {
+                        while t2.load(Ordering::SeqCst) != 2 * i + 1 {
+                            goro::park();
+                        }
+                        t2.store(2 * i + 2, Ordering::SeqCst);
+                        tot.fetch_add(1, Ordering::SeqCst);
+                        s2.lock().unwrap().as_ref().unwrap().unpark();
+                    }
+                });
+                let pong_task = ponger.task();
+                let pinger = goro::spawn(move || {
+                    *slot.lock().unwrap() = Some(goro::current());
+                    for i in 0..200 {
+                        turn.store(2 * i + 1, Ordering::SeqCst);
+                        pong_task.unpark();
+                        while turn.load(Ordering::SeqCst) != 2 * i + 2 {
+                            goro::park();
+                        }
+                    }
+                });
+                handles.push(pinger);
+                handles.push(ponger);
+            }
+            for h in handles {
+                h.join().unwrap();
+            }
+            total.load(Ordering::SeqCst)
+        })
+        .unwrap();
+    assert_eq!(rounds, 8 * 200);
+}
+
+#[test]
+fn a_full_local_queue_spills_to_the_global_queue() {
+    // 256 slots per worker: spawning 3000 tasks in a row overflows several times.
+    let sum = runtime(1)
+        .block_on(|| {
+            let hs: Vec<_> = (0..3000u64).map(|i| goro::spawn(move || i)).collect();
+            hs.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
+        })
+        .unwrap();
+    assert_eq!(sum, 3000 * 2999 / 2);
+}
+
+#[test]
+fn a_ping_pong_pair_cannot_starve_other_tasks() {
+    // Two tasks hand the worker to each other through `runnext` forever; a third task that
+    // is merely runnable must still get its turn (every 61st tick skips runnext).
+    runtime(1)
+        .block_on(|| {
+            let stop = Arc::new(AtomicBool::new(false));
+            let slot: Arc<Mutex<Option<goro::Task>>> = Arc::new(Mutex::new(None));
+            let (stop_a, slot_a) = (stop.clone(), slot.clone());
+            let b = goro::spawn({
+                let stop = stop.clone();
+                move || {
+                    while !stop.load(Ordering::SeqCst) {
+                        goro::park();
+                        if let Some(a) = slot.lock().unwrap().as_ref() {
+                            a.unpark();
+                        }
+                    }
+                }
+            });
+            let b_task = b.task();
+            let a = goro::spawn(move || {
+                *slot_a.lock().unwrap() = Some(goro::current());
+                while !stop_a.load(Ordering::SeqCst) {
+                    b_task.unpark();
+                    goro::park();
+                }
+                b_task.unpark();
+            });
+            let stopper = goro::spawn(move || stop.store(true, Ordering::SeqCst));
+            stopper.join().unwrap();
+            a.join().unwrap();
+            b.join().unwrap();
+        })
+        .unwrap();
+}
+
+#[test]
+fn tasks_spread_over_all_workers() {
+    let threads = runtime(2)
+        .block_on(|| {
+            let seen = Arc::new(Mutex::new(HashSet::<ThreadId>::new()));
+            let hs: Vec<_> = (0..64)
+                .map(|_| {
+                    let seen = seen.clone();
+                    goro::spawn(move || {
+                        seen.lock().unwrap().insert(thread::current().id());
+                        // Busy for a moment, so the other worker has time to steal.
+                        let until = Instant::now() + Duration::from_millis(2);
+                        while Instant::now() < until {
+                            std::hint::spin_loop();
+                        }
+                    })
+                })
+                .collect();
+            for h in hs {
+                h.join().unwrap();
+            }
+            let guard = seen.lock().unwrap();
+            guard.len()
+        })
+        .unwrap();
+    assert_eq!(threads, 2);
+}
+
+fn process_cpu_time() -> Duration {
+    let mut usage = std::mem::MaybeUninit::<goro::sys::libc::rusage>::zeroed();
+    // SAFETY: getrusage writes a rusage struct into the pointer we pass.
+    let rc =
+        unsafe { goro::sys::libc::getrusage(goro::sys::libc::RUSAGE_THREAD, usage.as_mut_ptr()) };
+    assert_eq!(rc, 0);
+    // SAFETY: initialised by the successful call.
+    let u = unsafe { usage.assume_init() };
+    Duration::from_micros((u.ru_utime.tv_sec * 1_000_000 + u.ru_utime.tv_usec) as u64)
+        + Duration::from_micros((u.ru_stime.tv_sec * 1_000_000 + u.ru_stime.tv_usec) as u64)
+}
+
+#[test]
+fn idle_workers_sleep_instead_of_spinning() {
+    // The main task sleeps; both workers have nothing to do. Measure the CPU the worker
+    // threads burn meanwhile: parked threads burn none.
+    let (cpu_main_thread, cpu_other) = runtime(2)
+        .block_on(|| {
+            let other = goro::spawn(|| {
+                let before = process_cpu_time();
+                goro::sleep(Duration::from_millis(300));
+                process_cpu_time() - before
+            });
+            let before = process_cpu_time();
+            goro::sleep(Duration::from_millis(300));
+            (process_cpu_time() - before, other.join().unwrap())
+        })
+        .unwrap();
+    // A spinning worker would use the whole 300 ms.
+    assert!(
+        cpu_main_thread < Duration::from_millis(100),
+        "{cpu_main_thread:?}"
+    );
+    assert!(cpu_other < Duration::from_millis(100), "{cpu_other:?}");
+}
