@@ -306,7 +306,7 @@ impl<T: ?Sized> Mutex<T> {
                 return;
             }
         }
-        let sel = Selector::new(crate::task::current_parker());
+        let sel = Selector::solo(crate::task::current_parker());
         let queued = self.queue.with(|q| {
             loop {
                 match self.state.load(Ordering::Relaxed) {
@@ -568,7 +568,7 @@ impl<T: ?Sized> RwLock<T> {
 
     fn acquire(&self, write: bool) {
         let parker = crate::task::current_parker();
-        let sel = Selector::new(parker);
+        let sel = Selector::solo(parker);
         let queued = self.state.with(|st| {
             let free = if write {
                 !st.writer && st.readers == 0 && st.queue.0.is_empty()

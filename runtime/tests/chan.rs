@@ -372,3 +372,76 @@ fn receiving_forever_is_a_deadlock_not_a_hang() {
         other => panic!("expected a deadlock report, got {other:?}"),
     }
 }
+
+/// A timeout racing a sender: the value is either received in time or still there afterwards;
+/// never lost, never received twice.
+#[test]
+fn timeout_racing_a_send_never_loses_the_value() {
+    for seed in 0..40 {
+        let (in_time, later) = det(seed, move || {
+            let (tx, rx) = chan::bounded::<u64>(0);
+            goro::spawn(move || {
+                goro::time::sleep(Duration::from_millis(10));
+                tx.send(seed).unwrap();
+            });
+            let first = rx.recv_timeout(Duration::from_millis(10));
+            let later = rx.recv_timeout(Duration::from_millis(10));
+            (first.ok(), later.ok())
+        });
+        let got: Vec<u64> = in_time.into_iter().chain(later).collect();
+        assert_eq!(
+            got,
+            vec![seed],
+            "seed {seed}: expected the value exactly once"
+        );
+    }
+}
+
+/// At shutdown the runtime unwinds tasks still parked on a channel. Their wait nodes live on
+/// their stacks, so they must leave the queue first: using the channel afterwards must not see
+/// them.
+#[test]
+fn tasks_parked_at_shutdown_leave_the_wait_queues() {
+    let (tx, rx) = chan::bounded::<u32>(0);
+    let (full_tx, full_rx) = chan::bounded::<u32>(0);
+    let (rx2, full_tx2) = (rx.clone(), full_tx.clone());
+    let rt = Builder::new().workers(2).build().unwrap();
+    rt.block_on(move || {
+        for i in 0..20 {
+            let (rx, full_tx) = (rx2.clone(), full_tx2.clone());
+            goro::spawn(move || {
+                if i % 2 == 0 {
+                    let _ = rx.recv();
+                } else {
+                    let _ = full_tx.send(i);
+                }
+            });
+        }
+        goro::sleep(Duration::from_millis(20)); // let them all park, then return
+    })
+    .unwrap();
+    assert!(
+        tx.try_send(1).unwrap_err().is_full(),
+        "a dead receiver is still queued"
+    );
+    assert_eq!(
+        full_rx.try_recv(),
+        Err(TryRecvError::Empty),
+        "a dead sender is still queued"
+    );
+    drop((rx, full_tx));
+}
+
+#[test]
+fn select_accepts_references_and_temporaries() {
+    det(14, || {
+        let (tx, rx) = chan::bounded::<u8>(1);
+        let rx_ref = &rx;
+        tx.send(1).unwrap();
+        let a = goro::select! { recv(rx_ref) -> v => v.unwrap(), default => 0 };
+        tx.send(2).unwrap();
+        let b = goro::select! { recv(&rx) -> v => v.unwrap(), default => 0 };
+        let c = goro::select! { send(&tx, 3) -> r => r.is_ok(), default => false };
+        assert_eq!((a, b, c), (1, 2, true));
+    });
+}

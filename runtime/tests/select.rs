@@ -341,3 +341,28 @@ fn select_works_on_a_plain_os_thread() {
     assert_eq!(got, 1);
     t.join().unwrap();
 }
+
+/// A select parked at shutdown leaves every channel it waited on.
+#[test]
+fn select_parked_at_shutdown_leaves_all_queues() {
+    let (a_tx, a) = chan::bounded::<u8>(0);
+    let (b_tx, b) = chan::bounded::<u8>(0);
+    let (a2, b2) = (a.clone(), b.clone());
+    let rt = Builder::new().workers(2).build().unwrap();
+    rt.block_on(move || {
+        for _ in 0..10 {
+            let (a, b) = (a2.clone(), b2.clone());
+            goro::spawn(move || {
+                goro::select! {
+                    recv(a) => {},
+                    recv(b) => {},
+                }
+            });
+        }
+        goro::sleep(Duration::from_millis(20));
+    })
+    .unwrap();
+    assert!(a_tx.try_send(1).unwrap_err().is_full());
+    assert!(b_tx.try_send(1).unwrap_err().is_full());
+    drop((a, b));
+}

@@ -293,3 +293,24 @@ fn mutex_blocks_a_plain_thread() {
     t.join().unwrap();
     assert_eq!(*m.lock(), 1);
 }
+
+/// Tasks parked on a mutex when the runtime shuts down are unwound and leave its queue, so a
+/// later unlock does not hand the lock to a task that no longer exists.
+#[test]
+fn mutex_waiters_cancelled_at_shutdown_leave_the_queue() {
+    let m = Arc::new(Mutex::new(0));
+    let guard = m.lock(); // held by this plain thread for the whole run
+    let m2 = m.clone();
+    let rt = Builder::new().workers(2).build().unwrap();
+    rt.block_on(move || {
+        for _ in 0..10 {
+            let m = m2.clone();
+            goro::spawn(move || *m.lock() += 1);
+        }
+        goro::sleep(Duration::from_millis(20));
+    })
+    .unwrap();
+    drop(guard);
+    let g = m.try_lock().expect("no dead waiter may hold the lock");
+    assert_eq!(*g, 0);
+}

@@ -164,7 +164,7 @@ impl<T> Chan<T> {
             self.state.unlock();
             return Err(Fail::WouldBlock);
         }
-        let sel = Selector::new(crate::task::current_parker());
+        let sel = Selector::solo(crate::task::current_parker());
         let node = Waiter::new(None);
         node.prepare(&sel, 0);
         // SAFETY: lock held; the node stays on this frame until `Blocked` unlinks it or a
@@ -179,8 +179,7 @@ impl<T> Chan<T> {
         };
         let index = blocked.wait(mode, reason);
         std::mem::forget(blocked);
-        if index == TIMED_OUT {
-            self.unlink(&node, true);
+        if index == TIMED_OUT && self.unlink(&node, true) {
             return Err(Fail::Timeout);
         }
         // SAFETY: the selector is final, so no other thread touches the node any more.
@@ -210,7 +209,7 @@ impl<T> Chan<T> {
                 return Err(fail);
             }
         };
-        let sel = Selector::new(crate::task::current_parker());
+        let sel = Selector::solo(crate::task::current_parker());
         let node = Waiter::new(Some(value));
         node.prepare(&sel, 0);
         // SAFETY: as in `recv`.
@@ -224,8 +223,7 @@ impl<T> Chan<T> {
         };
         let index = blocked.wait(mode, WaitReason::ChanSend);
         std::mem::forget(blocked);
-        if index == TIMED_OUT {
-            self.unlink(&node, false);
+        if index == TIMED_OUT && self.unlink(&node, false) {
             // SAFETY: unlinked and our selector is final: the node is ours alone.
             let value = unsafe { node.take() }.expect("a timed-out send still holds its value");
             return Err((value, Fail::Timeout));
@@ -238,14 +236,16 @@ impl<T> Chan<T> {
         Ok(())
     }
 
-    /// Removes `node` from the receive (`recv == true`) or send queue if it is still there.
-    pub(crate) fn unlink(&self, node: &Waiter<T>, recv: bool) {
+    /// Removes `node` from the receive (`recv == true`) or send queue if it is still there;
+    /// returns whether it was. For a solo wait, `false` means a waker completed the operation
+    /// (under this lock, so its result is visible now).
+    pub(crate) fn unlink(&self, node: &Waiter<T>, recv: bool) -> bool {
         self.state.with(|st| {
             let queue = if recv { &mut st.recvq } else { &mut st.sendq };
             // SAFETY: lock held; the node is alive (it is on the caller's frame) and only ever
             // linked into this queue.
-            unsafe { queue.remove(node) };
-        });
+            unsafe { queue.remove(node) }
+        })
     }
 
     /// The last sender is gone: wake every parked receiver (Go: `closechan`). O(receivers).
@@ -310,7 +310,8 @@ impl<T> Blocked<'_, T> {
 
 impl<T> Drop for Blocked<'_, T> {
     fn drop(&mut self) {
-        self.sel.give_up_spinning();
+        // A solo wait gives up by unlinking under the lock; if a waker got there first it
+        // completed the node under the same lock, so either way nobody touches it afterwards.
         self.chan.unlink(self.node, self.recv);
     }
 }

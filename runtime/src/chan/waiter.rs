@@ -40,22 +40,43 @@ pub(crate) struct Selector {
     state: AtomicUsize,
     /// Taken by the single waker whose claim succeeded; nobody else touches it while linked.
     parker: UnsafeCell<Option<Parker>>,
+    /// Exactly one node, on one queue, protected by one lock (a plain send or receive, a
+    /// mutex waiter): whoever unlinks the node under that lock owns it, so wakers need no
+    /// compare-and-swap. The owner gives up (timeout, unwinding) by unlinking its node under
+    /// the lock too: if the node is gone, a waker completed it (and set the final state, under
+    /// the lock) first.
+    solo: bool,
 }
 
 impl Selector {
+    /// The selector of a `select!` with several nodes: wakers claim it with a CAS.
     pub(crate) fn new(parker: Parker) -> Selector {
         Selector {
             state: AtomicUsize::new(WAITING),
             parker: UnsafeCell::new(Some(parker)),
+            solo: false,
         }
     }
 
-    /// Claims the operation for a waker: `WAITING -> BUSY`. Only one claim ever succeeds.
+    /// The selector of a single-node wait (see the `solo` field).
+    pub(crate) fn solo(parker: Parker) -> Selector {
+        Selector {
+            state: AtomicUsize::new(WAITING),
+            parker: UnsafeCell::new(Some(parker)),
+            solo: true,
+        }
+    }
+
+    /// Claims the operation for a waker (`WAITING -> BUSY`); only one claim ever succeeds.
+    /// The caller holds the lock of the queue it just unlinked the node from.
     #[inline]
     pub(crate) fn try_claim(&self) -> bool {
-        self.state
-            .compare_exchange(WAITING, BUSY, Ordering::Acquire, Ordering::Relaxed)
-            .is_ok()
+        // A solo node is claimed by being unlinked under the lock: nobody can race us.
+        self.solo
+            || self
+                .state
+                .compare_exchange(WAITING, BUSY, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
     }
 
     /// Publishes the completed arm and returns the parker to unpark (after unlocking).
@@ -92,23 +113,27 @@ impl Selector {
         }
     }
 
-    /// Parks until an arm completed or `deadline` passed; returns the arm or [`TIMED_OUT`].
-    /// A timed-out caller must still unlink its nodes.
+    /// Solo waits only: parks until completed or until `deadline` passed; returns the index,
+    /// or [`TIMED_OUT`] if the deadline passed first. Then the caller must take the lock and
+    /// unlink its node: if the node is already gone, a waker completed it after all (and
+    /// `finished()` says so).
     pub(crate) fn wait_until(&self, reason: WaitReason, deadline: Instant) -> usize {
+        debug_assert!(self.solo);
         loop {
             if let Some(index) = self.finished() {
                 return index;
             }
             if crate::time::now() >= deadline {
-                return self.give_up(reason);
+                return TIMED_OUT;
             }
             crate::task::park_until(reason, deadline);
         }
     }
 
-    /// Like [`Selector::give_up`], but never parks: used while unwinding, when parking is not
-    /// allowed. A waker that already claimed the selector is running right now (it holds a
-    /// channel lock), so the spin is short.
+    /// Stops a multi-node wait without parking (used while unwinding, when parking is not
+    /// allowed): claims the selector as [`TIMED_OUT`], or, if a waker claimed it first, waits
+    /// for that waker to publish its arm and returns it. Such a waker is running right now
+    /// (it holds a channel lock), so the spin is short.
     pub(crate) fn give_up_spinning(&self) -> usize {
         match self
             .state
@@ -129,19 +154,6 @@ impl Selector {
         self.state
             .compare_exchange(WAITING, TIMED_OUT, Ordering::Acquire, Ordering::Acquire)
             .is_ok()
-    }
-
-    /// Stops waiting: either claims the selector as [`TIMED_OUT`], or, when a waker got there
-    /// first, waits for that waker to finish (it is running on another thread right now, or it
-    /// already finished) and returns its arm.
-    pub(crate) fn give_up(&self, reason: WaitReason) -> usize {
-        match self
-            .state
-            .compare_exchange(WAITING, TIMED_OUT, Ordering::Acquire, Ordering::Acquire)
-        {
-            Ok(_) => TIMED_OUT,
-            Err(_) => self.wait(reason),
-        }
     }
 }
 
@@ -263,13 +275,13 @@ impl<T> WaitList<T> {
         node.linked.set(true);
     }
 
-    /// Unlinks `node` if it is linked.
+    /// Unlinks `node` if it is linked; returns whether it was.
     ///
     /// # Safety
     /// `node` is alive; if linked, it is linked in this list; the caller holds the lock.
-    pub(crate) unsafe fn remove(&mut self, node: &Waiter<T>) {
+    pub(crate) unsafe fn remove(&mut self, node: &Waiter<T>) -> bool {
         if !node.linked.get() {
-            return;
+            return false;
         }
         let (prev, next) = (node.prev.get(), node.next.get());
         if prev.is_null() {
@@ -287,6 +299,7 @@ impl<T> WaitList<T> {
         node.prev.set(ptr::null());
         node.next.set(ptr::null());
         node.linked.set(false);
+        true
     }
 
     fn pop_front(&mut self) -> Option<*const Waiter<T>> {
