@@ -19,6 +19,7 @@ fn recurse(depth: u64) -> u64 {
 
 fn main() {
     goro::run(|| {
+        // 256 KiB instead of the default 64 KiB, to show the size in the message is the task's.
         let task = goro::task::Builder::new()
             .name("deep".to_string())
             .stack_size(256 * 1024)

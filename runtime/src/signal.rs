@@ -212,8 +212,9 @@ fn report_overflow(task: &OverflowInfo) -> ! {
         buf.push_u64(task.stack_size as u64);
         buf.push(b" bytes)\n");
     }
-    buf.push(b"goro: fatal error: stack overflow (give the task more with ");
-    buf.push(b"task::Builder::stack_size, or move large data to the heap); aborting\n");
+    buf.push(b"goro: fatal error: stack overflow; give the task more with ");
+    buf.push(b"goro::task::Builder::stack_size (or every task, runtime::Builder::stack_size), ");
+    buf.push(b"or move large locals to the heap; aborting\n");
     buf.write_stderr();
     // SAFETY: abort is async-signal-safe and never returns.
     unsafe { libc::abort() }

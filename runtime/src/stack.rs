@@ -6,7 +6,7 @@
 //! the old one over and rewrites the pointers into it ("copying stacks"; Go 1.3 and earlier used
 //! segmented stacks instead). Rust cannot move a stack, because it cannot find and rewrite the
 //! pointers into it, so goro does what the kernel does for OS threads: it *reserves* a generous
-//! range of address space per task (256 KiB by default) and lets the page-fault handler commit
+//! range of address space per task (64 KiB by default) and lets the page-fault handler commit
 //! physical pages only when the task first touches them. A task that never goes deeper than a
 //! few frames costs one 4 KiB page, however large its reservation. Lesson 02 builds this.
 //!
@@ -307,7 +307,7 @@ fn bad_or_rounded_len(size: usize, page: usize) -> io::Result<usize> {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             "stack size 0 is too small: a stack needs at least one page; \
-             256 KiB (256 * 1024) is goro's default",
+             64 KiB (64 * 1024) is goro's default",
         ));
     }
     if size > MAX_STACK {

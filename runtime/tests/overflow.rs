@@ -54,6 +54,10 @@ fn overflowing_task_is_named_and_aborts() {
         Ok(_) => {}
         Err(_) => {
             let test = "overflowing_task_is_named_and_aborts";
+            let default = format!(
+                "goro: goroutine 2 has overflowed its stack (stack size {} KiB)",
+                goro::runtime::DEFAULT_STACK_SIZE / 1024
+            );
             for (mode, needle) in [
                 (
                     "recursion",
@@ -63,12 +67,13 @@ fn overflowing_task_is_named_and_aborts() {
                     "huge-frame",
                     "\"big-frame\" has overflowed its stack (stack size 64 KiB)",
                 ),
-                ("unnamed", "goro: goroutine 2 has overflowed its stack"),
+                ("unnamed", default.as_str()),
             ] {
                 let out = run_child(test, mode);
                 let stderr = String::from_utf8_lossy(&out.stderr);
                 assert_eq!(out.status.signal(), Some(libc::SIGABRT), "{mode}: {stderr}");
                 assert!(stderr.contains(needle), "{mode}: {stderr}");
+                assert!(stderr.contains("Builder::stack_size"), "{mode}: {stderr}");
             }
         }
     }
@@ -95,7 +100,7 @@ fn other_faults_in_a_task_are_still_plain_segfaults() {
 }
 
 #[test]
-fn main_thread_overflow_is_still_reported_by_std() {
+fn os_thread_overflow_is_still_reported_by_std() {
     match std::env::var(CHILD).as_deref() {
         Ok("thread") => {
             // Start a runtime first so goro's handler is installed, then overflow an OS thread:
@@ -111,7 +116,7 @@ fn main_thread_overflow_is_still_reported_by_std() {
         }
         Ok(_) => {}
         Err(_) => {
-            let out = run_child("main_thread_overflow_is_still_reported_by_std", "thread");
+            let out = run_child("os_thread_overflow_is_still_reported_by_std", "thread");
             let stderr = String::from_utf8_lossy(&out.stderr);
             assert_eq!(out.status.signal(), Some(libc::SIGABRT), "{stderr}");
             assert!(
