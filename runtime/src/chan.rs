@@ -23,6 +23,21 @@
 //! or close it twice), and sending when every `Receiver` is gone returns the value in
 //! [`SendError`] instead of blocking forever.
 //!
+//! ```
+//! use goro::chan;
+//!
+//! let squares = goro::run(|| {
+//!     let (tx, rx) = chan::bounded(0); // rendezvous: each send waits for its receive
+//!     goro::spawn(move || {
+//!         for i in 1..=4u32 {
+//!             tx.send(i * i).unwrap();
+//!         }
+//!     }); // the task ends, `tx` drops, the channel closes: the loop below ends
+//!     rx.iter().collect::<Vec<_>>()
+//! });
+//! assert_eq!(squares, [1, 4, 9, 16]);
+//! ```
+//!
 //! Inside: one lock around a buffer and two FIFO queues of parked operations, whose nodes live
 //! on the parked tasks' stacks (no allocation per operation); see `chan/imp.rs` and
 //! `chan/waiter.rs`.

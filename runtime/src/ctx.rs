@@ -24,7 +24,25 @@
 //! `&'static str` key and a type ([`Context::with_value`], [`Context::value`]).
 //!
 //! Deadlines use the runtime's timers, so on a deterministic runtime a 10-second timeout
-//! completes instantly in real time while the virtual clock moves by exactly 10 seconds.
+//! completes instantly in real time while the virtual clock moves by exactly 10 seconds:
+//!
+//! ```
+//! use goro::ctx::{self, Context, CtxError};
+//! use std::time::Duration;
+//!
+//! let rt = goro::Runtime::builder().deterministic(7).build().unwrap();
+//! let err = rt
+//!     .block_on(|| {
+//!         let (ctx, _cancel) = ctx::with_timeout(&Context::background(), Duration::from_secs(10));
+//!         let (_never_tx, replies) = goro::chan::bounded::<String>(0);
+//!         goro::select! {
+//!             recv(replies) -> r => panic!("no reply expected, got {r:?}"),
+//!             recv(ctx.done()) => ctx.err(),
+//!         }
+//!     })
+//!     .unwrap();
+//! assert_eq!(err, Some(CtxError::DeadlineExceeded));
+//! ```
 
 use crate::chan::{self, Receiver, Sender, TimerHandle};
 use std::any::Any;

@@ -21,7 +21,7 @@
 //!
 //! Arms, separated by commas (optional after a `{ block }` body):
 //!
-//! * `recv(rx) -> msg => body`: `rx` is a [`Receiver`](crate::chan::Receiver) (or a reference
+//! * `recv(rx) -> msg => body`: `rx` is a [`Receiver`] (or a reference
 //!   to one); `msg: Result<T, RecvError>` is `Err` once the channel is closed and drained. A
 //!   closed channel is always ready, as in Go. `-> msg` may be left out.
 //! * `send(tx, value) -> res => body`: `res: Result<(), SendError<T>>`; `Err` hands the value
@@ -47,16 +47,33 @@ use crate::chan::{Chan, Fail, Receiver, RecvError, Selector, SendError, Sender, 
 use crate::task::{Parker, WaitReason};
 use std::cell::Cell;
 
-/// Selects over channel operations; see the [module documentation](crate::select) for the
+/// Selects over channel operations; see the [module documentation](mod@crate::select) for the
 /// arms, the semantics, and a side-by-side with Go.
 ///
-/// ```ignore
-/// let (tx, rx) = goro::chan::bounded::<u32>(0);
-/// goro::select! {
-///     recv(rx) -> msg => println!("got {msg:?}"),
-///     send(tx, 7) -> res => res.expect("receiver alive"),
-///     default => println!("nothing was ready"),
-/// }
+/// ```
+/// use goro::chan;
+/// use std::time::Duration;
+///
+/// goro::run(|| {
+///     let (tx, rx) = chan::bounded::<u32>(1);
+///     // Nothing to receive yet and room to send: only the send arm is ready.
+///     goro::select! {
+///         recv(rx) -> msg => panic!("unexpected {msg:?}"),
+///         send(tx, 7) -> res => res.expect("the receiver is alive"),
+///     }
+///     // Now the value waits in the buffer; a 1 s timeout arm loses.
+///     let got = goro::select! {
+///         recv(rx) -> msg => msg.unwrap(),
+///         recv(goro::time::after(Duration::from_secs(1))) => 0,
+///     };
+///     assert_eq!(got, 7);
+///     // Nothing ready at all: `default` runs at once.
+///     let idle = goro::select! {
+///         recv(rx) => false,
+///         default => true,
+///     };
+///     assert!(idle);
+/// });
 /// ```
 #[macro_export]
 macro_rules! select {

@@ -46,12 +46,22 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 /// `add(n)` before starting work, `done()` when one piece finishes, `wait()` parks until the
 /// counter is back to zero. Clones share one counter, so hand a clone to each task.
 ///
-/// ```ignore
-/// let wg = goro::sync::WaitGroup::new();
-/// for i in 0..3 {
-///     wg.go(move || println!("worker {i}"));
-/// }
-/// wg.wait();
+/// ```
+/// use goro::sync::{Mutex, WaitGroup};
+/// use std::sync::Arc;
+///
+/// let total = goro::run(|| {
+///     let wg = WaitGroup::new();
+///     let sum = Arc::new(Mutex::new(0));
+///     for i in 1..=10 {
+///         let sum = sum.clone();
+///         wg.go(move || *sum.lock() += i); // add(1) now, done() when the task ends
+///     }
+///     wg.wait();
+///     let total = *sum.lock();
+///     total
+/// });
+/// assert_eq!(total, 55);
 /// ```
 #[derive(Clone, Default)]
 pub struct WaitGroup {
@@ -212,9 +222,10 @@ const CONTENDED: u8 = 2;
 
 /// A mutual-exclusion lock that parks the waiting task (Go: `sync.Mutex`), protecting a `T`.
 ///
-/// ```ignore
-/// let counter = Arc::new(goro::sync::Mutex::new(0));
-/// *counter.lock() += 1;   // unlocked at the end of the statement
+/// ```
+/// let counter = goro::sync::Mutex::new(0);
+/// *counter.lock() += 1; // unlocked at the end of the statement
+/// assert_eq!(*counter.lock(), 1);
 /// ```
 pub struct Mutex<T: ?Sized> {
     state: AtomicU8,

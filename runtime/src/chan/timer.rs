@@ -16,11 +16,17 @@ use std::time::{Duration, Instant};
 /// Returns a channel that receives the current time once `d` has passed
 /// (Go: `time.After(d)`); the usual timeout arm of a [`select!`](crate::select!):
 ///
-/// ```ignore
-/// goro::select! {
-///     recv(replies) -> reply => handle(reply),
-///     recv(goro::time::after(Duration::from_secs(1))) -> _ => println!("timed out"),
-/// }
+/// ```
+/// use std::time::Duration;
+///
+/// goro::run(|| {
+///     let (_tx, replies) = goro::chan::bounded::<String>(0); // nobody will reply
+///     let outcome = goro::select! {
+///         recv(replies) -> reply => reply.unwrap(),
+///         recv(goro::time::after(Duration::from_millis(10))) => "timed out".to_string(),
+///     };
+///     assert_eq!(outcome, "timed out");
+/// });
 /// ```
 ///
 /// Like Go's, the channel is never closed: after its one value it blocks forever. On the
