@@ -96,3 +96,28 @@ fn after_works_on_a_plain_thread() {
     let fired = goro::time::after(Duration::from_millis(20)).recv().unwrap();
     assert!(fired - start >= Duration::from_millis(20));
 }
+
+/// An `after` whose receiver is dropped (the other `select!` arm won) cancels its timer: the
+/// virtual clock does not jump to it, and a later deadlock is still reported.
+#[test]
+fn abandoned_after_timer_is_cancelled() {
+    let rt = Builder::new().deterministic(5).build().unwrap();
+    let res = rt.block_on(|| {
+        let start = goro::time::now();
+        let (tx, rx) = chan::bounded::<u8>(1);
+        tx.send(1).unwrap();
+        goro::select! {
+            recv(rx) -> v => assert_eq!(v, Ok(1)),
+            recv(goro::time::after(Duration::from_secs(3600))) => unreachable!(),
+        }
+        goro::time::sleep(Duration::from_secs(1));
+        assert!(goro::time::now() - start < Duration::from_secs(2));
+        let _ = rx.recv(); // blocks forever: `tx` is alive but nobody sends
+    });
+    match res {
+        Err(goro::runtime::RunError::Deadlock { dump }) => {
+            assert!(dump.contains("[chan receive]"), "{dump}")
+        }
+        other => panic!("expected a deadlock report, got {other:?}"),
+    }
+}

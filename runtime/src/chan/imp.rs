@@ -2,6 +2,7 @@
 //! wait queues. Every operation takes the lock once on its fast path and never allocates.
 
 use super::lock::Locked;
+use super::timer::TimerHandle;
 use super::waiter::{Selector, TIMED_OUT, WaitList, Waiter};
 use crate::task::{Parker, WaitReason};
 use std::collections::VecDeque;
@@ -39,6 +40,10 @@ pub(crate) struct State<T> {
     pub(crate) senders_gone: bool,
     /// Every receiver was dropped: sends fail at once and give the value back.
     pub(crate) receivers_gone: bool,
+    /// The pending timer of an `after`/`tick` channel: cancelled when the last receiver goes,
+    /// so an abandoned timeout neither keeps the deadlock detector quiet nor moves the
+    /// virtual clock.
+    pub(crate) timer: Option<Box<TimerHandle>>,
 }
 
 // SAFETY: the raw node pointers in the wait queues are only followed under the channel lock, and
@@ -72,6 +77,7 @@ impl<T> Chan<T> {
                 sendq: WaitList::new(),
                 senders_gone: false,
                 receivers_gone: false,
+                timer: None,
             }),
             cap,
             senders: AtomicUsize::new(1),
@@ -267,14 +273,17 @@ impl<T> Chan<T> {
     /// The last receiver is gone: fail every parked sender and drop what is buffered.
     pub(crate) fn disconnect_receivers(&self) {
         let mut wake = Vec::new();
-        let buffered = self.state.with(|st| {
+        let (buffered, timer) = self.state.with(|st| {
             st.receivers_gone = true;
             // SAFETY: lock held.
             unsafe { st.sendq.disconnect_all(&mut wake) };
-            std::mem::take(&mut st.buf)
+            (std::mem::take(&mut st.buf), st.timer.take())
         });
         for p in wake {
             p.unpark();
+        }
+        if let Some(timer) = timer {
+            super::timer::cancel_timer(*timer);
         }
         // Values are dropped outside the lock: their destructors may use channels too.
         drop(buffered);

@@ -30,10 +30,13 @@ use std::time::{Duration, Instant};
 /// ```
 ///
 /// Like Go's, the channel is never closed: after its one value it blocks forever. On the
-/// virtual clock of a deterministic runtime, the time is virtual too.
+/// virtual clock of a deterministic runtime, the time is virtual too. Dropping the receiver
+/// before the timer fires cancels the timer (as Go 1.23 does for unreferenced timers), so an
+/// abandoned timeout arm costs nothing afterwards.
 pub fn after(d: Duration) -> Receiver<Instant> {
     let (tx, rx) = new_pair(Chan::new(1, true));
-    schedule(
+    let chan = tx.chan.clone();
+    let timer = schedule(
         deadline_in(d),
         Box::new(move || {
             // The buffer holds the one value, so this never waits; an error only means
@@ -41,6 +44,8 @@ pub fn after(d: Duration) -> Receiver<Instant> {
             let _ = tx.try_send(crate::time::now());
         }),
     );
+    // Dropping every receiver cancels the timer (see `State::timer`).
+    chan.state.with(|st| st.timer = Some(Box::new(timer)));
     rx
 }
 
@@ -49,7 +54,7 @@ pub fn after(d: Duration) -> Receiver<Instant> {
 /// A slow receiver misses ticks instead of queueing them (the buffer holds one), as in Go.
 /// The ticker stops once every receiver is dropped. Note that a running ticker is always
 /// "something pending": a program that waits forever while one runs is not reported as a
-/// deadlock (Go behaves the same way).
+/// deadlock (Go behaves the same way) until the ticker's receivers are dropped.
 ///
 /// # Panics
 /// If `period` is zero.
@@ -76,7 +81,19 @@ struct Ticker {
 
 fn arm(ticker: Ticker) {
     let at = ticker.next;
-    schedule(at, Box::new(move || fire(ticker)));
+    let chan = ticker.tx.chan.clone();
+    let timer = schedule(at, Box::new(move || fire(ticker)));
+    let stale = chan.state.with(|st| {
+        if st.receivers_gone {
+            Some(timer) // the last receiver left meanwhile: nobody will cancel this one
+        } else {
+            st.timer = Some(Box::new(timer));
+            None
+        }
+    });
+    if let Some(timer) = stale {
+        cancel_timer(timer);
+    }
 }
 
 fn fire(mut ticker: Ticker) {
