@@ -366,3 +366,68 @@ fn select_parked_at_shutdown_leaves_all_queues() {
     assert!(b_tx.try_send(1).unwrap_err().is_full());
     drop((a, b));
 }
+
+/// Selects meeting selects: tasks of group A offer on `ab` while listening on `ba`, group B the
+/// reverse, so a parked select's node is often claimed by another select (the CAS race on the
+/// shared selector word). Every value must arrive exactly once.
+fn crossing_selects(tasks_per_side: u64, quota: u64) -> Vec<u64> {
+    let (ab_tx, ab_rx) = chan::bounded::<u64>(0);
+    let (ba_tx, ba_rx) = chan::bounded::<u64>(0);
+    let (stop_tx, stop) = chan::bounded::<()>(0);
+    let (got_tx, got) = chan::unbounded::<u64>();
+    let mut handles = Vec::new();
+    for side in 0..2u64 {
+        for t in 0..tasks_per_side {
+            let (out, inp) = if side == 0 {
+                (ab_tx.clone(), ba_rx.clone())
+            } else {
+                (ba_tx.clone(), ab_rx.clone())
+            };
+            let (stop, got_tx) = (stop.clone(), got_tx.clone());
+            let base = (side * tasks_per_side + t) * quota;
+            handles.push(goro::spawn(move || {
+                let mut sent = 0;
+                while sent < quota {
+                    goro::select! {
+                        send(out, base + sent) -> r => { r.unwrap(); sent += 1 }
+                        recv(inp) -> v => got_tx.send(v.unwrap()).unwrap(),
+                    }
+                }
+                // Quota done: keep receiving so the others can finish theirs.
+                loop {
+                    goro::select! {
+                        recv(inp) -> v => got_tx.send(v.unwrap()).unwrap(),
+                        recv(stop) => return,
+                    }
+                }
+            }));
+        }
+    }
+    let total = 2 * tasks_per_side * quota;
+    let mut all: Vec<u64> = got.iter().take(total as usize).collect();
+    drop(stop_tx);
+    for h in handles {
+        h.join().unwrap();
+    }
+    all.sort_unstable();
+    all
+}
+
+#[test]
+fn crossing_selects_conserve_values_two_workers() {
+    let all = Builder::new()
+        .workers(2)
+        .build()
+        .unwrap()
+        .block_on(|| crossing_selects(6, 300))
+        .unwrap();
+    assert_eq!(all, (0..2 * 6 * 300).collect::<Vec<u64>>());
+}
+
+#[test]
+fn crossing_selects_conserve_values_many_seeds() {
+    for seed in 0..24 {
+        let all = det(seed, || crossing_selects(3, 40));
+        assert_eq!(all, (0..2 * 3 * 40).collect::<Vec<u64>>(), "seed {seed}");
+    }
+}
