@@ -180,34 +180,45 @@ pub(crate) fn install_guards(pages: &[usize]) -> io::Result<GuardKind> {
     Ok(kind)
 }
 
-/// `process_madvise(MADV_GUARD_INSTALL)` on our own process, in chunks of 1,024 ranges.
-/// Returns false if the kernel refused, so the caller falls back to one call per page.
+/// Guard markers for many pages in as few system calls as possible.
 fn batch_guards(pages: &[usize], page: usize) -> bool {
+    let ranges: Vec<(usize, usize)> = pages.iter().map(|&lo| (lo, page)).collect();
+    advise_ranges(&ranges, MADV_GUARD_INSTALL)
+}
+
+/// Applies `advice` to every `(start, len)` range with `process_madvise` on our own process,
+/// 1,024 ranges per call (the kernel's iovec limit), so that the kernel takes its locks and
+/// flushes TLBs once per batch instead of once per range. Returns false if the kernel refused
+/// (no pidfd_open, or a kernel that does not accept this advice here); the caller then falls
+/// back to one `madvise` per range. The advice must be one that is harmless to repeat, since a
+/// refused batch may have been partly applied.
+pub(crate) fn advise_ranges(ranges: &[(usize, usize)], advice: libc::c_int) -> bool {
     let Some(pidfd) = self_pidfd() else {
         return false;
     };
-    let mut iov = Vec::with_capacity(pages.len().min(1024));
-    for chunk in pages.chunks(1024) {
+    let mut iov = Vec::with_capacity(ranges.len().min(1024));
+    for chunk in ranges.chunks(1024) {
         iov.clear();
-        iov.extend(chunk.iter().map(|&lo| libc::iovec {
-            iov_base: lo as *mut libc::c_void,
-            iov_len: page,
+        iov.extend(chunk.iter().map(|&(start, len)| libc::iovec {
+            iov_base: start as *mut libc::c_void,
+            iov_len: len,
         }));
-        let want = (chunk.len() * page) as libc::c_long;
+        let want: usize = chunk.iter().map(|&(_, len)| len).sum();
         loop {
-            // SAFETY: every range is a page-aligned page of a private mapping this module owns,
-            // and `pidfd` refers to this very process (checked against getpid in self_pidfd).
+            // SAFETY: the callers pass page-aligned ranges of private mappings this module owns
+            // that nothing is using, and `pidfd` refers to this very process (checked against
+            // getpid in self_pidfd).
             let done = unsafe {
                 libc::syscall(
                     libc::SYS_process_madvise,
                     pidfd,
                     iov.as_ptr(),
                     iov.len(),
-                    MADV_GUARD_INSTALL,
+                    advice,
                     0,
                 )
             };
-            if done == want {
+            if done >= 0 && done as usize == want {
                 break;
             }
             let again = done < 0

@@ -25,7 +25,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::{
-    GuardKind, Stack, guard_kind, install_guards, page_size, reserve, unreserve, usable_len,
+    GuardKind, Stack, advise_ranges, guard_kind, install_guards, page_size, reserve, unreserve,
+    usable_len,
 };
 
 /// Stacks a thread keeps for itself before handing half of them to the global pool.
@@ -496,6 +497,7 @@ impl Class {
     /// Releases the pages of free stacks until at most `keep` may still be resident.
     fn cool(&mut self, keep: usize) {
         let page = page_size();
+        let mut runs = Vec::new();
         for slab in self.slabs.values_mut() {
             if self.warm <= keep {
                 break;
@@ -506,7 +508,7 @@ impl Class {
                 continue;
             }
             warm.sort_unstable();
-            // One madvise per run of adjacent slots; the guard pages inside a run keep their
+            // One range per run of adjacent slots; the guard pages inside a run keep their
             // markers (MADV_DONTNEED leaves guard markers in place).
             let mut i = 0;
             while i < warm.len() {
@@ -518,14 +520,18 @@ impl Class {
                     i += 1;
                 }
                 let from = start + page; // skip the run's first guard: nothing to release there
-                // SAFETY: the range covers free slots only; their contents are garbage, and
-                // dropping them is exactly what a free stack allows.
-                unsafe {
-                    libc::madvise(from as *mut libc::c_void, end - from, libc::MADV_DONTNEED)
-                };
+                runs.push((from, end - from));
             }
             self.warm -= warm.len();
             slab.cold = slab.free.len();
+        }
+        // All runs in one system call per 1,024 (one TLB flush for the lot), else one each.
+        if !advise_ranges(&runs, libc::MADV_DONTNEED) {
+            for (from, len) in runs {
+                // SAFETY: the range covers free slots only; their contents are garbage, and
+                // dropping them is exactly what a free stack allows.
+                unsafe { libc::madvise(from as *mut libc::c_void, len, libc::MADV_DONTNEED) };
+            }
         }
     }
 }
