@@ -22,7 +22,9 @@
 //! `vm.max_map_count` (65,530 by default) mappings, so mprotect guards stop at about 32,700 stacks.
 //! goro falls back to `mprotect` on older kernels and reports which kind is in use
 //! ([`GuardKind`], `goro::debug::stats()`). Setting the environment variable
-//! `GORO_STACK_GUARD=mprotect` forces the fallback, so the limit can be observed (lesson 14).
+//! `GORO_STACK_GUARD=mprotect` forces the fallback, so the limit can be observed (lesson 14);
+//! any other value, or none, means the default (guard markers where the kernel has them). Guard
+//! markers for a batch of new stacks go to the kernel in one `process_madvise` call.
 //!
 //! [`Stack::new`] makes a standalone stack with its own mapping (what the lessons use). The
 //! runtime gets its stacks from a pool instead (`pool.rs`): one `mmap` per slab of many stacks,

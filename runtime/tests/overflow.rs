@@ -9,9 +9,15 @@ use std::process::{Command, Output};
 const CHILD: &str = "GORO_OVERFLOW_TEST_CHILD";
 
 fn run_child(test: &str, mode: &str) -> Output {
+    // "NAME+mprotect" runs mode NAME with mprotect guard pages instead of guard markers.
+    let (mode, guard) = match mode.strip_suffix("+mprotect") {
+        Some(m) => (m, "mprotect"),
+        None => (mode, "madvise"),
+    };
     Command::new(std::env::current_exe().expect("path of this test binary"))
         .args([test, "--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD, mode)
+        .env("GORO_STACK_GUARD", guard)
         .output()
         .expect("re-running the test binary")
 }
@@ -68,6 +74,10 @@ fn overflowing_task_is_named_and_aborts() {
                     "\"big-frame\" has overflowed its stack (stack size 64 KiB)",
                 ),
                 ("unnamed", default.as_str()),
+                (
+                    "recursion+mprotect",
+                    "\"deep\" has overflowed its stack (stack size 128 KiB)",
+                ),
             ] {
                 let out = run_child(test, mode);
                 let stderr = String::from_utf8_lossy(&out.stderr);
