@@ -230,3 +230,32 @@ fn idle_workers_sleep_instead_of_spinning() {
     );
     assert!(cpu_other < Duration::from_millis(100), "{cpu_other:?}");
 }
+
+#[test]
+fn migratable_tasks_run_to_completion() {
+    let total = runtime(2)
+        .block_on(|| {
+            let hs: Vec<_> = (0..100u64)
+                .map(|i| {
+                    // SAFETY: the task holds nothing thread-bound across its yields and parks.
+                    let b = unsafe { task::Builder::new().migratable() };
+                    b.spawn(move || {
+                        let mut acc = 0;
+                        for k in 0..20 {
+                            acc += i * k;
+                            if k % 2 == 0 {
+                                goro::yield_now();
+                            } else {
+                                task::park_timeout(Duration::from_micros(10));
+                            }
+                        }
+                        acc
+                    })
+                    .unwrap()
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
+        })
+        .unwrap();
+    assert_eq!(total, (0..100u64).sum::<u64>() * (0..20u64).sum::<u64>());
+}
