@@ -325,8 +325,9 @@ fn git_archive(root: &Path, rev: &str, dest: &Path) -> Result<()> {
         )
         .into());
     }
+    // -m: fresh modification times, so cargo never mistakes an older build for this copy.
     let mut tar = Command::new("tar")
-        .arg("-x")
+        .arg("-xm")
         .arg("-C")
         .arg(dest)
         .stdin(Stdio::piped())

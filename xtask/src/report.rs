@@ -88,14 +88,14 @@ fn explain_crash(case: &TestCase, crash: &Crash) {
         None => "the test process exited in the middle of a test (`std::process::exit`?).",
     };
     anstream::println!(
-        "    {} while `{}` was running: {}",
+        "    {} while `{}` was running.",
         paint(BAD, format!("crashed with {}", crash.signal)),
-        case.name,
-        why
+        case.name
     );
+    ui::para(why);
     let message = runtime_message(&crash.stderr);
     if !message.trim().is_empty() {
-        anstream::println!("    {}", paint(HEAD, "The process's last words (stderr):"));
+        anstream::println!("    {}", paint(HEAD, "The process's last words:"));
         ui::indent(&message);
     }
 }
@@ -103,11 +103,14 @@ fn explain_crash(case: &TestCase, crash: &Crash) {
 fn explain_timeout(case: &TestCase, secs: u64, stderr: &str) {
     if case.target == "compile_fail" || stderr.contains("tests/ui/") {
         anstream::println!(
-            "    {} `{}` was still compiling its cases after {secs} s. trybuild runs rustc on \
-             each case; the very first run also compiles the dependencies. Run the check again; \
-             if it keeps happening, the lesson's time_limit_secs is too small for this machine.",
+            "    {} `{}` was still compiling its cases after {secs} s.",
             paint(WARN, "time limit:"),
             case.name
+        );
+        ui::para(
+            "trybuild runs rustc on each case; the very first run also compiles the \
+             dependencies. Run the check again; if it keeps happening, the lesson's \
+             time_limit_secs is too small for this machine.",
         );
         return;
     }
@@ -116,11 +119,11 @@ fn explain_timeout(case: &TestCase, secs: u64, stderr: &str) {
         paint(WARN, "hang:"),
         case.name
     );
-    anstream::println!(
-        "    The usual cause is a task waiting for something that never comes: a send on a \
+    ui::para(
+        "The usual cause is a task waiting for something that never comes: a send on a \
          channel nobody receives from, a receive on a channel nobody sends to or closes, a \
          join on a task that never ends, or a park() with no matching unpark(). A task that \
-         loops without yielding can also starve every other task on its worker."
+         loops without yielding can also starve every other task on its worker.",
     );
     let message = runtime_message(stderr);
     if !message.trim().is_empty() {
@@ -161,7 +164,7 @@ pub fn panic_summary(output: &str) -> String {
         }
         kept.push(line);
     }
-    let text = kept.join("\n");
+    let text = strip_thread_ids(&kept.join("\n"));
     let lines: Vec<&str> = text.trim().lines().collect();
     if lines.len() <= 40 {
         return lines.join("\n");
@@ -182,6 +185,26 @@ pub fn panic_summary(output: &str) -> String {
         out.push_str(&format!("\n[… {} more lines …]", lines.len() - end));
     }
     out
+}
+
+/// `thread 'name' (12345) panicked` -> `thread 'name' panicked`: the OS thread id is noise here.
+fn strip_thread_ids(text: &str) -> String {
+    text.lines()
+        .map(|line| {
+            if let Some(at) = line.find("' (")
+                && line.starts_with("thread '")
+                && let Some(close) = line[at + 3..].find(") panicked")
+                && line[at + 3..at + 3 + close]
+                    .chars()
+                    .all(|c| c.is_ascii_digit())
+            {
+                format!("{}'{}", &line[..at], &line[at + 3 + close + 1..])
+            } else {
+                line.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// A snapshot mismatch as insta prints it.
@@ -450,7 +473,7 @@ mod tests {
 
     #[test]
     fn panic_summary_drops_backtraces() {
-        let out = "thread 't' panicked at tests/a.rs:3:5:\nboom\nstack backtrace:\n   0: std::x\n             at /rustc/x\n   1: y\nnote: Some details are omitted, run with `RUST_BACKTRACE=full`\n";
+        let out = "thread 't' (42) panicked at tests/a.rs:3:5:\nboom\nstack backtrace:\n   0: std::x\n             at /rustc/x\n   1: y\nnote: Some details are omitted, run with `RUST_BACKTRACE=full`\n";
         assert_eq!(
             panic_summary(out),
             "thread 't' panicked at tests/a.rs:3:5:\nboom"

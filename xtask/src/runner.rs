@@ -415,6 +415,27 @@ fn run_target(
                 let timed_out = matches!(outcome, Outcome::TimedOut(_));
                 let progressed = test.is_some();
                 if let Some(test) = test {
+                    let mut outcome = outcome;
+                    if let Outcome::Crashed(crash) = &mut outcome {
+                        // libtest captured what the test printed (a panic message, say) and the
+                        // crash lost it: run the test alone, uncaptured, to hear its last words.
+                        let mut cmd = env.command(&target.exe);
+                        cmd.args([
+                            "--test-threads=1",
+                            "--color",
+                            "never",
+                            "--nocapture",
+                            "--exact",
+                        ])
+                        .arg(&test);
+                        if let Ok(again) = run_once(cmd, opts.time_limit, &target.name, &mut |_| {})
+                        {
+                            let words = tail(&again.stdout_and_stderr, 60);
+                            if !words.trim().is_empty() {
+                                crash.stderr = words;
+                            }
+                        }
+                    }
                     let case = TestCase {
                         target: target.name.clone(),
                         name: test.clone(),
@@ -461,6 +482,8 @@ struct Pass {
     results: Vec<(String, Outcome)>,
     interrupted: Option<Interruption>,
     stderr: String,
+    /// Both streams in arrival order, without libtest's own lines (for `--nocapture` runs).
+    stdout_and_stderr: String,
 }
 
 enum Chunk {
@@ -606,6 +629,7 @@ fn run_once(
     let mut timed_out = false;
     let mut drain_until: Option<Instant> = None;
     let mut pending = Vec::new();
+    let mut both = Capped::default();
     let mut handle = |chunk: Chunk,
                       parser: &mut LibtestParser,
                       stderr: &mut Capped,
@@ -613,6 +637,7 @@ fn run_once(
                       on_event: &mut dyn FnMut(Event)| {
         match chunk {
             Chunk::Out(data) => {
+                both.push(&String::from_utf8_lossy(&data));
                 pending.extend_from_slice(&data);
                 // Only decode whole UTF-8 sequences.
                 let valid = match std::str::from_utf8(&pending) {
@@ -626,7 +651,11 @@ fn run_once(
                     on_event(Event::Started(target, &name));
                 }
             }
-            Chunk::Err(data) => stderr.push(&String::from_utf8_lossy(&data)),
+            Chunk::Err(data) => {
+                let text = String::from_utf8_lossy(&data);
+                both.push(&text);
+                stderr.push(&text);
+            }
             Chunk::Closed => *open -= 1,
         }
     };
@@ -658,6 +687,18 @@ fn run_once(
     }
     let status = status.expect("set above");
     let stderr = stderr.finish();
+    let stdout_and_stderr = both
+        .finish()
+        .lines()
+        .map(
+            |l| match l.strip_prefix("test ").and_then(|r| r.split_once(" ... ")) {
+                Some((_, rest)) => rest,
+                None => l,
+            },
+        )
+        .filter(|l| !(l.starts_with("running ") || l.trim().is_empty()))
+        .collect::<Vec<_>>()
+        .join("\n");
     let running = parser.started.clone();
     let saw_summary = parser.saw_summary;
     let results = parser.into_results();
@@ -691,6 +732,7 @@ fn run_once(
         results,
         interrupted,
         stderr,
+        stdout_and_stderr,
     })
 }
 

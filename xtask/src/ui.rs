@@ -97,3 +97,21 @@ pub fn indent(text: &str) {
         anstream::println!("    {line}");
     }
 }
+
+/// Prints `text` as a paragraph wrapped at 92 columns, indented by four spaces.
+pub fn para(text: &str) {
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > 88 {
+            anstream::println!("    {line}");
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        anstream::println!("    {line}");
+    }
+}

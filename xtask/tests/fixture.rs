@@ -1,0 +1,421 @@
+//! Drives the real `cargo xtask` binary against a fixture course (tests/fixtures/course: two
+//! runtime-less lessons) copied into a temporary folder, as a learner and an instructor would.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A private copy of the fixture course, a git repository with one commit (the "shipped" course).
+struct Course {
+    dir: tempfile::TempDir,
+    _one_at_a_time: std::sync::MutexGuard<'static, ()>,
+}
+
+/// Copies of the course share a target folder (so the test dependencies compile once), and
+/// cargo tells two copies' builds apart by file times only. So the tests take turns: a copy
+/// is made after the previous test's builds, and its files are newer than those builds.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn shared_target(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join(name)
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.unwrap();
+        let rel = entry.path().strip_prefix(from).unwrap();
+        if rel.starts_with("target") || rel.starts_with(".workbook") {
+            continue;
+        }
+        let dest = to.join(rel);
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&dest).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &dest).unwrap();
+        }
+    }
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl Course {
+    fn new() -> Course {
+        let guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        let dir = tempfile::tempdir().unwrap();
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/course");
+        copy_dir(&src, dir.path());
+        git(dir.path(), &["init", "-q"]);
+        git(dir.path(), &["add", "."]);
+        git(dir.path(), &["commit", "-q", "-m", "the course as shipped"]);
+        Course {
+            dir,
+            _one_at_a_time: guard,
+        }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn write(&self, rel: &str, text: &str) {
+        std::fs::write(self.path(rel), text).unwrap();
+    }
+
+    fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.path(rel)).unwrap()
+    }
+
+    fn solve(&self, lesson: &str) {
+        let from = self.path(&format!("solutions/{lesson}/src/lib.rs"));
+        std::fs::copy(from, self.path(&format!("exercises/{lesson}/src/lib.rs"))).unwrap();
+    }
+
+    /// Runs `cargo xtask ARGS` on this course; returns (exit code, stdout + stderr).
+    fn xtask(&self, args: &[&str]) -> (i32, String) {
+        let out: Output = Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .arg("--root")
+            .arg(self.dir.path())
+            .args(["--color", "never"])
+            .args(args)
+            .env("CARGO_TARGET_DIR", shared_target("fixture-target"))
+            .env("XTASK_SCRATCH_TARGET", shared_target("fixture-scratch"))
+            .env_remove("CI")
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code().unwrap_or(-1), text)
+    }
+}
+
+#[test]
+fn a_failing_lesson_shows_each_check_the_first_failure_and_what_to_do_next() {
+    let c = Course::new();
+    let (code, out) = c.xtask(&["check", "01"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("✗ adding::adds_small_numbers"), "{out}");
+    assert!(out.contains("✓ adding::adds_zero"), "{out}");
+    assert!(out.contains("✗ table::the_table"), "{out}");
+    assert!(out.contains("2 of 3 checks failed"), "{out}");
+    assert!(
+        out.contains("2 + 3 should be 5"),
+        "the panic message: {out}"
+    );
+    assert!(!out.contains("stack backtrace"), "{out}");
+    assert!(
+        out.contains("Next:") && out.contains("cargo xtask hint 01"),
+        "{out}"
+    );
+    // The state is remembered for `list`, and invalidated by an edit.
+    let (_, list) = c.xtask(&["list"]);
+    assert!(list.contains("01  ✗ failing"), "{list}");
+    assert!(list.contains("02  · not started"), "{list}");
+    assert!(list.contains("0/2 lessons passed"), "{list}");
+    c.write(
+        "exercises/lesson-01-adding/src/lib.rs",
+        "pub fn add(a: u32, b: u32) -> u32 { a * b }\n",
+    );
+    let (_, list) = c.xtask(&["list"]);
+    assert!(list.contains("01  ~ in progress"), "{list}");
+    // A wrong answer that passes one test shows the snapshot diff.
+    c.write(
+        "exercises/lesson-01-adding/src/lib.rs",
+        "pub fn add(a: u32, b: u32) -> u32 { if a == 2 && b == 3 { 5 } else { a * b } }\n",
+    );
+    let (code, out) = c.xtask(&["check", "adding"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("The first one, table::the_table"), "{out}");
+    assert!(
+        out.contains("tests/snapshots/table__the_table.snap"),
+        "{out}"
+    );
+    assert!(
+        out.contains("- 1 + 1 = 2") && out.contains("+ 1 + 1 = 1"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("cargo insta review"),
+        "never advise rewriting snapshots: {out}"
+    );
+    // Nothing was written next to the snapshots.
+    let snaps = std::fs::read_dir(c.path("exercises/lesson-01-adding/tests/snapshots"))
+        .unwrap()
+        .count();
+    assert_eq!(snaps, 1);
+}
+
+#[test]
+fn a_solved_lesson_passes_and_shows_the_solution_and_why() {
+    let c = Course::new();
+    c.solve("lesson-01-adding");
+    let (code, out) = c.xtask(&["check", "lesson-01"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Lesson 01 passed: all 3 checks"), "{out}");
+    assert!(
+        out.contains("solutions/lesson-01-adding/src/lib.rs"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Addition is what `+` does."),
+        "the WHY.md note: {out}"
+    );
+    assert!(out.contains("cargo xtask check 02"), "{out}");
+    let (_, list) = c.xtask(&["list"]);
+    assert!(
+        list.contains("01  ✓ passed") && list.contains("1/2 lessons passed"),
+        "{list}"
+    );
+}
+
+#[test]
+fn a_tampered_snapshot_never_passes() {
+    let c = Course::new();
+    // The learner "fixes" the lesson by rewriting the snapshot to match the wrong code.
+    let snap = "exercises/lesson-01-adding/tests/snapshots/table__the_table.snap";
+    c.write(
+        snap,
+        "---\nsource: tests/table.rs\nexpression: out\n---\n1 + 1 = 0\n2 + 2 = 0\n3 + 3 = 0\n",
+    );
+    c.write(
+        "exercises/lesson-01-adding/tests/adding.rs",
+        "#[test]\nfn adds_zero() {}\n",
+    );
+    let (code, out) = c.xtask(&["check", "1"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("protected files changed"), "{out}");
+    assert!(out.contains(&format!("git checkout -- {snap}")), "{out}");
+    assert!(out.contains("cargo xtask reset 01"), "{out}");
+    assert!(out.contains("does not count as passed"), "{out}");
+    // grade ignores the tampering: it runs the shipped tests on the learner's code.
+    let (code, json) = c.xtask(&["grade", "--format", "json", "01"]);
+    assert_eq!(code, 1, "{json}");
+    assert!(json.contains("\"passed\": false"), "{json}");
+    assert!(json.contains("adding::adds_small_numbers"), "{json}");
+}
+
+#[test]
+fn a_hanging_test_is_stopped_at_the_time_limit_and_explained() {
+    let c = Course::new();
+    c.write(
+        "exercises/lesson-02-waiting/src/lib.rs",
+        "pub fn answer() -> u32 {\n    let (tx, rx) = std::sync::mpsc::channel::<u32>();\n    \
+         std::thread::spawn(move || std::mem::forget(tx));\n    rx.recv().unwrap_or(0)\n}\n",
+    );
+    let started = std::time::Instant::now();
+    let (code, out) = c.xtask(&["check", "waiting"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("still running after 3 s"), "{out}");
+    assert!(
+        out.contains("a task waiting for something that never comes"),
+        "{out}"
+    );
+    assert!(out.contains("waiting::then_the_rest (not run)"), "{out}");
+    // Generous bound: the point is that the grader did not wait forever.
+    assert!(started.elapsed().as_secs() < 240);
+}
+
+#[test]
+fn crashes_are_named_with_the_process_last_words() {
+    let c = Course::new();
+    let lib = "exercises/lesson-02-waiting/src/lib.rs";
+    c.write(
+        lib,
+        "pub fn answer() -> u32 {\n    use std::io::Write;\n    \
+         let _ = std::io::stderr().write_all(b\"runtime: task 7 overflowed its stack\\n\");\n    \
+         std::process::abort()\n}\n",
+    );
+    let (code, out) = c.xtask(&["check", "02"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("crashed (SIGABRT)"), "{out}");
+    assert!(
+        out.contains("runtime: task 7 overflowed its stack"),
+        "{out}"
+    );
+    // The test after the crash still ran.
+    assert!(out.contains("✓ waiting::then_the_rest"), "{out}");
+    c.write(
+        lib,
+        "pub fn answer() -> u32 {\n    println!(\"about to write through a null pointer\");\n    \
+         // SAFETY: none: this crashes on purpose.\n    \
+         unsafe { std::ptr::null_mut::<u32>().write_volatile(1) };\n    0\n}\n",
+    );
+    let (code, out) = c.xtask(&["check", "02"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("crashed with SIGSEGV"), "{out}");
+    assert!(
+        out.contains("about to write through a null pointer"),
+        "{out}"
+    );
+}
+
+#[test]
+fn an_unknown_lesson_lists_the_lessons_and_the_closest_match() {
+    let c = Course::new();
+    let (code, out) = c.xtask(&["check", "addng"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("there is no lesson `addng`"), "{out}");
+    assert!(out.contains("Did you mean `lesson-01-adding`?"), "{out}");
+    assert!(out.contains("02  lesson-02-waiting"), "{out}");
+    let (code, out) = c.xtask(&["hint", "9"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("no lesson `9`"), "{out}");
+}
+
+#[test]
+fn hints_come_one_at_a_time_and_are_remembered() {
+    let c = Course::new();
+    let (_, out) = c.xtask(&["hint", "01"]);
+    assert!(
+        out.contains("1/2 Look at the operator.") && !out.contains("plus"),
+        "{out}"
+    );
+    let (_, out) = c.xtask(&["hint", "01"]);
+    assert!(out.contains("2/2 It should be a plus."), "{out}");
+    assert!(out.contains("last hint"), "{out}");
+    let (_, out) = c.xtask(&["hint", "02", "--all"]);
+    assert!(out.contains("1/1 Send the answer"), "{out}");
+}
+
+#[test]
+fn reset_backs_up_the_learner_files_then_restores_the_shipped_ones() {
+    let c = Course::new();
+    let lib = "exercises/lesson-01-adding/src/lib.rs";
+    let shipped = c.read(lib);
+    c.write(lib, "// my attempt\n");
+    c.write(
+        "exercises/lesson-01-adding/tests/adding.rs",
+        "// broken by mistake\n",
+    );
+    c.write(
+        "exercises/lesson-01-adding/src/extra.rs",
+        "// a file of mine\n",
+    );
+    // The learner's own commit does not count as "shipped".
+    git(c.dir.path(), &["add", "."]);
+    git(c.dir.path(), &["commit", "-q", "-m", "my work"]);
+    let (code, out) = c.xtask(&["reset", "01"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(c.read(lib), shipped);
+    assert!(
+        c.read("exercises/lesson-01-adding/tests/adding.rs")
+            .contains("adds_small_numbers")
+    );
+    assert!(!c.path("exercises/lesson-01-adding/src/extra.rs").exists());
+    let backups: Vec<_> = std::fs::read_dir(c.path(".workbook/backups"))
+        .unwrap()
+        .collect();
+    assert_eq!(backups.len(), 1);
+    let backup = backups[0].as_ref().unwrap().path();
+    assert!(
+        backup
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("lesson-01-adding-")
+    );
+    assert!(
+        out.contains(&backup.file_name().unwrap().to_string_lossy().to_string()),
+        "{out}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(backup.join("src/lib.rs")).unwrap(),
+        "// my attempt\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(backup.join("src/extra.rs")).unwrap(),
+        "// a file of mine\n"
+    );
+}
+
+#[test]
+fn verify_accepts_a_sound_course_and_new_lessons_pass_it_at_once() {
+    let c = Course::new();
+    let (code, out) = c.xtask(&["new", "lesson-03-fresh", "--title", "Fresh start"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        c.read("lessons/SUMMARY.md")
+            .contains("[03. A lesson still being written](lesson-03-fresh.md)")
+    );
+    let (code, out) = c.xtask(&["verify"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("the exercise builds and fails exactly its 2 expected tests"),
+        "{out}"
+    );
+    assert!(out.contains("the solution is clippy-clean"), "{out}");
+    assert!(out.contains("the book builds"), "{out}");
+    assert!(out.contains("verify: 3 lessons sound"), "{out}");
+    assert!(c.path("target/book/index.html").is_file());
+    // The lock is current: seal changes nothing.
+    let (_, out) = c.xtask(&["seal"]);
+    assert!(out.contains("already current"), "{out}");
+}
+
+#[test]
+fn verify_names_the_lesson_and_the_reason() {
+    let c = Course::new();
+    // An exercise that passes a test it declares as failing, a pasted code block, a stale lock.
+    let manifest = "exercises/lesson-02-waiting/Cargo.toml";
+    c.write(
+        manifest,
+        &c.read(manifest).replace(
+            "expected_failures = [\"waiting::the_answer_arrives\"]",
+            "expected_failures = [\"waiting::the_answer_arrives\", \"waiting::then_the_rest\"]",
+        ),
+    );
+    c.write(
+        "lessons/lesson-02-waiting.md",
+        "# 02\n\n```rust\nfn pasted() {}\n```\n",
+    );
+    let (code, out) = c.xtask(&["verify", "02"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("expected to fail but pass as shipped: waiting::then_the_rest"),
+        "{out}"
+    );
+    assert!(out.contains("lock: out of date for Cargo.toml"), "{out}");
+    assert!(out.contains("lessons/lesson-02-waiting.md:3"), "{out}");
+    assert!(out.contains("pasted"), "{out}");
+}
+
+#[test]
+fn grade_writes_junit_from_a_pristine_copy() {
+    let c = Course::new();
+    c.solve("lesson-01-adding");
+    let report = c.path("report.xml");
+    let (code, out) = c.xtask(&[
+        "grade",
+        "--format",
+        "junit",
+        "--out",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "lesson 02 is not solved: {out}");
+    assert!(out.contains("1/2 lessons passed"), "{out}");
+    let xml = std::fs::read_to_string(report).unwrap();
+    assert!(
+        xml.contains("<testsuite name=\"lesson-01-adding · Adding\" tests=\"3\""),
+        "{xml}"
+    );
+    assert!(xml.contains("failures=\"0\""), "{xml}");
+    assert!(
+        xml.contains("name=\"waiting::the_answer_arrives\""),
+        "{xml}"
+    );
+    assert!(xml.contains("<failure"), "{xml}");
+}
