@@ -66,10 +66,19 @@ fn every_waiter_is_released() {
 }
 
 #[test]
-#[should_panic(expected = "negative WaitGroup counter")]
 fn done_without_add_panics() {
     // Go panics here too: a negative counter means somebody's bookkeeping is wrong.
-    WaitGroup::new().done();
+    let payload = std::panic::catch_unwind(|| WaitGroup::new().done())
+        .expect_err("done() without add() must panic, not wrap the counter around");
+    let message = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or_default();
+    assert!(
+        message.contains("negative WaitGroup counter"),
+        "the panic message should name the bug (\"negative WaitGroup counter\"), got: {message:?}"
+    );
 }
 
 #[test]
