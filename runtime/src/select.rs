@@ -445,7 +445,7 @@ fn run(arms: &[&dyn Arm], poll_order: &[usize], lock_order: &[usize], has_defaul
             unlock_all(arms, lock_order);
             arms[i].set_chosen();
             if let Some(p) = wake {
-                p.unpark();
+                p.wake();
             }
             return;
         }

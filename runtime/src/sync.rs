@@ -109,7 +109,7 @@ impl WaitGroup {
                 std::mem::take(w)
             });
             for p in waiters {
-                p.unpark();
+                p.wake();
             }
         }
     }
@@ -404,7 +404,7 @@ impl<T: ?Sized> Mutex<T> {
             }
         });
         if let Some(p) = wake {
-            p.unpark();
+            p.wake();
         }
     }
 }
@@ -610,7 +610,7 @@ impl<T: ?Sized> RwLock<T> {
                 // Leaving may unblock readers queued behind us.
                 (false, Self::admit(st))
             });
-            wake.into_iter().for_each(|p| p.unpark());
+            wake.into_iter().for_each(|p| p.wake());
             if granted {
                 self.release(write);
             }
@@ -627,7 +627,7 @@ impl<T: ?Sized> RwLock<T> {
             Self::admit(st)
         });
         for p in wake {
-            p.unpark();
+            p.wake();
         }
     }
 

@@ -162,7 +162,7 @@ impl<T> Chan<T> {
         if let Some((value, wake)) = unsafe { Self::poll_recv(st) } {
             self.state.unlock();
             if let Some(p) = wake {
-                p.unpark();
+                p.wake();
             }
             return value.ok_or(Fail::Disconnected);
         }
@@ -205,7 +205,7 @@ impl<T> Chan<T> {
             Ok(wake) => {
                 self.state.unlock();
                 if let Some(p) = wake {
-                    p.unpark();
+                    p.wake();
                 }
                 return Ok(());
             }
@@ -266,7 +266,7 @@ impl<T> Chan<T> {
             unsafe { st.recvq.disconnect_all(&mut wake) };
         });
         for p in wake {
-            p.unpark();
+            p.wake();
         }
     }
 
@@ -280,7 +280,7 @@ impl<T> Chan<T> {
             (std::mem::take(&mut st.buf), st.timer.take())
         });
         for p in wake {
-            p.unpark();
+            p.wake();
         }
         if let Some(timer) = timer {
             super::timer::cancel_timer(*timer);
