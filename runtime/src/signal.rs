@@ -25,7 +25,7 @@
 use std::cell::Cell;
 use std::mem;
 use std::ptr;
-use std::sync::OnceLock;
+use std::sync::{Once, OnceLock};
 
 /// What the handler needs to know about the running task. The scheduler keeps one per task
 /// and points [`set_current`] at it whenever it switches to the task.
@@ -70,12 +70,13 @@ pub(crate) fn set_current(info: *const OverflowInfo) {
 
 /// The SIGSEGV and SIGBUS actions that were installed before ours.
 static PREVIOUS: OnceLock<[libc::sigaction; 2]> = OnceLock::new();
+static INSTALL: Once = Once::new();
 
 /// Installs the overflow handler for the process (once) and an alternate signal stack for the
 /// calling thread (once per thread; freed when the thread exits). Call on every thread that runs
 /// tasks, before it runs the first one.
 pub(crate) fn install_on_this_thread() {
-    PREVIOUS.get_or_init(install_handlers);
+    INSTALL.call_once(install_handlers);
     if ALT_STACK.with(|c| c.replace(true)) {
         return;
     }
@@ -155,26 +156,30 @@ impl Drop for AltStackOwner {
     }
 }
 
-fn install_handlers() -> [libc::sigaction; 2] {
-    let mut previous = [SIGNALS[0], SIGNALS[1]].map(|signal| {
+/// Saves the current SIGSEGV and SIGBUS actions, then installs ours. Saving comes first so
+/// that a fault arriving the moment ours is in place already finds the action to forward to.
+fn install_handlers() {
+    let previous = SIGNALS.map(|signal| {
         // SAFETY: an all-zero sigaction is a valid value (SIG_DFL, empty mask).
         let mut old: libc::sigaction = unsafe { mem::zeroed() };
         // SAFETY: reading the current action into a valid struct.
         unsafe { libc::sigaction(signal, ptr::null(), &mut old) };
         old
     });
-    for (signal, old) in SIGNALS.iter().zip(previous.iter_mut()) {
+    if PREVIOUS.set(previous).is_err() {
+        return; // cannot happen: only INSTALL's single run sets it
+    }
+    for signal in SIGNALS {
         // SAFETY: zeroed is valid (see above); the fields we need are set below.
         let mut action: libc::sigaction = unsafe { mem::zeroed() };
         action.sa_sigaction = handler as *const () as usize;
         action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
         // SAFETY: `action.sa_mask` is a valid sigset_t to initialise.
         unsafe { libc::sigemptyset(&mut action.sa_mask) };
-        // SAFETY: installing a handler that is async-signal-safe (see `handler`); the old
-        // action is saved so faults that are not ours reach it.
-        unsafe { libc::sigaction(*signal, &action, old) };
+        // SAFETY: installing a handler that is async-signal-safe (see `handler`); the previous
+        // action was saved above so faults that are not ours reach it.
+        unsafe { libc::sigaction(signal, &action, ptr::null_mut()) };
     }
-    previous
 }
 
 const SIGNALS: [libc::c_int; 2] = [libc::SIGSEGV, libc::SIGBUS];
