@@ -276,16 +276,14 @@ impl std::fmt::Debug for Coroutine {
 // The crate-private half the scheduler uses: no boxes, no per-switch bookkeeping.
 // ---------------------------------------------------------------------------------------------
 
-/// A task's execution context: its stack and the saved registers on each side of the switch.
-/// Owned by the task header; touched only by the thread currently running the task.
+/// A task's execution context: its stack and its saved registers while it is not running.
+/// Owned by the task header; touched only by the thread that owns the task at that moment.
 pub(crate) struct RawCo {
     /// Owned so that it lives exactly as long as the context that runs on it.
     #[allow(dead_code)]
     pub(crate) stack: Stack,
-    /// The task's registers while it is suspended.
+    /// The task's registers while it is suspended (None while it runs).
     pub(crate) ctx: Option<Context>,
-    /// The scheduler's registers while the task runs.
-    pub(crate) caller: Option<Context>,
 }
 
 impl RawCo {
@@ -295,60 +293,19 @@ impl RawCo {
         RawCo {
             stack,
             ctx: Some(ctx),
-            caller: None,
         }
     }
 }
 
-/// Scheduler side: switch into the task whose context lives at `co`; returns the value the task
-/// passed to [`task_switch_out`] (or its final value).
+/// Switches from whatever runs now (the scheduler or a task) to the context `to`, passing
+/// `data`. Returns when something switches back to the caller: the returned transfer carries
+/// the context of whoever did (which the caller must store, see `sched::Worker::land`).
 ///
 /// # Safety
-/// `co` must be valid and not in use by any other thread; the task must be suspended.
+/// `to` must be a live, suspended context on a stack that stays valid while it runs, and the
+/// caller must not be resumed on another thread unless everything on its stack allows that.
 #[inline]
-pub(crate) unsafe fn task_switch_in(co: *mut RawCo, data: usize) -> usize {
-    // SAFETY: the caller guarantees exclusive access to `co`.
-    let ctx = unsafe { (*co).ctx.take() }.expect("task context missing");
-    // SAFETY: `ctx` is the task's saved context on its live stack.
-    let t = unsafe { ctx.resume(data) };
-    // SAFETY: the task is suspended again (or finished): we own `co` again.
-    unsafe { (*co).ctx = Some(t.context) };
-    t.data
-}
-
-/// Task side: switch back to the scheduler that resumed us; returns the data of the next resume.
-///
-/// # Safety
-/// Must be called on the task's own stack, `co` being that task's context.
-#[inline]
-pub(crate) unsafe fn task_switch_out(co: *mut RawCo, data: usize) -> usize {
-    // SAFETY: we are the running task, so we own the `caller` field.
-    let caller = unsafe { (*co).caller.take() }.expect("task has no scheduler to return to");
-    // SAFETY: `caller` is the scheduler's live context.
-    let t = unsafe { caller.resume(data) };
-    // SAFETY: we were resumed: `t.context` is the (possibly new) scheduler context.
-    unsafe { (*co).caller = Some(t.context) };
-    t.data
-}
-
-/// Task side, first instructions: remember the scheduler context we were started from.
-///
-/// # Safety
-/// As for [`task_switch_out`].
-#[inline]
-pub(crate) unsafe fn task_started(co: *mut RawCo, from: Context) {
+pub(crate) unsafe fn jump(to: Context, data: usize) -> Transfer {
     // SAFETY: see the function contract.
-    unsafe { (*co).caller = Some(from) };
-}
-
-/// Task side, last instructions: switch back for good.
-///
-/// # Safety
-/// As for [`task_switch_out`]; nothing on this stack may be used afterwards.
-pub(crate) unsafe fn task_exit(co: *mut RawCo, data: usize) -> ! {
-    // SAFETY: see the function contract.
-    let caller = unsafe { (*co).caller.take() }.expect("task has no scheduler to return to");
-    // SAFETY: jumping to the live scheduler context; we are never resumed.
-    unsafe { caller.resume(data) };
-    unreachable!("a finished task was resumed")
+    unsafe { to.resume(data) }
 }

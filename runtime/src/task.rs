@@ -16,8 +16,8 @@
 //! [`park`] and [`Task::unpark`] follow `std::thread::park`'s token semantics: `unpark` leaves a
 //! token if the task is not parked, and the next `park` consumes it and returns at once. `park`
 //! may also return spuriously, so callers re-check their condition in a loop. The state word goes
-//! `EMPTY -> PARKED` only on the scheduler's side of the switch, after the task's registers are
-//! saved, so a waker that sees `PARKED` can always safely queue the task.
+//! `EMPTY -> PARKED` only on the far side of the switch (in whatever the worker switched to),
+//! after the task's registers are saved, so a waker that sees `PARKED` can always queue it.
 //!
 //! ## Soundness: tasks stay on their thread
 //!
@@ -293,45 +293,59 @@ impl Header {
         self.complete(Err(cancelled_payload()));
     }
 
-    /// Runs the task on the current thread until it switches out; returns what it asked for
-    /// (`REQ_*`) or `OUT_FINISHED`. Called only by the scheduler that owns the task.
+    /// First run: gives the task a stack and an initial context, and pins it to `worker`.
+    /// Returns false if no stack could be reserved; the task is then finished with an error.
+    /// Called only by the worker that owns the (unstarted) task.
+    pub(crate) fn start(&self, worker: usize) -> bool {
+        // The stack is taken when the task first runs, from the running thread's pool cache:
+        // a task that finished on this thread moments ago left a warm stack there.
+        let stack = match crate::stack::pool_get(self.stack_size) {
+            Ok(stack) => stack,
+            Err(e) => {
+                self.fail_to_start(e);
+                return false;
+            }
+        };
+        // SAFETY: the caller owns the unstarted task: nobody else touches these cells.
+        let info = unsafe { &mut *self.overflow.get() };
+        info.guard_lo = stack.guard().start;
+        info.guard_hi = stack.guard().end;
+        info.stack_size = stack.len();
+        // SAFETY: as above.
+        unsafe { *self.co.get() = Some(RawCo::new(stack, task_entry)) };
+        if !self.migratable {
+            self.home.store(worker, Ordering::Relaxed);
+        }
+        true
+    }
+
+    /// Takes the saved context to switch into the task, and marks it running.
     ///
     /// # Safety
-    /// The caller must own the task (popped it from a queue or claimed it from `PARKED`), and
-    /// must be on the task's home thread unless the task is migratable or not started.
-    pub(crate) unsafe fn run(&self, worker: usize) -> usize {
-        // SAFETY: the caller owns the task.
-        let co_slot = unsafe { &mut *self.co.get() };
-        let data = if co_slot.is_none() {
-            // The stack is taken when the task first runs, from the running thread's pool
-            // cache: a task that finished on this thread moments ago left a warm stack there.
-            let stack = match crate::stack::pool_get(self.stack_size) {
-                Ok(stack) => stack,
-                Err(e) => {
-                    self.fail_to_start(e);
-                    return coroutine::OUT_FINISHED;
-                }
-            };
-            // SAFETY: as above.
-            let info = unsafe { &mut *self.overflow.get() };
-            info.guard_lo = stack.guard().start;
-            info.guard_hi = stack.guard().end;
-            info.stack_size = stack.len();
-            *co_slot = Some(RawCo::new(stack, task_entry));
-            if !self.migratable {
-                self.home.store(worker, Ordering::Relaxed);
-            }
-            self as *const Header as usize
-        } else {
-            coroutine::IN_RUN
-        };
+    /// The caller must own the task (popped it from a queue or claimed it from `PARKED`), be on
+    /// its home thread unless it is migratable, and switch to the returned context right away.
+    pub(crate) unsafe fn take_ctx(&self) -> context::Context {
         self.state.store(ST_RUNNING, Ordering::Relaxed);
-        let co: *mut RawCo = co_slot.as_mut().expect("just set");
-        crate::signal::set_current(self.overflow.get());
-        // SAFETY: we own the task and are allowed on this thread (see the contract).
-        let out = unsafe { coroutine::task_switch_in(co, data) };
-        crate::signal::set_current(std::ptr::null());
-        out
+        // SAFETY: see the function contract.
+        unsafe { (*self.co.get()).as_mut() }
+            .and_then(|co| co.ctx.take())
+            .expect("a runnable task has a saved context")
+    }
+
+    /// Stores the context the task suspended with.
+    ///
+    /// # Safety
+    /// Called by the thread the task just switched away from, before anyone else can see it.
+    pub(crate) unsafe fn save_ctx(&self, ctx: context::Context) {
+        // SAFETY: see the function contract.
+        if let Some(co) = unsafe { (*self.co.get()).as_mut() } {
+            co.ctx = Some(ctx);
+        }
+    }
+
+    /// What the overflow handler should report while this task runs.
+    pub(crate) fn overflow_info(&self) -> *const OverflowInfo {
+        self.overflow.get()
     }
 
     /// The task could not get a stack: it finishes with an error instead of running.
@@ -362,11 +376,6 @@ impl Header {
             drop(co);
         }
     }
-
-    fn co_ptr(&self) -> *mut RawCo {
-        // SAFETY: only the running task calls this, and it owns `co` while running.
-        unsafe { (*self.co.get()).as_mut().expect("task not started") as *mut RawCo }
-    }
 }
 
 fn cancelled_payload() -> Box<dyn Any + Send> {
@@ -375,19 +384,18 @@ fn cancelled_payload() -> Box<dyn Any + Send> {
 
 /// The first code a task runs on its own stack.
 extern "C" fn task_entry(t: Transfer) -> ! {
+    // Complete the switch that brought us here (store the switcher's context).
+    sched::landed_in_task(t.context);
     let h = t.data as *const Header;
-    // SAFETY: the scheduler passes the header it holds a reference to for the whole run.
-    let header = unsafe { &*h };
-    let co = header.co_ptr();
-    // SAFETY: we are on the task's stack, `co` is its context.
-    unsafe { coroutine::task_started(co, t.context) };
-    run_body(header);
-    // SAFETY: as above; nothing on this stack is used after the switch.
-    unsafe { coroutine::task_exit(co, coroutine::OUT_FINISHED) }
+    // SAFETY: the switcher passes the header of this task, which the worker keeps alive (as
+    // the running task) for as long as it runs.
+    run_body(unsafe { &*h });
+    sched::leave_task(coroutine::OUT_FINISHED);
+    unreachable!("a finished task was resumed")
 }
 
 /// Runs the body with the panic caught, and publishes the outcome. Every value with a
-/// destructor lives in this frame, so all of it is dropped before `task_exit`.
+/// destructor lives in this frame, so all of it is dropped before the final switch.
 #[inline(never)]
 fn run_body(header: &Header) {
     // SAFETY: the running task owns its body.
@@ -564,10 +572,9 @@ pub(crate) fn current_header() -> Option<TaskRef> {
 /// Switches the running task out with request `req`; returns when it is resumed. Unwinds with
 /// the private cancellation payload if the runtime is shutting down.
 fn switch_out(h: *const Header, req: usize) {
-    // SAFETY: `h` is the running task (caller checked), alive while it runs.
+    sched::leave_task(req);
+    // SAFETY: `h` is the running task's header, alive while it runs.
     let header = unsafe { &*h };
-    // SAFETY: we are on the task's own stack.
-    unsafe { coroutine::task_switch_out(header.co_ptr(), req) };
     if header.cancelled.load(Ordering::Relaxed) && !thread::panicking() {
         resume_unwind(Box::new(Cancelled));
     }
@@ -594,8 +601,7 @@ pub fn park_with(reason: WaitReason) {
             // Parking while unwinding a cancelled task: it can never be woken again.
             header.reason.store(reason.as_u8(), Ordering::Relaxed);
             header.state.store(ST_WAITING, Ordering::Relaxed);
-            // SAFETY: we are on the task's own stack.
-            unsafe { coroutine::task_switch_out(header.co_ptr(), REQ_ABANDON) };
+            sched::leave_task(REQ_ABANDON);
             unreachable!("an abandoned task was resumed");
         }
         resume_unwind(Box::new(Cancelled));

@@ -10,6 +10,13 @@
 //! - an **inbox**: wakeups of its pinned tasks coming from other threads land here, and the
 //!   waker unparks the worker if it sleeps.
 //!
+//! When a task yields or parks and its worker has another task ready locally, the task switches
+//! **straight to it** (one register switch, not two via the scheduler loop, like Go's
+//! `gogo` from `schedule` on g0 — minus the g0 hop). Whoever is switched to completes the switch
+//! (`Worker::land`): it stores the old task's registers and only then queues or parks it.
+//! Heavier work (the global queue, timers, stealing, parking the thread) stays in the
+//! scheduler loop on the worker's own stack, so parked tasks' stacks stay shallow.
+//!
 //! A **global queue** takes the overflow of full rings; every 61st scheduling tick a worker looks
 //! there first, so a busy local queue cannot starve it (Go uses the same prime).
 //!
@@ -35,11 +42,13 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
-use crate::coroutine::OUT_FINISHED;
+use crate::coroutine::{self, OUT_FINISHED};
 use crate::task::{self, Header, NO_HOME, REQ_ABANDON, REQ_PARK, REQ_YIELD, TaskRef};
 use crate::time::Timers;
 use queue::RunQueue;
 
+/// `pending` action of the scheduler switching into a task.
+const SWITCH_RUN: usize = usize::MAX;
 /// How often (in scheduling ticks) a worker checks the global queue and timers first.
 const FAIRNESS_TICK: u32 = 61;
 /// Rounds of looking for work before a worker parks its thread, and pauses per round.
@@ -376,6 +385,28 @@ pub(crate) fn with_shared<R>(f: impl FnOnce(&Arc<Shared>) -> R) -> Option<R> {
     Some(f(unsafe { &(*w).shared }))
 }
 
+/// Task side: switch the running task out (see `Worker::switch_from_task`).
+#[inline(never)]
+pub(crate) fn leave_task(req: usize) {
+    let w = current_worker().expect("a task runs on a worker");
+    // SAFETY: the worker outlives every task it runs.
+    unsafe { (*w).switch_from_task(req) };
+}
+
+/// Task side, right after being switched to: complete the switch, then record this task as
+/// the one running on this thread.
+#[inline(never)]
+pub(crate) fn landed_in_task(from: context::Context) {
+    let w = current_worker().expect("a task runs on a worker");
+    // SAFETY: the worker outlives every task it runs.
+    let w = unsafe { &*w };
+    w.land(from);
+    let running = w.running.take().expect("the running task is recorded");
+    TASK.with(|c| c.set(Arc::as_ptr(&running)));
+    crate::signal::set_current(running.overflow_info());
+    w.running.set(Some(running));
+}
+
 /// Makes a woken task runnable again. Called by whoever won its `PARKED -> EMPTY` transition.
 pub(crate) fn wake(t: TaskRef) {
     if let Some(w) = current_worker() {
@@ -413,6 +444,8 @@ struct Local {
     homed_live: usize,
     /// Whether this worker counts in `Shared::n_spinning`.
     spinning: bool,
+    /// A direct switch skipped the periodic checks (global queue, timers): do them next.
+    periodic_due: bool,
 }
 
 /// One worker: lives on its thread's stack for the duration of the run.
@@ -420,6 +453,13 @@ pub(crate) struct Worker {
     shared: Arc<Shared>,
     index: usize,
     local: RefCell<Local>,
+    /// The scheduler loop's registers while a task runs.
+    sched_ctx: Cell<Option<context::Context>>,
+    /// The task running on this worker.
+    running: Cell<Option<TaskRef>>,
+    /// The switch in flight: who switched away (None: the scheduler) and what it asked for.
+    /// Set just before a switch, consumed by `land` just after it.
+    pending: Cell<Option<(Option<TaskRef>, usize)>>,
 }
 
 impl Worker {
@@ -443,7 +483,11 @@ impl Worker {
                 id_end: 0,
                 homed_live: 0,
                 spinning: false,
+                periodic_due: false,
             }),
+            sched_ctx: Cell::new(None),
+            running: Cell::new(None),
+            pending: Cell::new(None),
         }
     }
 
@@ -576,30 +620,136 @@ impl Worker {
         }
     }
 
-    /// Runs a task until it switches out, then files it according to what it asked for.
-    fn execute(&self, t: TaskRef) {
-        let first = !t.is_started();
-        if first {
-            self.count_start();
-            self.register(&t);
+    /// Gets `t` ready to be switched into: on its first run it is counted as started, gets its
+    /// stack and is registered on this (its home) worker. False if it could not start.
+    fn prepare(&self, t: &TaskRef) -> bool {
+        if t.is_started() {
+            return true;
         }
-        TASK.with(|c| c.set(Arc::as_ptr(&t)));
-        // SAFETY: we own `t` (popped from a queue or claimed); a started pinned task only ever
-        // reaches the queues of its home worker, so we are on its thread.
-        let out = unsafe { t.run(self.index) };
-        TASK.with(|c| c.set(ptr::null()));
-        if first && !t.migratable {
+        self.count_start();
+        if !t.start(self.index) {
+            return false;
+        }
+        self.register(t);
+        if !t.migratable {
             self.local.borrow_mut().homed_live += 1;
         }
-        match out {
-            REQ_YIELD => self.requeue(t),
+        true
+    }
+
+    /// Scheduler side: switches into `t`, and returns once some task switches back to the
+    /// scheduler (not necessarily `t`: tasks hand the worker to each other directly).
+    fn execute(&self, t: TaskRef) {
+        if !self.prepare(&t) {
+            return;
+        }
+        // SAFETY: we own `t` (popped from a queue or claimed); a started pinned task only ever
+        // reaches the queues of its home worker, so we are on its thread.
+        let to = unsafe { t.take_ctx() };
+        let data = Arc::as_ptr(&t) as usize;
+        self.pending.set(Some((None, SWITCH_RUN)));
+        self.enter_task(t);
+        // SAFETY: `to` is the task's saved context on its live stack.
+        let back = unsafe { coroutine::jump(to, data) };
+        self.land(back.context);
+        TASK.with(|c| c.set(ptr::null()));
+        crate::signal::set_current(ptr::null());
+    }
+
+    fn enter_task(&self, t: TaskRef) {
+        let old = self.running.replace(Some(t));
+        debug_assert!(old.is_none(), "two tasks running on one worker");
+    }
+
+    /// Task side: leaves the running task with request `req` (`REQ_*` or `OUT_FINISHED`) and
+    /// switches straight to the next runnable task if there is one here, else to the scheduler.
+    /// Returns when the task is resumed (for `OUT_FINISHED`: never).
+    fn switch_from_task(&self, req: usize) {
+        let me = self
+            .running
+            .take()
+            .expect("leave_task called outside a task");
+        // The main task's exit ends the run: go back to the scheduler so nothing else runs
+        // after it. During shutdown every switch goes back to the scheduler too.
+        let main_exits = me.is_main && req == OUT_FINISHED;
+        let direct = !(main_exits || self.shared.is_shutting_down());
+        let next = if direct { self.pick_next() } else { None };
+        self.pending.set(Some((Some(me), req)));
+        let back = match next {
+            Some(b) => {
+                // SAFETY: `b` was popped from this worker's queues: we own it, and it is
+                // pinned here or migratable.
+                let to = unsafe { b.take_ctx() };
+                let data = Arc::as_ptr(&b) as usize;
+                self.enter_task(b);
+                // SAFETY: `to` is b's saved context on its live stack.
+                unsafe { coroutine::jump(to, data) }
+            }
+            None => {
+                let to = self
+                    .sched_ctx
+                    .take()
+                    .expect("the scheduler context is saved");
+                // SAFETY: the scheduler is suspended in `execute` on this thread.
+                unsafe { coroutine::jump(to, 0) }
+            }
+        };
+        // Resumed: possibly on another thread if the task is migratable, so look the worker
+        // up again rather than using `self`.
+        landed_in_task(back.context);
+    }
+
+    /// A cheap pick for a direct task-to-task switch: only this worker's own queues. Every
+    /// 61st tick, and whenever they are empty, the task goes back to the scheduler loop, which
+    /// does the heavier work (global queue, timers, stealing, parking the thread). That keeps
+    /// those paths off task stacks, which stay one page deep when parked.
+    fn pick_next(&self) -> Option<TaskRef> {
+        loop {
+            let t = if self.shared.is_deterministic() {
+                let mut l = self.local.borrow_mut();
+                let len = l.det.len();
+                if len == 0 || self.me().inbox_len.load(Ordering::Relaxed) > 0 {
+                    return None;
+                }
+                if self.shared.timers.next_deadline_due() {
+                    return None;
+                }
+                l.rng = xorshift(l.rng);
+                let i = (l.rng % len as u64) as usize;
+                l.det.swap_remove(i)
+            } else {
+                self.find_local()?
+            };
+            if self.prepare(&t) {
+                return Some(t);
+            }
+        }
+    }
+
+    /// Completes a switch on the side that was switched to: stores the context of whoever
+    /// switched away and carries out what it asked for. Only now, with its registers saved,
+    /// may a yielding task be queued or a parking task be marked parked.
+    fn land(&self, from: context::Context) {
+        let (prev, action) = self.pending.take().expect("a switch is pending");
+        let Some(prev) = prev else {
+            self.sched_ctx.set(Some(from));
+            return;
+        };
+        match action {
+            REQ_YIELD => {
+                // SAFETY: `prev` just switched away on this thread; nobody else can see it.
+                unsafe { prev.save_ctx(from) };
+                self.requeue(prev);
+            }
             REQ_PARK => {
-                if !task::finish_park(&t) {
-                    self.requeue(t);
+                // SAFETY: as above.
+                unsafe { prev.save_ctx(from) };
+                if !task::finish_park(&prev) {
+                    self.requeue(prev);
                 }
             }
-            REQ_ABANDON => self.finish(t, true),
-            OUT_FINISHED => self.finish(t, false),
+            REQ_ABANDON => self.finish(prev, true),
+            OUT_FINISHED => self.finish(prev, false),
             other => unreachable!("unknown switch request {other}"),
         }
     }
@@ -621,14 +771,40 @@ impl Worker {
         l.rng
     }
 
+    /// This worker's own queues only; None every 61st tick so the scheduler loop gets to run
+    /// its periodic checks.
+    fn find_local(&self) -> Option<TaskRef> {
+        let mut l = self.local.borrow_mut();
+        l.tick = l.tick.wrapping_add(1);
+        if l.tick.is_multiple_of(FAIRNESS_TICK) {
+            l.periodic_due = true;
+            return None;
+        }
+        let tick = l.tick;
+        drop(l);
+        self.drain_inbox();
+        let mut l = self.local.borrow_mut();
+        if let Some(t) = l.runnext.take() {
+            return Some(t);
+        }
+        let ring = &self.me().ring;
+        if tick & 1 == 0 {
+            l.pinned.pop_front().or_else(|| ring.pop())
+        } else {
+            ring.pop().or_else(|| l.pinned.pop_front())
+        }
+    }
+
     /// Finds the next task to run (normal mode), or None if there is nothing anywhere.
     fn find_task(&self) -> Option<TaskRef> {
-        let tick = {
+        let (tick, periodic) = {
             let mut l = self.local.borrow_mut();
             l.tick = l.tick.wrapping_add(1);
-            l.tick
+            let periodic =
+                std::mem::take(&mut l.periodic_due) || l.tick.is_multiple_of(FAIRNESS_TICK);
+            (l.tick, periodic)
         };
-        if tick.is_multiple_of(FAIRNESS_TICK) {
+        if periodic {
             if let Some(t) = self.shared.pop_global(None) {
                 return Some(t);
             }
