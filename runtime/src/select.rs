@@ -29,6 +29,12 @@
 //! * `default => body`: runs at once when no other arm is ready (a non-blocking select).
 //! * Timeouts are ordinary arms: `recv(goro::time::after(d))`.
 //!
+//! One pitfall Go does not have in this form: a goro channel closes by itself when its last
+//! `Sender` is dropped, and a closed channel's receive arm is always ready. In a loop, stop
+//! selecting on an input once it reported `Err`: rebind it to [`chan::never()`](crate::chan::never)
+//! (Go's "set the channel to nil" idiom; see `examples/fan_in.rs`), or keep a `Sender` clone
+//! alive while the loop runs; otherwise the loop keeps picking that arm.
+//!
 //! Semantics, as in Go: every channel and value expression is evaluated once, in source order,
 //! before anything else; if one or more arms are ready, one of them is picked uniformly at
 //! random (from the runtime's random source, so a deterministic runtime replays the same
