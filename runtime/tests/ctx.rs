@@ -179,3 +179,39 @@ fn timeouts_work_outside_a_runtime() {
     let (c, _cancel) = ctx::with_timeout(&Context::background(), Duration::from_millis(20));
     assert_eq!(c.wait(), CtxError::DeadlineExceeded);
 }
+
+/// Many tasks derive, wait on and cancel contexts while the root is cancelled concurrently:
+/// every waiter wakes, and nothing deadlocks between a parent's and a child's locks.
+#[test]
+fn concurrent_derivation_and_cancellation() {
+    let rt = Builder::new().workers(2).build().unwrap();
+    let woken = rt
+        .block_on(|| {
+            let (root, cancel_root) = ctx::with_cancel(&Context::background());
+            let handles: Vec<_> = (0..200)
+                .map(|i| {
+                    let root = root.clone();
+                    goro::spawn(move || {
+                        let (mid, _cancel_mid) = ctx::with_cancel(&root);
+                        let (leaf, cancel_leaf) =
+                            ctx::with_timeout(&mid, Duration::from_secs(3600));
+                        if i % 3 == 0 {
+                            drop(cancel_leaf); // some leaves go early, on their own
+                            assert_eq!(leaf.wait(), CtxError::Canceled);
+                            return 1;
+                        }
+                        goro::yield_now();
+                        let err = leaf.wait();
+                        drop(cancel_leaf);
+                        assert_eq!(err, CtxError::Canceled);
+                        1
+                    })
+                })
+                .collect();
+            goro::yield_now();
+            cancel_root.cancel();
+            handles.into_iter().map(|h| h.join().unwrap()).sum::<u32>()
+        })
+        .unwrap();
+    assert_eq!(woken, 200);
+}

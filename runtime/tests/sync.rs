@@ -314,3 +314,19 @@ fn mutex_waiters_cancelled_at_shutdown_leave_the_queue() {
     let g = m.try_lock().expect("no dead waiter may hold the lock");
     assert_eq!(*g, 0);
 }
+
+#[test]
+fn once_counts_a_panicking_call_as_done() {
+    let once = Once::new();
+    let first = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        once.call_once(|| panic!("init failed"));
+    }));
+    assert!(first.is_err());
+    assert!(once.is_completed());
+    let mut ran = false;
+    once.call_once(|| ran = true);
+    assert!(
+        !ran,
+        "as in Go, a panicking call still counts as the one call"
+    );
+}
