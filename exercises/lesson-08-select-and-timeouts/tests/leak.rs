@@ -28,11 +28,14 @@ fn a_bad_day() -> (Vec<Payment>, std::sync::Arc<Gateway>) {
 
 #[test]
 fn no_handler_outlives_its_timeout() {
-    let report = run_deterministic(0, || {
+    let mut report = run_deterministic(0, || {
         let (payments, gateway) = a_bad_day();
-        process_batch(&payments, &gateway).to_string()
+        process_batch(&payments, &gateway)
     });
-    insta::assert_snapshot!(report);
+    // Entries stamped with the same millisecond are sorted: their order depends on scheduling
+    // details that differ between correct solutions. (Stamps are right-aligned.)
+    report.ledger.sort();
+    insta::assert_snapshot!(report.to_string());
 }
 
 #[test]
