@@ -62,24 +62,26 @@ func main() {
 	}
 }
 
+// record is one result line, the same shape as the Rust side's.
+type record struct {
+	Workload string  `json:"workload"`
+	System   string  `json:"system"`
+	Value    float64 `json:"value"`
+	Unit     string  `json:"unit"`
+	Workers  int     `json:"workers,omitempty"`
+}
+
 // emit prints one result line.
 func emit(workload string, value float64, unit string) {
-	rec := map[string]any{"workload": workload, "system": "go", "value": value, "unit": unit}
+	rec := record{Workload: workload, System: "go", Value: value, Unit: unit}
 	if sweep {
-		rec["workers"] = runtime.GOMAXPROCS(0)
+		rec.Workers = runtime.GOMAXPROCS(0)
 	}
-	// Fixed key order, so the lines read like the Rust ones.
-	keys := []string{"workload", "system", "value", "unit", "workers"}
-	var parts []string
-	for _, k := range keys {
-		v, ok := rec[k]
-		if !ok {
-			continue
-		}
-		b, _ := json.Marshal(v)
-		parts = append(parts, strconv.Quote(k)+": "+string(b))
+	line, err := json.Marshal(rec)
+	if err != nil {
+		panic(err)
 	}
-	fmt.Println("{" + strings.Join(parts, ", ") + "}")
+	fmt.Println(string(line))
 }
 
 func perOp(d time.Duration, ops uint64) float64 {

