@@ -193,8 +193,9 @@ impl<'a> Cx<'a> {
 /// Why [`Scheduler::run`] stopped before every task was Dead.
 #[derive(Debug)]
 pub enum RunError {
-    /// The run queue is empty but these tasks are still Waiting: nothing is left that could
-    /// ever wake them. Each is written `#id name`, in id order.
+    /// The run queue is empty but these tasks are not Dead: nothing is left that could ever
+    /// run them. Each is written `#id name`, in id order, followed by its state if it is not
+    /// Waiting (which only a scheduler bug can cause).
     Deadlock {
         /// The parked tasks.
         waiting: Vec<String>,
@@ -214,7 +215,7 @@ impl fmt::Display for RunError {
             RunError::Deadlock { waiting } => {
                 write!(
                     f,
-                    "all tasks are asleep - deadlock! still waiting: {}",
+                    "all tasks are asleep - deadlock! stuck: {}",
                     waiting.join(", ")
                 )
             }

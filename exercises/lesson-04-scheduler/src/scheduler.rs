@@ -152,11 +152,15 @@ impl Scheduler {
             }
         }
 
+        // The queue is empty. Every task that is not Dead is stuck: nothing is left to run it.
         let waiting: Vec<String> = self
             .tasks
             .iter()
-            .filter(|t| t.state == State::Waiting)
-            .map(|t| format!("{} {}", t.id, t.name))
+            .filter(|t| t.state != State::Dead)
+            .map(|t| match t.state {
+                State::Waiting => format!("{} {}", t.id, t.name),
+                other => format!("{} {} ({other}, but not in the run queue)", t.id, t.name),
+            })
             .collect();
         if waiting.is_empty() {
             Ok(())
