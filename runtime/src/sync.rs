@@ -305,8 +305,15 @@ impl<T: ?Sized> Mutex<T> {
 
     #[cold]
     fn lock_slow(&self) {
-        // A short spin first: critical sections are often shorter than a park/unpark.
-        for _ in 0..40 {
+        // A short spin first: critical sections are often shorter than a park/unpark. Only
+        // when the holder can be running right now on another thread (as Go spins only with
+        // GOMAXPROCS > 1): on a single worker, spinning just delays the holder.
+        let spins = if crate::sched::with_shared(|s| s.config.workers > 1).unwrap_or(true) {
+            40
+        } else {
+            0
+        };
+        for _ in 0..spins {
             std::hint::spin_loop();
             if self.state.load(Ordering::Relaxed) == UNLOCKED
                 && self
