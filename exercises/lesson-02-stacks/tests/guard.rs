@@ -79,12 +79,13 @@ fn run_child(test: &str) -> (Option<i32>, String) {
 
 fn explain(code: Option<i32>, stderr: &str) -> String {
     match code {
-        Some(OUTSIDE_GUARD) => "the child faulted, but below the guard page: the overflow \
-                                skipped past a page that should have stopped it"
+        Some(OUTSIDE_GUARD) => "the child went through the guard page without a fault and only \
+                                crashed below the whole mapping: nothing protects the page that \
+                                `guard()` returns"
             .to_string(),
-        Some(NO_FAULT) => {
-            "the child wrote below the stack and nothing stopped it: no guard page".to_string()
-        }
+        Some(NO_FAULT) => "the child wrote into the guard page and nothing stopped it: the page \
+                           is readable and writable"
+            .to_string(),
         other => format!("the child ended unexpectedly ({other:?}); its stderr:\n{stderr}"),
     }
 }
