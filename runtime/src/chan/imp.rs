@@ -68,11 +68,17 @@ pub(crate) type Received<T> = (Option<T>, Option<Parker>);
 
 impl<T> Chan<T> {
     pub(crate) fn new(cap: usize, keep_open: bool) -> Chan<T> {
+        // Bounded buffers are reserved up front, up to 16 KiB, so steady-state sends do not
+        // allocate; bigger ones (and unbounded ones) grow on demand, so `bounded(1 << 30)`
+        // does not reserve gigabytes before the first send.
+        let reserve = if cap == usize::MAX {
+            0
+        } else {
+            cap.min((16 * 1024 / std::mem::size_of::<T>().max(1)).max(1))
+        };
         Chan {
             state: Locked::new(State {
-                // Bounded buffers are reserved up front (no allocation per send); large ones
-                // grow on demand so `bounded(1 << 30)` does not reserve gigabytes.
-                buf: VecDeque::with_capacity(cap.min(1024)),
+                buf: VecDeque::with_capacity(reserve),
                 recvq: WaitList::new(),
                 sendq: WaitList::new(),
                 senders_gone: false,
