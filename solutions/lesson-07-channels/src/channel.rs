@@ -128,6 +128,8 @@ impl<T> Sender<T> {
         state.buffer.push_back(value);
         state.sent += 1;
         let ticket = state.sent;
+        // Unparking only marks the task runnable, so doing it under the lock is correct; here
+        // it saves re-locking, since a rendezvous sender keeps the lock to wait below.
         if let Some(receiver) = state.receivers.pop_front() {
             receiver.unpark();
         }
