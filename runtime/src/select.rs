@@ -388,6 +388,16 @@ unsafe impl<T> Arm for SendArm<'_, T> {
 /// arm is marked (see `chosen()`); with a default and nothing ready, none is. Not public API.
 #[doc(hidden)]
 pub fn select<const N: usize>(arms: [&dyn Arm; N], has_default: bool) {
+    // Each arm owns one wait node, which can sit on one queue only. The macro never repeats an
+    // arm; this check keeps the hidden API sound if someone calls it by hand.
+    for i in 1..N {
+        for j in 0..i {
+            assert!(
+                !std::ptr::addr_eq(arms[i], arms[j]),
+                "goro::select::select: the same arm was passed twice"
+            );
+        }
+    }
     // Go's pollorder: a random permutation (Fisher-Yates), so every ready arm is equally likely.
     let mut poll_order = [0usize; N];
     for i in 0..N {
