@@ -106,11 +106,17 @@ fn dropping_a_suspended_generator_runs_its_destructors() {
 
 #[test]
 fn a_panic_in_the_body_reaches_the_caller() {
-    let mut generator = Generator::new(|y| {
-        y.yield_(1);
-        panic!("the body gave up");
-    })
-    .expect("a generator");
+    let made = catch_unwind(|| {
+        Generator::new(|y| {
+            y.yield_(1);
+            panic!("the body gave up");
+        })
+    });
+    let mut generator = made
+        .expect(
+            "the body panicked inside Generator::new: none of it may run before the first resume",
+        )
+        .expect("a generator");
     assert_eq!(
         generator.resume(),
         Some(1),
