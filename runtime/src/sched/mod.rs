@@ -51,9 +51,8 @@ use queue::RunQueue;
 const SWITCH_RUN: usize = usize::MAX;
 /// How often (in scheduling ticks) a worker checks the global queue and timers first.
 const FAIRNESS_TICK: u32 = 61;
-/// Rounds of looking for work before a worker parks its thread, and pauses per round.
-const SPIN_ROUNDS: u32 = 64;
-const SPIN_PAUSES: u32 = 64;
+/// Rounds of looking for work before a worker parks its thread.
+const SPIN_ROUNDS: u32 = 200;
 /// Task ids are handed to workers in blocks, so spawning does not contend on one counter.
 const ID_BLOCK: u64 = 1024;
 
@@ -322,7 +321,16 @@ impl Shared {
         }
     }
 
-    /// Whether any queue visible to all workers holds work.
+    /// Whether there is work worker `index` could take: the global queue, a stealable ring,
+    /// or its own inbox. (Another worker's inbox is that worker's business: whoever filled it
+    /// woke it.)
+    fn work_for(&self, index: usize) -> bool {
+        self.global_len.load(Ordering::SeqCst) > 0
+            || self.workers[index].inbox_len.load(Ordering::SeqCst) > 0
+            || self.workers.iter().any(|w| !w.ring.is_empty())
+    }
+
+    /// Whether any queue holds work (deadlock check).
     fn any_shared_work(&self) -> bool {
         self.global_len.load(Ordering::SeqCst) > 0
             || self
@@ -865,7 +873,10 @@ impl Worker {
 
     /// Fires due timers; true if any fired.
     fn fire_timers(&self) -> bool {
-        self.shared.timers.fire_due(self.shared.timers.now())
+        let timers = &self.shared.timers;
+        // Reading the clock costs more than the rest of a scheduling round: skip it when no
+        // timer is pending at all.
+        !timers.is_empty() && timers.fire_due(timers.now())
     }
 
     /// Parks this worker's thread until there may be work. Detects deadlock.
@@ -890,7 +901,7 @@ impl Worker {
                 return;
             }
         }
-        let work = self.shared.any_shared_work()
+        let work = self.shared.work_for(self.index)
             || self.shared.is_shutting_down()
             || self.shared.timers.next_deadline_due();
         if !work {
@@ -966,16 +977,16 @@ impl Worker {
                 }
                 if spins < SPIN_ROUNDS && self.start_spinning() {
                     // Parking and waking a thread costs microseconds; new work usually shows
-                    // up sooner than that in a busy program.
+                    // up sooner than that in a busy program. Each round is a full look for
+                    // work with a single pause: long runs of `pause` make a hypervisor
+                    // deschedule the virtual CPU (pause-loop exiting), which is far worse.
                     spins += 1;
-                    for _ in 0..SPIN_PAUSES {
-                        std::hint::spin_loop();
-                    }
+                    std::hint::spin_loop();
                     continue;
                 }
                 spins = 0;
                 self.stop_spinning(false);
-                if self.shared.any_shared_work() {
+                if self.shared.work_for(self.index) {
                     continue;
                 }
                 self.idle();
