@@ -1,4 +1,4 @@
-//! Channel operations and a ready `select!` do not allocate: the wait nodes live on the parked
+//! Channel operations and `select!` (ready or parked) do not allocate: the wait nodes live on the parked
 //! tasks' stacks. Counted with a global allocator; this file holds a single test so no other
 //! test's allocations are counted.
 
@@ -42,6 +42,7 @@ fn steady_state_channel_operations_do_not_allocate() {
             let (buf_tx, buf_rx) = chan::bounded::<u64>(4);
             let (closed_tx, closed) = chan::bounded::<u64>(0);
             drop(closed_tx);
+            let quiet = chan::never::<u64>();
             let echo = goro::spawn(move || {
                 for v in ping_rx.iter() {
                     pong_tx.send(v + 1).unwrap();
@@ -51,6 +52,13 @@ fn steady_state_channel_operations_do_not_allocate() {
                 // Rendezvous: both sides park and wake each other.
                 ping_tx.send(i).unwrap();
                 assert_eq!(pong_rx.recv(), Ok(i + 1));
+                // A select that parks on two channels until the echo answers.
+                ping_tx.send(i).unwrap();
+                let answer = goro::select! {
+                    recv(pong_rx) -> v => v.unwrap(),
+                    recv(quiet) -> v => v.unwrap(),
+                };
+                assert_eq!(answer, i + 1);
                 // Buffered, and a ready select with two arms.
                 buf_tx.send(i).unwrap();
                 let got = goro::select! {
