@@ -70,9 +70,10 @@ pub fn execute(
         }
         match event {
             Event::Started(target, name) if interactive => {
+                ui::clear_line();
                 anstream::print!(
                     "  {} {}",
-                    paint(DIM, "…"),
+                    paint(DIM, "… running"),
                     paint(DIM, format!("{target}::{name}"))
                 );
                 let _ = std::io::Write::flush(&mut anstream::stdout());
@@ -105,7 +106,14 @@ pub fn print_case(case: &TestCase) {
     let id = case.id();
     match &case.outcome {
         Outcome::Passed => anstream::println!("  {} {id}", paint(GOOD, "✓")),
-        Outcome::Failed(_) => anstream::println!("  {} {id}", paint(BAD, "✗")),
+        Outcome::Failed(output) => match report::one_line(output) {
+            Some(why) => anstream::println!(
+                "  {} {id} {}",
+                paint(BAD, "✗"),
+                paint(DIM, format!("— {why}"))
+            ),
+            None => anstream::println!("  {} {id}", paint(BAD, "✗")),
+        },
         Outcome::Ignored => {
             anstream::println!("  {} {id} {}", paint(DIM, "-"), paint(DIM, "(ignored)"))
         }
@@ -143,6 +151,19 @@ pub fn check(course: &Course, lesson: &Lesson, options: CheckOptions) -> Result<
         paint(HEAD, &lesson.meta.title)
     );
     let problems = lock::check(course, lesson)?;
+    if problems.is_none() {
+        anstream::println!(
+            "  {}",
+            paint(
+                DIM,
+                format!(
+                    "(exercises/{} has no entry for this lesson, so changed tests cannot be \
+                     detected; instructors: cargo xtask seal)",
+                    lock::LOCK_FILE
+                )
+            )
+        );
+    }
     if let Some(problems) = &problems
         && !problems.is_empty()
     {
@@ -326,7 +347,7 @@ fn next_line(course: &Course, lesson: &Lesson, hints_shown: usize, what: &str) {
         )
     };
     anstream::println!(
-        "{} {what} by editing {}. {help}",
+        "{} {what} by editing {}.\n      {help}",
         paint(HEAD, "Next:"),
         lesson.edit_list(course)
     );
@@ -365,6 +386,7 @@ fn print_pass(course: &Course, lesson: &Lesson, total: usize) {
             );
         }
     }
+    anstream::println!();
     let next = course.lessons.iter().find(|l| l.number > lesson.number);
     match next {
         Some(n) => anstream::println!(

@@ -207,6 +207,23 @@ fn strip_thread_ids(text: &str) -> String {
         .join("\n")
 }
 
+/// A few words on why a test failed, for its result line.
+pub fn one_line(output: &str) -> Option<String> {
+    if let Some(s) = insta_diff(output) {
+        let name = s.file.rsplit('/').next().unwrap_or(&s.file).to_string();
+        return Some(format!("output differs from snapshot {name}"));
+    }
+    let mut lines = output.lines();
+    lines.find(|l| l.starts_with("thread '") && l.contains("panicked at"))?;
+    let msg = lines.next()?.trim();
+    let msg: String = if msg.chars().count() > 72 {
+        msg.chars().take(71).collect::<String>() + "…"
+    } else {
+        msg.to_string()
+    };
+    (!msg.is_empty()).then_some(msg)
+}
+
 /// A snapshot mismatch as insta prints it.
 #[derive(Debug, PartialEq)]
 pub struct SnapshotDiff {

@@ -303,6 +303,10 @@ pub fn run_tests(
     on_event: &mut dyn FnMut(Event),
 ) -> Result<Run> {
     let mut run = Run::default();
+    // Unit tests first, then the integration tests by name, compile-fail cases last: the
+    // first failure shown should be about behaviour before it is about types.
+    let mut targets: Vec<&TestTarget> = targets.iter().collect();
+    targets.sort_by_key(|t| (t.name != "lib", t.name == "compile_fail", t.name.clone()));
     for target in targets {
         let env = TestEnv {
             dir: lesson_dir,
@@ -515,6 +519,9 @@ fn spawn_reader(mut r: impl Read + Send + 'static, tx: mpsc::Sender<Chunk>, is_e
     });
 }
 
+/// libtest's suffix after the name of a `#[should_panic]` test.
+const SHOULD_PANIC: &str = " - should panic";
+
 /// Parses libtest's pretty output as it arrives.
 #[derive(Default)]
 struct LibtestParser {
@@ -545,6 +552,7 @@ impl LibtestParser {
                 .strip_prefix("test ")
                 .and_then(|l| l.strip_suffix(" ... "))
         {
+            let name = name.trim_end_matches(SHOULD_PANIC);
             self.started = Some(name.to_string());
             self.announced = true;
             started = Some(name.to_string());
@@ -564,6 +572,7 @@ impl LibtestParser {
                 _ => None,
             };
             if let Some(outcome) = outcome {
+                let name = name.trim_end_matches(SHOULD_PANIC);
                 self.results.push((name.to_string(), outcome));
                 self.started = None;
                 self.announced = false;
@@ -824,7 +833,7 @@ mod tests {
             p.feed("\nrunning 2 tests\ntest a::one ... "),
             Some("a::one".into())
         );
-        assert_eq!(p.feed("ok\ntest b ... "), Some("b".into()));
+        assert_eq!(p.feed("ok\ntest b - should panic ... "), Some("b".into()));
         p.feed(
             "FAILED\n\nfailures:\n\n---- b stdout ----\nthread 'b' panicked at x.rs:1:1:\nboom\n\n",
         );

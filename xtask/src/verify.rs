@@ -24,13 +24,23 @@ struct Findings {
     problems: Vec<String>,
 }
 
+/// A status line that the next verdict replaces (interactive terminals only).
+fn progress(what: &str) {
+    if ui::interactive() {
+        anstream::print!("\r\x1b[2K  {}", paint(DIM, format!("… {what}")));
+        let _ = std::io::Write::flush(&mut anstream::stdout());
+    }
+}
+
 impl Findings {
     fn ok(&self, what: &str) {
+        ui::clear_line();
         anstream::println!("  {} {what}", paint(GOOD, "✓"));
     }
 
     fn fail(&mut self, what: &str, detail: impl Into<String>) {
         let detail = detail.into();
+        ui::clear_line();
         anstream::println!("  {} {what}: {detail}", paint(BAD, "✗"));
         self.problems.push(format!("{what}: {detail}"));
     }
@@ -80,6 +90,7 @@ pub fn verify(course: &Course, names: &[String], with_book: bool, verbose: bool)
                 );
             }
         }
+        progress("building the book");
         match book::build_quiet(&course.root) {
             Ok(out) => f.ok(&format!("the book builds ({})", course.rel(&out))),
             Err(e) => f.fail("the book builds", e.to_string()),
@@ -184,9 +195,15 @@ fn verify_lesson(course: &Course, lesson: &Lesson, verbose: bool) -> Result<Vec<
     }
     if meta_problems.is_empty() {
         f.ok(&format!(
-            "metadata ({} hints, {} expected failures)",
+            "metadata ({} hint{}, {} expected failure{})",
             meta.hints.len(),
-            meta.expected_failures.len()
+            if meta.hints.len() == 1 { "" } else { "s" },
+            meta.expected_failures.len(),
+            if meta.expected_failures.len() == 1 {
+                ""
+            } else {
+                "s"
+            }
         ));
     } else {
         f.fail("metadata", meta_problems.join("; "));
@@ -224,6 +241,7 @@ fn verify_lesson(course: &Course, lesson: &Lesson, verbose: bool) -> Result<Vec<
         time_limit: Duration::from_secs(lesson.meta.time_limit_secs),
     };
     // The solution.
+    progress("building and testing the solution");
     let sol_dir = base.join("solution");
     scratch::prepare(course, lesson, &sol_dir, true)?;
     let exec = check::execute(&sol_dir, lesson, &opts, false)?;
@@ -234,6 +252,7 @@ fn verify_lesson(course: &Course, lesson: &Lesson, verbose: bool) -> Result<Vec<
         f.fail("the solution", describe_failure(&exec));
         show_first_failure(&exec, verbose);
     }
+    progress("clippy on the solution");
     match clippy(&sol_dir, &opts) {
         Ok(()) => f.ok("the solution is clippy-clean (-D warnings)"),
         Err(e) => f.fail("clippy on the solution", e.to_string()),
@@ -243,6 +262,7 @@ fn verify_lesson(course: &Course, lesson: &Lesson, verbose: bool) -> Result<Vec<
         Err(e) => f.fail("rustfmt on the solution", e.to_string()),
     }
     // The exercise as shipped.
+    progress("building and testing the exercise as shipped");
     let ex_dir = base.join("exercise");
     scratch::prepare(course, lesson, &ex_dir, false)?;
     let exec = check::execute(&ex_dir, lesson, &opts, false)?;
@@ -307,8 +327,9 @@ fn verify_lesson(course: &Course, lesson: &Lesson, verbose: bool) -> Result<Vec<
             }
             if msgs.is_empty() {
                 f.ok(&format!(
-                    "the exercise builds and fails exactly its {} expected tests",
-                    expected.len()
+                    "the exercise builds and fails exactly its {} expected test{}",
+                    expected.len(),
+                    if expected.len() == 1 { "" } else { "s" }
                 ));
             } else {
                 f.fail("the exercise", msgs.join("; "));

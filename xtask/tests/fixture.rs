@@ -271,6 +271,19 @@ fn an_unknown_lesson_lists_the_lessons_and_the_closest_match() {
     assert!(out.contains("there is no lesson `addng`"), "{out}");
     assert!(out.contains("Did you mean `lesson-01-adding`?"), "{out}");
     assert!(out.contains("02  lesson-02-waiting"), "{out}");
+    // Without a terminal and without --color, no escape codes.
+    let plain = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .arg("--root")
+        .arg(c.dir.path())
+        .args(["check", "addng"])
+        .env_remove("CLICOLOR_FORCE")
+        .output()
+        .unwrap();
+    assert!(
+        !plain.stderr.contains(&0x1b),
+        "{}",
+        String::from_utf8_lossy(&plain.stderr)
+    );
     let (code, out) = c.xtask(&["hint", "9"]);
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("no lesson `9`"), "{out}");
