@@ -63,6 +63,7 @@ use std::time::{Duration, Instant};
 /// `bounded(0)` is a rendezvous channel, like Go's unbuffered `make(chan T)`: `send` waits
 /// until a receiver takes the value, so a completed send means the value was received.
 /// With `cap > 0`, `send` waits only while the buffer is full (backpressure).
+#[must_use = "a channel does nothing unless its ends are used"]
 pub fn bounded<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
     new_pair(Chan::new(cap, false))
 }
@@ -71,6 +72,7 @@ pub fn bounded<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
 ///
 /// Go has no such channel on purpose: an unbounded buffer hides a slow consumer until memory
 /// runs out. Prefer [`bounded`] unless the producer is known to be finite.
+#[must_use = "a channel does nothing unless its ends are used"]
 pub fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
     new_pair(Chan::new(usize::MAX, false))
 }
@@ -78,6 +80,7 @@ pub fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
 /// A receiver that never receives anything (Go: a `nil` channel, whose receive blocks forever).
 ///
 /// Useful to switch off a `select!` arm: a `recv(never())` arm is never chosen.
+#[must_use]
 pub fn never<T>() -> Receiver<T> {
     let (tx, rx) = new_pair(Chan::new(0, true));
     drop(tx);

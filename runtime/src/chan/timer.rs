@@ -33,6 +33,7 @@ use std::time::{Duration, Instant};
 /// virtual clock of a deterministic runtime, the time is virtual too. Dropping the receiver
 /// before the timer fires cancels the timer (as Go 1.23 does for unreferenced timers), so an
 /// abandoned timeout arm costs nothing afterwards.
+#[must_use = "the timer only matters if its receiver is used, e.g. in a select! arm"]
 pub fn after(d: Duration) -> Receiver<Instant> {
     let (tx, rx) = new_pair(Chan::new(1, true));
     let chan = tx.chan.clone();
@@ -58,6 +59,7 @@ pub fn after(d: Duration) -> Receiver<Instant> {
 ///
 /// # Panics
 /// If `period` is zero.
+#[must_use = "the ticker stops as soon as its receiver is dropped"]
 pub fn tick(period: Duration) -> Receiver<Instant> {
     assert!(
         !period.is_zero(),
