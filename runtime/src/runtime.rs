@@ -243,7 +243,7 @@ impl Runtime {
             false,
             true,
             location,
-            Box::new(move || Box::new(f()) as Box<dyn std::any::Any + Send>),
+            f,
         );
         let main = match main {
             Ok(m) => m,
@@ -304,9 +304,9 @@ impl Runtime {
             // SAFETY: malloc_trim only releases free memory of the allocator's own arenas.
             unsafe { libc::malloc_trim(0) };
         }
-        let result = main
-            .take_result()
-            .expect("the main task finished or was cancelled");
+        // SAFETY: the main task's closure returns `T`, and nobody else holds its outcome.
+        let result =
+            unsafe { main.take_output::<T>() }.expect("the main task finished or was cancelled");
         drop(main);
         drop(worker0);
         drop(shared);
@@ -314,9 +314,7 @@ impl Runtime {
             return Err(RunError::Deadlock { dump });
         }
         match result {
-            Ok(v) => Ok(*v
-                .downcast::<T>()
-                .expect("the main task returns the closure's type")),
+            Ok(v) => Ok(v),
             Err(p) => resume_unwind(p),
         }
     }

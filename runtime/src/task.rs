@@ -190,7 +190,86 @@ pub(crate) const REQ_ABANDON: usize = 4;
 /// No home worker yet (not started) .
 pub(crate) const NO_HOME: usize = usize::MAX;
 
-type Body = Box<dyn FnOnce() -> Box<dyn Any + Send> + Send>;
+/// Room for a task's closure and, once it has run, its value, inside the task record: small
+/// closures and results (up to 32 bytes, the common case) need no allocation of their own.
+/// Larger ones are boxed and the box pointer lives here.
+type Slot = [std::mem::MaybeUninit<usize>; 4];
+
+const fn fits<X>() -> bool {
+    std::mem::size_of::<X>() <= std::mem::size_of::<Slot>()
+        && std::mem::align_of::<X>() <= std::mem::align_of::<Slot>()
+}
+
+/// # Safety
+/// `slot` must be valid for writes and hold nothing that needs dropping.
+unsafe fn slot_write<X>(slot: *mut Slot, x: X) {
+    if fits::<X>() {
+        // SAFETY: X fits in the slot's size and alignment (checked above).
+        unsafe { std::ptr::write(slot.cast::<X>(), x) }
+    } else {
+        // SAFETY: a Box pointer always fits.
+        unsafe { std::ptr::write(slot.cast::<Box<X>>(), Box::new(x)) }
+    }
+}
+
+/// # Safety
+/// `slot` must hold an `X` written by [`slot_write`]; it is moved out.
+unsafe fn slot_read<X>(slot: *mut Slot) -> X {
+    if fits::<X>() {
+        // SAFETY: see the function contract.
+        unsafe { std::ptr::read(slot.cast::<X>()) }
+    } else {
+        // SAFETY: see the function contract.
+        *unsafe { std::ptr::read(slot.cast::<Box<X>>()) }
+    }
+}
+
+/// The typed operations on a task's slot, chosen at spawn time (one static table per `F, T`).
+struct SlotVtable {
+    /// Moves the closure out, calls it and stores its value. May unwind (slot then empty).
+    run: unsafe fn(*mut Slot),
+    drop_closure: unsafe fn(*mut Slot),
+    drop_value: unsafe fn(*mut Slot),
+}
+
+struct VtableFor<F, T>(PhantomData<(F, T)>);
+
+impl<F: FnOnce() -> T, T> VtableFor<F, T> {
+    const VTABLE: SlotVtable = SlotVtable {
+        run: Self::run,
+        drop_closure: Self::drop_closure,
+        drop_value: Self::drop_value,
+    };
+
+    /// # Safety
+    /// The slot holds the closure.
+    unsafe fn run(slot: *mut Slot) {
+        // SAFETY: see the function contract.
+        let f: F = unsafe { slot_read(slot) };
+        let value = f();
+        // SAFETY: the closure was moved out: the slot is free.
+        unsafe { slot_write(slot, value) };
+    }
+
+    /// # Safety
+    /// The slot holds the closure.
+    unsafe fn drop_closure(slot: *mut Slot) {
+        // SAFETY: see the function contract.
+        drop(unsafe { slot_read::<F>(slot) });
+    }
+
+    /// # Safety
+    /// The slot holds the value.
+    unsafe fn drop_value(slot: *mut Slot) {
+        // SAFETY: see the function contract.
+        drop(unsafe { slot_read::<T>(slot) });
+    }
+}
+
+// What the slot holds.
+const SLOT_EMPTY: u8 = 0;
+const SLOT_CLOSURE: u8 = 1;
+const SLOT_VALUE: u8 = 2;
 
 /// The task record (Go's `g`). Shared by the scheduler, `Task` handles and the `JoinHandle`.
 pub(crate) struct Header {
@@ -216,19 +295,24 @@ pub(crate) struct Header {
     co: UnsafeCell<Option<RawCo>>,
     /// What the overflow handler prints if this task hits its guard page.
     overflow: UnsafeCell<OverflowInfo>,
-    body: UnsafeCell<Option<Body>>,
-    result: UnsafeCell<Option<thread::Result<Box<dyn Any + Send>>>>,
+    /// The closure, then the value (see [`Slot`]); `slot_state` says which.
+    slot: UnsafeCell<Slot>,
+    slot_state: AtomicU8,
+    vtable: &'static SlotVtable,
+    /// The panic payload (or cancellation message) if the task did not return a value.
+    panic: UnsafeCell<Option<Box<dyn Any + Send>>>,
     done: AtomicBool,
     joiner: Mutex<Option<Parker>>,
 }
 
-// SAFETY: the UnsafeCell fields follow a strict protocol: `stack`, `co`, `overflow` and `body`
-// are touched only by the one thread that currently owns the task (the worker that popped it
-// from a queue, or the task itself while running on that worker); `result` is written once by
-// the finishing task before `done` is set with Release, and read only after `done` is observed
-// with Acquire by the single `JoinHandle`.
+// SAFETY: the UnsafeCell fields follow a strict protocol: `co`, `overflow` and the closure in
+// `slot` are touched only by the one thread that currently owns the task (the worker that
+// popped it from a queue, or the task itself while running on that worker); the value in `slot`
+// and `panic` are written once by the finishing task before `done` is set with Release, and
+// read only after `done` is observed with Acquire, by the single `JoinHandle` (or `block_on`).
+// The closure and value types are `Send` (spawn's bounds).
 unsafe impl Sync for Header {}
-// SAFETY: as above; the `Body` is `Send`, the stack is plain memory, and `RawCo`'s contexts are
+// SAFETY: as above; the closure and value are `Send`, the stack is plain memory, and `RawCo`'s contexts are
 // only resumed by the thread that owns the task (or any thread for a migratable task, whose
 // author vouched for it with an `unsafe` call).
 unsafe impl Send for Header {}
@@ -256,23 +340,39 @@ impl Header {
         }
     }
 
-    /// The task's result once `done`; used by the JoinHandle and `block_on`.
-    pub(crate) fn take_result(&self) -> Option<thread::Result<Box<dyn Any + Send>>> {
+    /// The task's outcome once `done` (None before, or if already taken).
+    ///
+    /// # Safety
+    /// `T` must be the type the task's closure returns (the JoinHandle's type), and only the
+    /// one owner of the outcome (the JoinHandle, or `block_on` for the main task) may call it.
+    pub(crate) unsafe fn take_output<T>(&self) -> Option<thread::Result<T>> {
         if !self.done.load(Ordering::Acquire) {
             return None;
         }
-        // SAFETY: `done` was set after the single write; only the JoinHandle owner reads.
-        unsafe { (*self.result.get()).take() }
+        // SAFETY: `done` was published after the outcome was written; we are its only reader.
+        if let Some(p) = unsafe { (*self.panic.get()).take() } {
+            return Some(Err(p));
+        }
+        if self
+            .slot_state
+            .compare_exchange(SLOT_VALUE, SLOT_EMPTY, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            // SAFETY: the slot holds the task's value, of type `T` (function contract).
+            return Some(Ok(unsafe { slot_read::<T>(self.slot.get()) }));
+        }
+        None
     }
 
     pub(crate) fn is_done(&self) -> bool {
         self.done.load(Ordering::Acquire)
     }
 
-    /// Publishes the task's outcome and wakes a joiner.
-    fn complete(&self, result: thread::Result<Box<dyn Any + Send>>) {
+    /// Publishes the task's outcome (the value is already in the slot unless `panic` is set)
+    /// and wakes a joiner.
+    fn complete(&self, panic: Option<Box<dyn Any + Send>>) {
         // SAFETY: written once by the task's owner before `done` is published.
-        unsafe { *self.result.get() = Some(result) };
+        unsafe { *self.panic.get() = panic };
         self.done.store(true, Ordering::Release);
         let joiner = self.joiner.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(p) = joiner {
@@ -283,14 +383,9 @@ impl Header {
     /// Drops a task that never started (runtime shutdown): its closure is dropped on this thread.
     pub(crate) fn cancel_unstarted(&self) {
         self.park.store(P_DEAD, Ordering::Release);
-        // SAFETY: the caller owns the task (popped it from a queue) and it never started.
-        let body = unsafe { (*self.body.get()).take() };
         self.state.store(ST_DEAD, Ordering::Relaxed);
-        let dropped = catch_unwind(AssertUnwindSafe(move || drop(body)));
-        if let Err(p) = dropped {
-            drop(p);
-        }
-        self.complete(Err(cancelled_payload()));
+        self.drop_closure();
+        self.complete(Some(cancelled_payload()));
     }
 
     /// First run: gives the task a stack and an initial context, and pins it to `worker`.
@@ -348,6 +443,27 @@ impl Header {
         self.overflow.get()
     }
 
+    /// Drops the closure of a task that will never run it (a panicking destructor is caught:
+    /// shutdown must go on).
+    fn drop_closure(&self) {
+        if self
+            .slot_state
+            .compare_exchange(
+                SLOT_CLOSURE,
+                SLOT_EMPTY,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_ok()
+        {
+            let drop_closure = self.vtable.drop_closure;
+            let slot = self.slot.get();
+            // SAFETY: the state said the slot held the closure; we just emptied it.
+            let dropped = catch_unwind(AssertUnwindSafe(|| unsafe { drop_closure(slot) }));
+            drop(dropped);
+        }
+    }
+
     /// The task could not get a stack: it finishes with an error instead of running.
     fn fail_to_start(&self, e: io::Error) {
         let msg = format!(
@@ -356,9 +472,8 @@ impl Header {
             self.stack_size / 1024
         );
         eprintln!("{msg}");
-        // SAFETY: the caller owns the task and it never started.
-        drop(unsafe { (*self.body.get()).take() });
-        self.complete(Err(Box::new(msg)));
+        self.drop_closure();
+        self.complete(Some(Box::new(msg)));
     }
 
     /// Frees the finished task's stack (back to the pool) and marks it dead.
@@ -371,7 +486,7 @@ impl Header {
             // Its frames are still live (parked while being cancelled) and could be pointed to
             // from a wait list: never reuse that memory.
             std::mem::forget(co);
-            self.complete(Err(cancelled_payload()));
+            self.complete(Some(cancelled_payload()));
         } else {
             drop(co);
         }
@@ -398,18 +513,39 @@ extern "C" fn task_entry(t: Transfer) -> ! {
 /// destructor lives in this frame, so all of it is dropped before the final switch.
 #[inline(never)]
 fn run_body(header: &Header) {
-    // SAFETY: the running task owns its body.
-    let body = unsafe { (*header.body.get()).take() }.expect("task body missing");
-    let result = if header.cancelled.load(Ordering::Relaxed) {
-        drop(body);
-        Err(cancelled_payload())
-    } else {
-        match catch_unwind(AssertUnwindSafe(body)) {
-            Err(p) if p.is::<Cancelled>() => Err(cancelled_payload()),
-            other => other,
+    if header.cancelled.load(Ordering::Relaxed) {
+        header.drop_closure();
+        header.complete(Some(cancelled_payload()));
+        return;
+    }
+    // From here on the closure is moved out of the slot by `run`, even if it panics.
+    header.slot_state.store(SLOT_EMPTY, Ordering::Relaxed);
+    let run = header.vtable.run;
+    let slot = header.slot.get();
+    // SAFETY: the slot holds the closure of this task's types (set up by `new_header`).
+    let outcome = catch_unwind(AssertUnwindSafe(|| unsafe { run(slot) }));
+    let panic = match outcome {
+        Ok(()) => {
+            header.slot_state.store(SLOT_VALUE, Ordering::Release);
+            None
         }
+        Err(p) if p.is::<Cancelled>() => Some(cancelled_payload()),
+        Err(p) => Some(p),
     };
-    header.complete(result);
+    header.complete(panic);
+}
+
+impl Drop for Header {
+    fn drop(&mut self) {
+        let slot = self.slot.get();
+        match *self.slot_state.get_mut() {
+            // SAFETY: the state says what the slot holds; nothing else can reach it now.
+            SLOT_CLOSURE => unsafe { (self.vtable.drop_closure)(slot) },
+            // SAFETY: as above.
+            SLOT_VALUE => unsafe { (self.vtable.drop_value)(slot) },
+            _ => {}
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -757,7 +893,7 @@ impl Builder {
             self.migratable,
             false,
             location,
-            Box::new(move || Box::new(f()) as Box<dyn Any + Send>),
+            f,
         )?;
         worker.submit_new(header.clone());
         Ok(JoinHandle {
@@ -771,7 +907,7 @@ pub(crate) const OUTSIDE_RUNTIME: &str =
     "goro::spawn called outside a goro runtime; start one with goro::run(|| ...)";
 
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn new_header(
+pub(crate) fn new_header<F, T>(
     worker: &Worker,
     id: Option<u64>,
     name: Option<Box<str>>,
@@ -779,8 +915,12 @@ pub(crate) fn new_header(
     migratable: bool,
     is_main: bool,
     location: &'static Location<'static>,
-    body: Body,
-) -> io::Result<TaskRef> {
+    f: F,
+) -> io::Result<TaskRef>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
     let shared = worker.shared();
     let size = stack_size.unwrap_or(shared.config.stack_size);
     // Validate now so a bad size is the spawner's error; the stack itself is taken at first run.
@@ -810,11 +950,16 @@ pub(crate) fn new_header(
             guard_hi: 0,
             stack_size: 0,
         }),
-        body: UnsafeCell::new(Some(body)),
-        result: UnsafeCell::new(None),
+        slot: UnsafeCell::new([std::mem::MaybeUninit::uninit(); 4]),
+        slot_state: AtomicU8::new(SLOT_CLOSURE),
+        vtable: &VtableFor::<F, T>::VTABLE,
+        panic: UnsafeCell::new(None),
         done: AtomicBool::new(false),
         joiner: Mutex::new(None),
     });
+    // SAFETY: nobody else has seen the header yet; the slot is empty and sized for `F` or a
+    // box of it.
+    unsafe { slot_write(header.slot.get(), f) };
     if let Some(n) = header.name.as_deref() {
         // SAFETY: nobody else has seen the header yet; the name lives as long as the header.
         unsafe {
@@ -868,14 +1013,9 @@ impl<T: 'static> JoinHandle<T> {
                 park_with(WaitReason::Join);
             }
         }
-        let result = self
-            .header
-            .take_result()
-            .expect("a finished task always has a result");
-        result.map(|v| {
-            *v.downcast::<T>()
-                .expect("the task's value has the JoinHandle's type")
-        })
+        // SAFETY: a JoinHandle<T> is only made by spawning a closure returning `T`, and it is
+        // the only owner of the outcome (join consumes it).
+        unsafe { self.header.take_output::<T>() }.expect("a finished task has an outcome")
     }
 
     /// The task's id.

@@ -243,3 +243,45 @@ fn run_log() -> Vec<u32> {
         })
         .unwrap()
 }
+
+#[test]
+fn large_closures_and_values_round_trip() {
+    // Small closures and values live inside the task record; large ones are boxed.
+    let big_in = [3u64; 40];
+    let out = goro::run(move || {
+        goro::spawn(move || {
+            let mut v = big_in;
+            v[0] = v.iter().sum();
+            v
+        })
+        .join()
+        .unwrap()
+    });
+    assert_eq!(out[0], 120);
+    assert_eq!(out[39], 3);
+}
+
+#[test]
+fn values_of_detached_tasks_are_dropped() {
+    struct Counted(Arc<AtomicUsize>);
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let drops = Arc::new(AtomicUsize::new(0));
+    let d = drops.clone();
+    goro::run(move || {
+        for i in 0..10 {
+            let d = d.clone();
+            // Half small values, half large ones; nobody joins them.
+            if i % 2 == 0 {
+                drop(goro::spawn(move || Counted(d)));
+            } else {
+                drop(goro::spawn(move || (Counted(d), [0u8; 64])));
+            }
+        }
+        goro::sleep(Duration::from_millis(20));
+    });
+    assert_eq!(drops.load(Ordering::SeqCst), 10);
+}
