@@ -871,8 +871,13 @@ impl Builder {
 
     /// Spawns the task on the current runtime.
     ///
-    /// Errors if the stack cannot be reserved (address space or mapping limits), or with
-    /// `ErrorKind::Other` if called outside a runtime.
+    /// Errors with `ErrorKind::InvalidInput` if the stack size is unusable (0, or too large to
+    /// reserve), or with `ErrorKind::Other` if called outside a runtime.
+    ///
+    /// The stack itself is taken from the pool when the task first runs (on the thread that
+    /// runs it, where a just-freed stack is likely cached). If the address space or the
+    /// mapping limit is exhausted at that moment, the task does not run: a message naming it
+    /// goes to stderr and its `join` returns `Err` with that message.
     #[track_caller]
     pub fn spawn<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
     where
@@ -976,8 +981,8 @@ where
 /// The task starts unstarted on the current worker's queue; an idle worker may steal it before
 /// it starts. Once started it stays on that worker's OS thread.
 ///
-/// Panics outside a runtime, or if no stack can be reserved (use [`Builder::spawn`] to get the
-/// error instead).
+/// Panics outside a runtime, or if the runtime's stack size is unusable (see
+/// [`Builder::spawn`]).
 #[track_caller]
 pub fn spawn<F, T>(f: F) -> JoinHandle<T>
 where
@@ -989,7 +994,7 @@ where
         Err(e) if e.kind() == io::ErrorKind::Other && sched::current_worker().is_none() => {
             panic!("{OUTSIDE_RUNTIME}")
         }
-        Err(e) => panic!("goro::spawn: cannot reserve a stack for the task: {e}"),
+        Err(e) => panic!("goro::spawn: {e}"),
     }
 }
 
