@@ -207,6 +207,7 @@ func threadRing(hops uint64) {
 	emit("thread-ring", perOp(elapsed, hops), "ns/hop")
 }
 
+// ANCHOR: skynet
 // skynet: each node spawns 10 children until size 1; a leaf returns its number and each
 // node sends the sum of its children up (the well-known Go version, one channel per node).
 func skynet(c chan<- uint64, num, size uint64) {
@@ -235,6 +236,7 @@ func skynetBench(leaves uint64) {
 	check(sum == leaves*(leaves-1)/2, "skynet sum %d", sum)
 	emit("skynet", float64(elapsed.Nanoseconds())/1e6, "ms")
 }
+// ANCHOR_END: skynet
 
 // park: launch n goroutines that each block until released; report launch time per
 // goroutine and resident bytes per parked goroutine.

@@ -66,6 +66,7 @@ fn yield_(n: u64) -> Results {
     vec![("yield", per_op_ns(start.elapsed(), 2 * n), "ns/yield")]
 }
 
+// ANCHOR: skynet
 /// One skynet node: a leaf returns its number; an inner node spawns 10 children and sums
 /// what they return. `join` plays the part of the channel in the Go version.
 fn skynet(num: u64, size: u64) -> u64 {
@@ -92,6 +93,7 @@ fn skynet_bench(leaves: u64) -> Results {
     });
     vec![("skynet", elapsed.as_secs_f64() * 1e3, "ms")]
 }
+// ANCHOR_END: skynet
 
 fn park(n: u64) -> Results {
     let parked = Arc::new(AtomicU64::new(0));

@@ -39,7 +39,7 @@ pub struct Options {
     /// Run only these systems (comma separated)
     #[arg(long, value_name = "LIST", value_delimiter = ',', value_enum)]
     pub systems: Vec<System>,
-    /// Stop a child process that runs longer than this [default: 180, 60 with --quick]
+    /// Stop a child process that runs longer than this [default: 90, 30 with --quick]
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout: Option<u64>,
 }
@@ -55,7 +55,7 @@ impl Options {
     }
 
     fn timeout(&self) -> Duration {
-        Duration::from_secs(self.timeout.unwrap_or(if self.quick { 60 } else { 180 }))
+        Duration::from_secs(self.timeout.unwrap_or(if self.quick { 30 } else { 90 }))
     }
 
     fn workloads(&self) -> Vec<&'static Workload> {
@@ -103,6 +103,16 @@ impl Runner {
 
 /// Results are grouped by metric name, system, and worker count (in a sweep).
 type Key = (String, System, Option<usize>);
+
+/// A child that failed (crashed, hung, or printed a wrong result).
+struct Failure {
+    workload: &'static str,
+    system: System,
+    workers: Option<usize>,
+    /// 1-based run number.
+    run: usize,
+    why: String,
+}
 
 /// One child's outcome.
 struct ChildResult {
@@ -189,11 +199,9 @@ pub fn run(opts: &Options) -> Result<(), String> {
                     } else {
                         None
                     };
-                    if failures.iter().any(
-                        |(name, sys, k, _): &(String, System, Option<usize>, String)| {
-                            name == w.name && *sys == r.system && *k == key_workers
-                        },
-                    ) {
+                    if failures.iter().any(|f: &Failure| {
+                        f.workload == w.name && f.system == r.system && f.workers == key_workers
+                    }) {
                         continue; // it failed once; do not wait for it again
                     }
                     let mut cmd = r.command(w.name, n, workers, opts.workers.is_some());
@@ -220,7 +228,13 @@ pub fn run(opts: &Options) -> Result<(), String> {
                         Err(why) => {
                             line.push_str(&format!(" {} FAILED", r.system));
                             eprintln!("goro-bench: {} on {} failed: {why}", w.name, r.system);
-                            failures.push((w.name.to_string(), r.system, key_workers, why));
+                            failures.push(Failure {
+                                workload: w.name,
+                                system: r.system,
+                                workers: key_workers,
+                                run,
+                                why,
+                            });
                         }
                     }
                 }
@@ -276,6 +290,20 @@ pub fn run(opts: &Options) -> Result<(), String> {
         } else {
             print!("{}", crate::report::text_table(&header, &records));
         }
+        for f in &failures {
+            let first_line = f.why.lines().next().unwrap_or("");
+            let first_line = first_line.split(". Command:").next().unwrap_or(first_line);
+            println!(
+                "\nnote: {} on {}{} failed in run {} of {}, so it was not run again and its median covers {} run(s): {first_line}",
+                f.workload,
+                f.system,
+                f.workers
+                    .map_or(String::new(), |w| format!(" with {w} workers")),
+                f.run,
+                opts.runs(),
+                f.run - 1,
+            );
+        }
     }
 
     if failures.is_empty() {
@@ -283,7 +311,7 @@ pub fn run(opts: &Options) -> Result<(), String> {
     } else {
         let names: Vec<String> = failures
             .iter()
-            .map(|(w, s, _, _)| format!("{w} on {s}"))
+            .map(|f| format!("{} on {}", f.workload, f.system))
             .collect();
         Err(format!(
             "{} workload run(s) failed: {} (their errors are printed above)",
@@ -511,9 +539,9 @@ mod tests {
     #[test]
     fn defaults_depend_on_quick() {
         let o = parse(&[]).unwrap();
-        assert_eq!((o.runs(), o.timeout().as_secs()), (5, 180));
+        assert_eq!((o.runs(), o.timeout().as_secs()), (5, 90));
         let o = parse(&["--quick"]).unwrap();
-        assert_eq!((o.runs(), o.timeout().as_secs()), (3, 60));
+        assert_eq!((o.runs(), o.timeout().as_secs()), (3, 30));
     }
 
     #[test]
