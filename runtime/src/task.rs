@@ -515,6 +515,7 @@ extern "C" fn task_entry(t: Transfer) -> ! {
 fn run_body(header: &Header) {
     if header.cancelled.load(Ordering::Relaxed) {
         header.drop_closure();
+        header.shared.unregister(header);
         header.complete(Some(cancelled_payload()));
         return;
     }
@@ -532,6 +533,9 @@ fn run_body(header: &Header) {
         Err(p) if p.is::<Cancelled>() => Some(cancelled_payload()),
         Err(p) => Some(p),
     };
+    // Leave the registry before publishing the outcome: once `join` returns, the task no
+    // longer counts in `num_goroutines` (what leak tests check).
+    header.shared.unregister(header);
     header.complete(panic);
 }
 

@@ -214,7 +214,8 @@ impl Shared {
         all
     }
 
-    fn unregister(&self, t: &Header) {
+    /// Removes a started task from its home registry (when it finishes, or is abandoned).
+    pub(crate) fn unregister(&self, t: &Header) {
         let shard = t.reg_shard.load(Ordering::Relaxed);
         let slot = t.reg_slot.load(Ordering::Relaxed);
         let removed = lock(&self.workers[shard].registry).remove(slot);
@@ -767,7 +768,10 @@ impl Worker {
         if !t.migratable {
             self.local.borrow_mut().homed_live -= 1;
         }
-        self.shared.unregister(&t);
+        if abandon {
+            // A finished task left the registry itself, before publishing its outcome.
+            self.shared.unregister(&t);
+        }
         if t.is_main {
             self.shared.begin_shutdown();
         }
