@@ -68,7 +68,6 @@ thread_local! {
 
 /// A fast per-thread pseudo-random number (xorshift64). Inside a deterministic runtime the
 /// worker seeds it from the runtime's seed, so random choices (such as `select!`'s) replay.
-#[allow(dead_code)]
 pub(crate) fn fastrand() -> u64 {
     FASTRAND.with(|c| {
         let mut x = c.get();

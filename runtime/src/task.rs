@@ -658,21 +658,10 @@ impl Parker {
 
     /// Like [`unpark`](Parker::unpark), but consumes the parker: a parked task is queued with
     /// this very reference instead of a clone (saves two atomic operations per handoff).
-    #[allow(dead_code)]
     pub(crate) fn wake(self) {
         match self {
             Parker::Task(h) => unpark_header_owned(h),
             Parker::Thread(t) => t.unpark(),
-        }
-    }
-
-    /// Whether two parkers wake the same task or thread.
-    #[allow(dead_code)]
-    pub(crate) fn same(&self, other: &Parker) -> bool {
-        match (self, other) {
-            (Parker::Task(a), Parker::Task(b)) => Arc::ptr_eq(a, b),
-            (Parker::Thread(a), Parker::Thread(b)) => a.id() == b.id(),
-            _ => false,
         }
     }
 }
