@@ -398,16 +398,22 @@ pub fn svg_ratios(records: &[Record], title: &str) -> String {
             );
             let _ = writeln!(
                 s,
-                r##"<text x="{:.1}" y="{:.1}" font-size="10" fill="#333">{ratio:.2}x</text>"##,
+                r##"<text x="{:.1}" y="{:.1}" font-size="10" fill="#333" stroke="white" stroke-width="3" paint-order="stroke">{ratio:.2}x</text>"##,
                 x1 + 4.0,
                 y + dy + 9.5
             );
         }
-        if let Target::RatioToGo(t) = r.target {
+        // An absolute target (bytes per task) is drawn where it falls relative to Go.
+        let target = match r.target {
+            Target::RatioToGo(t) => Some((t, format!("{t}x Go"))),
+            Target::AtMost(v) => Some((v / go, format!("{} {}", num(v), r.unit))),
+            Target::None => None,
+        };
+        if let Some((t, label)) = target {
             let tx = x(t);
             let _ = writeln!(
                 s,
-                r##"<line x1="{tx:.1}" y1="{:.1}" x2="{tx:.1}" y2="{:.1}" stroke="#e69f00" stroke-width="3"><title>goro target: {t}x Go</title></line>"##,
+                r##"<line x1="{tx:.1}" y1="{:.1}" x2="{tx:.1}" y2="{:.1}" stroke="#e69f00" stroke-width="3"><title>goro target: {label}</title></line>"##,
                 y + 2.0,
                 y + 19.0
             );
