@@ -35,7 +35,7 @@ pub(crate) fn install_hook() {
             // by the scheduler while it runs.
             let header = unsafe { &*task };
             report(header.id, header.name.as_deref(), info);
-            if header.shared.config.panic_crashes {
+            if header.shared().config.panic_crashes {
                 let _ = std::io::stderr().write_all(
                     b"goro: panic_crashes is set, so a panicking goroutine aborts the process\n",
                 );

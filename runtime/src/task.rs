@@ -278,7 +278,11 @@ pub(crate) struct Header {
     pub(crate) location: &'static Location<'static>,
     pub(crate) migratable: bool,
     pub(crate) is_main: bool,
-    pub(crate) shared: Arc<Shared>,
+    /// The runtime run this task belongs to. A plain pointer, not an `Arc`: a reference count
+    /// touched by every spawn and exit on every worker would bounce one cache line between
+    /// all cores. It is valid while the task is alive, because a run ends only after all of its
+    /// tasks are dead; see [`Header::shared`].
+    shared_ptr: *const Shared,
     state: AtomicU8,
     reason: AtomicU8,
     pub(crate) park: AtomicU8,
@@ -320,6 +324,25 @@ unsafe impl Send for Header {}
 pub(crate) type TaskRef = Arc<Header>;
 
 impl Header {
+    /// The task's runtime. Only for code running while the task is alive: inside it, on its
+    /// worker, or a waker that has just claimed it (`PARKED -> EMPTY`; the run cannot end
+    /// before that waker queues it).
+    pub(crate) fn shared(&self) -> &Shared {
+        // SAFETY: see the doc comment: the run outlives every live task.
+        unsafe { &*self.shared_ptr }
+    }
+
+    /// A counted handle to the task's runtime, for a waker on a foreign thread that must keep
+    /// it alive while it finishes queueing the task.
+    pub(crate) fn shared_arc(&self) -> Arc<Shared> {
+        // SAFETY: the pointer came from `Arc::as_ptr` of the run's `Arc<Shared>`, which is
+        // alive (see `shared`), so adding a count and adopting it is sound.
+        unsafe {
+            Arc::increment_strong_count(self.shared_ptr);
+            Arc::from_raw(self.shared_ptr)
+        }
+    }
+
     pub(crate) fn state(&self) -> State {
         match self.state.load(Ordering::Relaxed) {
             ST_RUNNABLE => State::Runnable,
@@ -515,7 +538,7 @@ extern "C" fn task_entry(t: Transfer) -> ! {
 fn run_body(header: &Header) {
     if header.cancelled.load(Ordering::Relaxed) {
         header.drop_closure();
-        header.shared.unregister(header);
+        header.shared().unregister(header);
         header.complete(Some(cancelled_payload()));
         return;
     }
@@ -535,7 +558,7 @@ fn run_body(header: &Header) {
     };
     // Leave the registry before publishing the outcome: once `join` returns, the task no
     // longer counts in `num_goroutines` (what leak tests check).
-    header.shared.unregister(header);
+    header.shared().unregister(header);
     header.complete(panic);
 }
 
@@ -930,7 +953,7 @@ where
         location,
         migratable,
         is_main,
-        shared: shared.clone(),
+        shared_ptr: Arc::as_ptr(shared),
         state: AtomicU8::new(ST_RUNNABLE),
         reason: AtomicU8::new(0),
         park: AtomicU8::new(P_EMPTY),

@@ -421,12 +421,13 @@ pub(crate) fn wake(t: TaskRef) {
     if let Some(w) = current_worker() {
         // SAFETY: the worker outlives every call made on its thread while it is installed.
         let w = unsafe { &*w };
-        if Arc::ptr_eq(&w.shared, &t.shared) {
+        if ptr::eq(Arc::as_ptr(&w.shared), t.shared()) {
             w.wake_local(t);
             return;
         }
     }
-    let shared = t.shared.clone();
+    // A foreign thread: hold the run alive until the task is queued and its worker woken.
+    let shared = t.shared_arc();
     if shared.is_deterministic() {
         shared.push_inbox(0, t);
     } else if t.migratable {
@@ -538,14 +539,20 @@ impl Worker {
 
     /// Counts a freshly created task (it is registered when it starts).
     pub(crate) fn count_spawn(&self) {
+        // Only this worker's thread writes its own counters: a load and a store, no locked
+        // read-modify-write.
         let me = self.me();
-        me.spawned.fetch_add(1, Ordering::Relaxed);
-        me.pending.fetch_add(1, Ordering::Relaxed);
+        me.spawned
+            .store(me.spawned.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        me.pending
+            .store(me.pending.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
     }
 
     /// A task starts (or is dropped before starting) on this worker.
     fn count_start(&self) {
-        self.me().pending.fetch_sub(1, Ordering::Relaxed);
+        let me = self.me();
+        me.pending
+            .store(me.pending.load(Ordering::Relaxed) - 1, Ordering::Relaxed);
     }
 
     fn register(&self, t: &TaskRef) {
