@@ -186,7 +186,7 @@ pub fn check(course: &Course, lesson: &Lesson, options: CheckOptions) -> Result<
     let _ = state.save(course);
     anstream::println!();
     if !exec.build.success {
-        print_build_failure(course, lesson, &exec.build, options.verbose);
+        print_build_failure(&exec.build, options.verbose);
         next_line(course, lesson, hints_shown, "fix the compile error above");
         return Ok(false);
     }
@@ -297,7 +297,7 @@ fn print_lock_problems(course: &Course, lesson: &Lesson, problems: &[Problem]) {
     );
 }
 
-fn print_build_failure(course: &Course, lesson: &Lesson, build: &Build, verbose: bool) {
+fn print_build_failure(build: &Build, verbose: bool) {
     if build.errors.is_empty() {
         anstream::println!(
             "{} the tests could not be built. Cargo said:",
@@ -328,7 +328,6 @@ fn print_build_failure(course: &Course, lesson: &Lesson, build: &Build, verbose:
             )
         );
     }
-    let _ = (course, lesson);
 }
 
 fn next_line(course: &Course, lesson: &Lesson, hints_shown: usize, what: &str) {

@@ -68,6 +68,12 @@ pub fn ci(root: &Path, verbose: bool) -> Result<bool> {
             a
         }),
     ];
+    if !verbose {
+        // No walls of "Compiling ..." lines; diagnostics and test results still show.
+        for (_, args) in steps.iter_mut().skip(1) {
+            args.insert(1, "--quiet".into());
+        }
+    }
     let total = steps.len() + 1;
     let mut results = Vec::new();
     for (i, (name, args)) in steps.drain(..).enumerate() {

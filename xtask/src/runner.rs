@@ -418,6 +418,10 @@ fn run_target(
             Some(Interruption { test, outcome }) => {
                 let timed_out = matches!(outcome, Outcome::TimedOut(_));
                 let progressed = test.is_some();
+                // A binary that dies before its first test (a crash in a static initialiser,
+                // say) is charged to the first test that has no result.
+                let test =
+                    test.or_else(|| names.iter().find(|n| !results.contains_key(*n)).cloned());
                 if let Some(test) = test {
                     let mut outcome = outcome;
                     if let Outcome::Crashed(crash) = &mut outcome {

@@ -75,7 +75,6 @@ pub fn verify(course: &Course, names: &[String], with_book: bool, verbose: bool)
             failed.push((lesson.name.clone(), problems));
         }
     }
-    let mut book_ok = true;
     if with_book {
         anstream::println!("{}", paint(HEAD, "The book"));
         let mut f = Findings { problems: vec![] };
@@ -95,8 +94,7 @@ pub fn verify(course: &Course, names: &[String], with_book: bool, verbose: bool)
             Ok(out) => f.ok(&format!("the book builds ({})", course.rel(&out))),
             Err(e) => f.fail("the book builds", e.to_string()),
         }
-        book_ok = f.problems.is_empty();
-        if !book_ok {
+        if !f.problems.is_empty() {
             failed.push(("the book".into(), f.problems));
         }
     }
@@ -117,7 +115,6 @@ pub fn verify(course: &Course, names: &[String], with_book: bool, verbose: bool)
             anstream::println!("  {}: {p}", paint(HEAD, name));
         }
     }
-    let _ = book_ok;
     Ok(false)
 }
 

@@ -119,7 +119,9 @@ pub fn watch(course: &Course, lesson: &Lesson, force_poll: bool, verbose: bool) 
             if ui::interactive() {
                 anstream::print!("\x1b[2J\x1b[3J\x1b[H");
             }
-            let _ = check::check(course, lesson, CheckOptions { verbose });
+            if let Err(e) = check::check(course, lesson, CheckOptions { verbose }) {
+                anstream::println!("{} {e}", paint(WARN, "error:"));
+            }
             anstream::println!();
             anstream::println!(
                 "{} {}",

@@ -432,3 +432,22 @@ fn grade_writes_junit_from_a_pristine_copy() {
     );
     assert!(xml.contains("<failure"), "{xml}");
 }
+
+#[test]
+fn bless_re_records_snapshots_from_the_solution_and_reseals() {
+    let c = Course::new();
+    let test = "exercises/lesson-01-adding/tests/table.rs";
+    c.write(
+        test,
+        &c.read(test).replace("{a} + {a} = {}", "{a} plus {a} is {}"),
+    );
+    let (code, out) = c.xtask(&["bless", "01"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("+ 1 plus 1 is 2"), "the diff: {out}");
+    let snap = c.read("exercises/lesson-01-adding/tests/snapshots/table__the_table.snap");
+    assert!(snap.contains("3 plus 3 is 6"), "{snap}");
+    // The lock now accepts the changed test and snapshot; the solution passes them.
+    c.solve("lesson-01-adding");
+    let (code, out) = c.xtask(&["check", "01"]);
+    assert_eq!(code, 0, "{out}");
+}
