@@ -96,6 +96,7 @@ impl<T> Chan<T> {
     ///
     /// # Safety
     /// The caller holds the lock and passes its state.
+    #[inline]
     pub(crate) unsafe fn poll_recv(st: &mut State<T>) -> Option<Received<T>> {
         if let Some(value) = st.buf.pop_front() {
             // The buffer had room for one more: move the first waiting sender's value in
@@ -131,6 +132,7 @@ impl<T> Chan<T> {
     ///
     /// # Safety
     /// The caller holds the lock and passes its state.
+    #[inline]
     pub(crate) unsafe fn poll_send(
         st: &mut State<T>,
         cap: usize,

@@ -59,6 +59,7 @@ impl Selector {
     }
 
     /// The selector of a single-node wait (see the `solo` field).
+    #[inline]
     pub(crate) fn solo(parker: Parker) -> Selector {
         Selector {
             state: AtomicUsize::new(WAITING),
@@ -104,6 +105,7 @@ impl Selector {
     }
 
     /// Parks until some waker completed an arm; returns its index.
+    #[inline]
     pub(crate) fn wait(&self, reason: WaitReason) -> usize {
         loop {
             if let Some(index) = self.finished() {
@@ -186,6 +188,7 @@ impl<T> Waiter<T> {
     }
 
     /// Points the node at its selector. Only while the node is not linked.
+    #[inline]
     pub(crate) fn prepare(&self, sel: &Selector, index: usize) {
         debug_assert!(!self.linked.get());
         self.sel.set(sel);
@@ -230,6 +233,7 @@ impl<T> Waiter<T> {
     /// # Safety
     /// The caller claimed `node`'s selector (`try_claim` returned true) and the node is
     /// unlinked; the node and selector must not be touched afterwards.
+    #[inline]
     pub(crate) unsafe fn complete(node: *const Waiter<T>, disconnected: bool) -> Option<Parker> {
         // SAFETY: the node is alive: its owner cannot return before the selector is final,
         // which happens in the `complete` call below, our last access.
@@ -261,6 +265,7 @@ impl<T> WaitList<T> {
     /// # Safety
     /// The node is not linked anywhere and stays alive (and unmoved) until it is unlinked; the
     /// caller holds the channel lock.
+    #[inline]
     pub(crate) unsafe fn push_back(&mut self, node: &Waiter<T>) {
         debug_assert!(!node.linked.get());
         node.prev.set(self.tail);
@@ -279,6 +284,7 @@ impl<T> WaitList<T> {
     ///
     /// # Safety
     /// `node` is alive; if linked, it is linked in this list; the caller holds the lock.
+    #[inline]
     pub(crate) unsafe fn remove(&mut self, node: &Waiter<T>) -> bool {
         if !node.linked.get() {
             return false;
@@ -302,6 +308,7 @@ impl<T> WaitList<T> {
         true
     }
 
+    #[inline]
     fn pop_front(&mut self) -> Option<*const Waiter<T>> {
         let head = self.head;
         if head.is_null() {
@@ -319,6 +326,7 @@ impl<T> WaitList<T> {
     ///
     /// # Safety
     /// The caller holds the channel lock.
+    #[inline]
     pub(crate) unsafe fn pop_claimable(&mut self) -> Option<*const Waiter<T>> {
         while let Some(node) = self.pop_front() {
             // SAFETY: the node was linked, so its owner is still waiting: node and selector are
