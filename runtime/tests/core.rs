@@ -285,3 +285,30 @@ fn values_of_detached_tasks_are_dropped() {
     });
     assert_eq!(drops.load(Ordering::SeqCst), 10);
 }
+
+#[test]
+fn nesting_runtimes_is_refused_with_advice() {
+    let err = std::panic::catch_unwind(|| goro::run(|| Runtime::new().block_on(|| 1))).unwrap_err();
+    let msg = err
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| err.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    assert!(msg.contains("inside a goro runtime"), "{msg}");
+    assert!(msg.contains("goro::spawn"), "{msg}");
+}
+
+#[test]
+fn task_handles_outlive_their_runtime_harmlessly() {
+    let (task, handle) = goro::run(|| {
+        let h = goro::spawn(goro::park);
+        goro::sleep(Duration::from_millis(10));
+        (h.task(), h)
+    });
+    // The run is over and the parked task was cancelled: unparking it does nothing, and
+    // join reports the cancellation.
+    task.unpark();
+    assert_eq!(task.id().as_u64(), 2);
+    let err = handle.join().unwrap_err();
+    assert!(err.downcast_ref::<&str>().unwrap().contains("cancelled"));
+}
