@@ -3,7 +3,7 @@
 //! so the page can always be regenerated from a saved run.
 
 use crate::json::Record;
-use crate::spec::{self, PEAK_RSS_SUFFIX, SKYNET_RSS_RATIO, System, Target};
+use crate::spec::{self, CPU_SUFFIX, PEAK_RSS_SUFFIX, SKYNET_RSS_RATIO, System, Target};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -57,11 +57,19 @@ fn index(records: &[Record]) -> BTreeMap<(&str, &str), &Record> {
         .collect()
 }
 
-fn rows(records: &[Record]) -> (Vec<Row>, Vec<Row>) {
+/// The table rows: per-workload metrics, peak RSS per child, CPU time per child.
+struct Tables {
+    main: Vec<Row>,
+    rss: Vec<Row>,
+    cpu: Vec<Row>,
+}
+
+fn rows(records: &[Record]) -> Tables {
     let idx = index(records);
     let values = |metric: &str| System::ALL.map(|s| idx.get(&(metric, s.name())).map(|r| r.value));
     let mut main = Vec::new();
     let mut rss = Vec::new();
+    let mut cpu = Vec::new();
     for w in spec::WORKLOADS {
         for m in w.metrics {
             let v = values(m.name);
@@ -88,8 +96,22 @@ fn rows(records: &[Record]) -> (Vec<Row>, Vec<Row>) {
                 },
             });
         }
+        let v = values(&format!("{}-{CPU_SUFFIX}", w.name));
+        if v.iter().any(Option::is_some) {
+            cpu.push(Row {
+                metric: w.name.to_string(),
+                unit: spec::CPU_UNIT.to_string(),
+                values: v,
+                target: Target::None,
+            });
+        }
     }
-    (main, rss)
+    Tables { main, rss, cpu }
+}
+
+/// Whether a record is one of the per-child extras (peak RSS, CPU time).
+fn is_per_child(r: &Record) -> bool {
+    r.workload.ends_with(PEAK_RSS_SUFFIX) || r.workload.ends_with(CPU_SUFFIX)
 }
 
 /// Formats a number with sensible precision: `12,345`, `123.4`, `1.23`.
@@ -175,7 +197,7 @@ fn cells(r: &Row) -> [String; 8] {
 
 /// The terminal table: medians, goro/Go, target and verdict; then peak RSS per workload.
 pub fn text_table(header: &str, records: &[Record]) -> String {
-    let (main, rss) = rows(records);
+    let Tables { main, rss, cpu } = rows(records);
     let mut out = format!("{header}\n\n");
     render_text(
         &mut out,
@@ -192,12 +214,22 @@ pub fn text_table(header: &str, records: &[Record]) -> String {
         ],
         rss.iter().map(cells).collect(),
     );
+    out.push_str(
+        "\nCPU time of the child process (user + system, whole process), ms: steadier than wall time on a busy machine\n\n",
+    );
+    render_text(
+        &mut out,
+        [
+            "workload", "unit", "goro", "Go", "threads", "goro/Go", "target", "",
+        ],
+        cpu.iter().map(cells).collect(),
+    );
     out
 }
 
 /// The same two tables in Markdown, for the book's appendix.
 pub fn markdown_table(records: &[Record]) -> String {
-    let (main, rss) = rows(records);
+    let Tables { main, rss, cpu } = rows(records);
     let mut out = String::new();
     let mut table = |title: &str, rows: &[Row]| {
         let _ = writeln!(
@@ -220,6 +252,7 @@ pub fn markdown_table(records: &[Record]) -> String {
     };
     table("workload", &main);
     table("peak RSS", &rss);
+    table("CPU time", &cpu);
     out
 }
 
@@ -227,10 +260,7 @@ pub fn markdown_table(records: &[Record]) -> String {
 pub fn sweep_table(header: &str, records: &[Record]) -> String {
     let mut by: BTreeMap<(String, u64), [Option<f64>; 2]> = BTreeMap::new();
     let mut units: BTreeMap<String, String> = BTreeMap::new();
-    for r in records
-        .iter()
-        .filter(|r| !r.workload.ends_with(PEAK_RSS_SUFFIX))
-    {
+    for r in records.iter().filter(|r| !is_per_child(r)) {
         let Some(w) = r.workers else { continue };
         let slot = match r.system.as_str() {
             "goro" => 0,
@@ -289,7 +319,7 @@ const TOP: f64 = 58.0;
 /// An SVG chart of goro/Go and threads/Go per metric on a log scale, with Go at 1 and
 /// goro's target marked. Lower is better.
 pub fn svg_ratios(records: &[Record], title: &str) -> String {
-    let (main, _) = rows(records);
+    let main = rows(records).main;
     let rows: Vec<&Row> = main
         .iter()
         .filter(|r| r.get(System::Go).is_some_and(|g| g > 0.0))
@@ -445,10 +475,7 @@ pub fn svg_sweep(records: &[Record], title: &str) -> String {
     // panel title -> system -> (workers, value) points
     type Points = Vec<(u64, f64)>;
     let mut series: BTreeMap<String, BTreeMap<&str, Points>> = BTreeMap::new();
-    for r in records
-        .iter()
-        .filter(|r| !r.workload.ends_with(PEAK_RSS_SUFFIX))
-    {
+    for r in records.iter().filter(|r| !is_per_child(r)) {
         if let Some(w) = r.workers.filter(|&w| w > 0)
             && r.value > 0.0
         {
@@ -590,7 +617,7 @@ mod tests {
             rec("yield", "go", 100.0, "ns/yield"),
             rec("park-memory", "goro", 5000.0, "B/task"),
         ];
-        let (main, _) = rows(&records);
+        let main = rows(&records).main;
         let v: Vec<_> = main
             .iter()
             .map(|r| (r.metric.as_str(), r.verdict()))

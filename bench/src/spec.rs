@@ -230,6 +230,13 @@ pub const PEAK_RSS_SUFFIX: &str = "peak-rss";
 /// Unit of the peak-RSS metric.
 pub const PEAK_RSS_UNIT: &str = "MiB";
 
+/// Suffix of the CPU-time metric the harness records for every child process: user plus
+/// system time of the whole process. On a shared machine it is steadier than wall time.
+pub const CPU_SUFFIX: &str = "cpu";
+
+/// Unit of the CPU-time metric.
+pub const CPU_UNIT: &str = "ms";
+
 /// The bar for skynet's peak RSS: at most Go's.
 pub const SKYNET_RSS_RATIO: f64 = 1.0;
 

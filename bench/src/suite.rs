@@ -6,7 +6,7 @@
 //! time limit), and no run inherits another's warmed-up heap or stack pool.
 
 use crate::json::Record;
-use crate::spec::{self, PEAK_RSS_SUFFIX, PEAK_RSS_UNIT, System, Workload};
+use crate::spec::{self, CPU_SUFFIX, CPU_UNIT, PEAK_RSS_SUFFIX, PEAK_RSS_UNIT, System, Workload};
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -118,6 +118,8 @@ struct Failure {
 struct ChildResult {
     records: Vec<Record>,
     peak_rss_kib: u64,
+    /// User plus system CPU time of the whole child.
+    cpu: Duration,
     wall: Duration,
 }
 
@@ -224,6 +226,11 @@ pub fn run(opts: &Options) -> Result<(), String> {
                                 .or_insert_with(|| (PEAK_RSS_UNIT.into(), Vec::new()))
                                 .1
                                 .push(res.peak_rss_kib as f64 / 1024.0);
+                            samples
+                                .entry((format!("{}-{CPU_SUFFIX}", w.name), r.system, key_workers))
+                                .or_insert_with(|| (CPU_UNIT.into(), Vec::new()))
+                                .1
+                                .push(res.cpu.as_secs_f64() * 1e3);
                         }
                         Err(why) => {
                             line.push_str(&format!(" {} FAILED", r.system));
@@ -331,10 +338,12 @@ fn metric_order(metric: &str) -> usize {
             }
             i += 1;
         }
-        if metric.strip_suffix(PEAK_RSS_SUFFIX) == Some(&format!("{}-", w.name)) {
-            return i;
+        for suffix in [PEAK_RSS_SUFFIX, CPU_SUFFIX] {
+            if metric.strip_suffix(suffix) == Some(&format!("{}-", w.name)) {
+                return i;
+            }
+            i += 1;
         }
-        i += 1;
     }
     i
 }
@@ -434,8 +443,13 @@ fn run_child(cmd: &mut Command, limit: Duration) -> Result<ChildResult, String> 
         records,
         // On Linux ru_maxrss is in KiB.
         peak_rss_kib: usage.ru_maxrss as u64,
+        cpu: timeval(usage.ru_utime) + timeval(usage.ru_stime),
         wall,
     })
+}
+
+fn timeval(t: libc::timeval) -> Duration {
+    Duration::from_secs(t.tv_sec.max(0) as u64) + Duration::from_micros(t.tv_usec.max(0) as u64)
 }
 
 fn tail_lines(s: &str, n: usize) -> String {
