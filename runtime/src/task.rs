@@ -181,6 +181,10 @@ pub(crate) const P_PARKED: u8 = 2;
 /// The task is finished (or abandoned): unpark does nothing, ever.
 pub(crate) const P_DEAD: u8 = 3;
 
+/// Bits of `Header::outcome`.
+const OUT_DONE: u8 = 1;
+const OUT_DETACHED: u8 = 2;
+
 /// What a task asks of the scheduler when it switches out.
 pub(crate) const REQ_YIELD: usize = 2;
 pub(crate) const REQ_PARK: usize = 3;
@@ -305,7 +309,8 @@ pub(crate) struct Header {
     vtable: &'static SlotVtable,
     /// The panic payload (or cancellation message) if the task did not return a value.
     panic: UnsafeCell<Option<Box<dyn Any + Send>>>,
-    done: AtomicBool,
+    /// `OUT_DONE` once the outcome is published, `OUT_DETACHED` once the JoinHandle is gone.
+    outcome: AtomicU8,
     joiner: Mutex<Option<Parker>>,
 }
 
@@ -369,7 +374,7 @@ impl Header {
     /// `T` must be the type the task's closure returns (the JoinHandle's type), and only the
     /// one owner of the outcome (the JoinHandle, or `block_on` for the main task) may call it.
     pub(crate) unsafe fn take_output<T>(&self) -> Option<thread::Result<T>> {
-        if !self.done.load(Ordering::Acquire) {
+        if !self.is_done() {
             return None;
         }
         // SAFETY: `done` was published after the outcome was written; we are its only reader.
@@ -388,15 +393,36 @@ impl Header {
     }
 
     pub(crate) fn is_done(&self) -> bool {
-        self.done.load(Ordering::Acquire)
+        self.outcome.load(Ordering::Acquire) & OUT_DONE != 0
+    }
+
+    /// Drops an outcome nobody will take (the JoinHandle is gone).
+    fn drop_outcome(&self) {
+        // SAFETY: called by whichever of the finishing task and the JoinHandle's drop came
+        // second (see `complete`), so the outcome is published and nobody else reads it.
+        drop(unsafe { (*self.panic.get()).take() });
+        if self
+            .slot_state
+            .compare_exchange(SLOT_VALUE, SLOT_EMPTY, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            // SAFETY: the slot held the value; we just emptied it.
+            unsafe { (self.vtable.drop_value)(self.slot.get()) };
+        }
     }
 
     /// Publishes the task's outcome (the value is already in the slot unless `panic` is set)
     /// and wakes a joiner.
     fn complete(&self, panic: Option<Box<dyn Any + Send>>) {
-        // SAFETY: written once by the task's owner before `done` is published.
+        // SAFETY: written once by the task's owner before OUT_DONE is published.
         unsafe { *self.panic.get() = panic };
-        self.done.store(true, Ordering::Release);
+        let before = self.outcome.fetch_or(OUT_DONE, Ordering::AcqRel);
+        if before & OUT_DETACHED != 0 {
+            // Nobody will join: drop the value here, on the task's own stack when it ran,
+            // rather than later in whatever drops the last reference to the record.
+            self.drop_outcome();
+            return;
+        }
         let joiner = self.joiner.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(p) = joiner {
             p.unpark();
@@ -975,7 +1001,7 @@ where
         slot_state: AtomicU8::new(SLOT_CLOSURE),
         vtable: &VtableFor::<F, T>::VTABLE,
         panic: UnsafeCell::new(None),
-        done: AtomicBool::new(false),
+        outcome: AtomicU8::new(0),
         joiner: Mutex::new(None),
     });
     // SAFETY: nobody else has seen the header yet; the slot is empty and sized for `F` or a
@@ -1053,6 +1079,16 @@ impl<T: 'static> JoinHandle<T> {
     pub fn task(&self) -> Task {
         Task {
             header: self.header.clone(),
+        }
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        let before = self.header.outcome.fetch_or(OUT_DETACHED, Ordering::AcqRel);
+        if before & OUT_DONE != 0 {
+            // Finished and never joined (or joined: then there is nothing left to drop).
+            self.header.drop_outcome();
         }
     }
 }

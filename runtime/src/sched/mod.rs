@@ -746,6 +746,10 @@ impl Worker {
     /// switched away and carries out what it asked for. Only now, with its registers saved,
     /// may a yielding task be queued or a parking task be marked parked.
     fn land(&self, from: context::Context) {
+        // No task is current while the switch completes: dropping the old task's record must
+        // not see it as the running task.
+        TASK.with(|c| c.set(ptr::null()));
+        crate::signal::set_current(ptr::null());
         let (prev, action) = self.pending.take().expect("a switch is pending");
         let Some(prev) = prev else {
             self.sched_ctx.set(Some(from));
