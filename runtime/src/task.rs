@@ -32,6 +32,7 @@ use std::cell::UnsafeCell;
 use std::fmt;
 use std::io;
 use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 use std::num::NonZeroU64;
 use std::panic::{AssertUnwindSafe, Location, catch_unwind, resume_unwind};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
@@ -944,7 +945,7 @@ impl Builder {
         )?;
         worker.submit_new(header.clone());
         Ok(JoinHandle {
-            header,
+            header: ManuallyDrop::new(header),
             _marker: PhantomData,
         })
     }
@@ -973,7 +974,7 @@ where
     // Validate now so a bad size is the spawner's error; the stack itself is taken at first run.
     crate::stack::usable_len(size)?;
     let id = id.unwrap_or_else(|| worker.next_id());
-    let header = Arc::new(Header {
+    let fresh = Header {
         id,
         name,
         location,
@@ -1003,7 +1004,15 @@ where
         panic: UnsafeCell::new(None),
         outcome: AtomicU8::new(0),
         joiner: Mutex::new(None),
-    });
+    };
+    // Reuse a finished task's record if this thread kept one: no allocator round trip.
+    let header = match SPARE_HEADERS.try_with(|s| s.borrow_mut().pop()) {
+        Ok(Some(mut spare)) => {
+            *Arc::get_mut(&mut spare).expect("spare task records are unshared") = fresh;
+            spare
+        }
+        _ => Arc::new(fresh),
+    };
     // SAFETY: nobody else has seen the header yet; the slot is empty and sized for `F` or a
     // box of it.
     unsafe { slot_write(header.slot.get(), f) };
@@ -1040,11 +1049,35 @@ where
     }
 }
 
+thread_local! {
+    /// Finished task records kept for reuse by this worker thread (Go's per-P `gFree` list).
+    static SPARE_HEADERS: std::cell::RefCell<Vec<TaskRef>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Most records a thread keeps for reuse.
+const SPARE_MAX: usize = 256;
+
+/// Drops a reference to a task record; if it was the last one and this is a worker thread,
+/// keeps the record for the next spawn instead of freeing it.
+pub(crate) fn recycle(mut t: TaskRef) {
+    if Arc::get_mut(&mut t).is_none() || !sched::in_runtime() {
+        return;
+    }
+    let _ = SPARE_HEADERS.try_with(|spares| {
+        let mut spares = spares.borrow_mut();
+        if spares.len() < SPARE_MAX {
+            spares.push(t);
+        }
+    });
+}
+
 /// Owned permission to join a task, like `std::thread::JoinHandle`.
 ///
 /// Dropping it detaches the task: it keeps running.
 pub struct JoinHandle<T> {
-    header: TaskRef,
+    /// Taken out in `Drop` to hand the record to [`recycle`].
+    header: ManuallyDrop<TaskRef>,
     _marker: PhantomData<fn() -> T>,
 }
 
@@ -1078,7 +1111,7 @@ impl<T: 'static> JoinHandle<T> {
     /// A [`Task`] handle for the task.
     pub fn task(&self) -> Task {
         Task {
-            header: self.header.clone(),
+            header: TaskRef::clone(&self.header),
         }
     }
 }
@@ -1090,6 +1123,8 @@ impl<T> Drop for JoinHandle<T> {
             // Finished and never joined (or joined: then there is nothing left to drop).
             self.header.drop_outcome();
         }
+        // SAFETY: `header` is not used after this.
+        recycle(unsafe { ManuallyDrop::take(&mut self.header) });
     }
 }
 

@@ -786,6 +786,7 @@ impl Worker {
         if t.is_main {
             self.shared.begin_shutdown();
         }
+        task::recycle(t);
     }
 
     fn rand(&self) -> u64 {
