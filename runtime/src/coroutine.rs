@@ -15,8 +15,8 @@
 //! under [`catch_unwind`], the payload is carried back across the switch as data, and
 //! [`Coroutine::resume`] re-raises it on the caller's own stack with [`resume_unwind`].
 //!
-//! The runtime's tasks use the crate-private half of this module (`RawCo`, `task_switch_in`
-//! and friends); lessons and curious readers use [`Coroutine`].
+//! The runtime's tasks use the crate-private half of this module (`RawCo` and `jump`), where
+//! tasks switch straight to each other; lessons and curious readers use [`Coroutine`].
 
 use std::any::Any;
 use std::cell::Cell;
