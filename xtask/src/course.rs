@@ -279,3 +279,72 @@ impl Lesson {
             .join(", ")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn course() -> (tempfile::TempDir, Course) {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, title) in [
+            ("lesson-07-channels", "Channels"),
+            ("lesson-08-select-and-timeouts", "Select"),
+        ] {
+            let d = dir.path().join("exercises").join(name);
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(
+                d.join("Cargo.toml"),
+                format!(
+                    "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\n\
+                     [package.metadata.workbook]\ntitle = \"{title}\"\nedit = [\"src/lib.rs\"]\n"
+                ),
+            )
+            .unwrap();
+        }
+        let c = Course::load(dir.path()).unwrap();
+        (dir, c)
+    }
+
+    #[test]
+    fn lessons_are_found_by_number_name_slug_and_path() {
+        let (_d, c) = course();
+        for q in [
+            "07",
+            "7",
+            "lesson-07",
+            "lesson-07-channels",
+            "channels",
+            "exercises/lesson-07-channels/",
+        ] {
+            assert_eq!(c.find(q).unwrap().name, "lesson-07-channels", "{q}");
+        }
+        assert_eq!(c.find("select-and-timeouts").unwrap().number, 8);
+        assert_eq!(c.lessons[0].meta.time_limit_secs, 60, "default time limit");
+    }
+
+    #[test]
+    fn an_unknown_lesson_names_the_closest_one() {
+        let (_d, c) = course();
+        let err = c.find("chanels").unwrap_err().to_string();
+        assert!(err.contains("Did you mean `lesson-07-channels`?"), "{err}");
+        assert!(err.contains("08  lesson-08-select-and-timeouts"), "{err}");
+        let err = c.find("17").unwrap_err().to_string();
+        assert!(
+            err.contains("no lesson `17`") && !err.contains("Did you mean"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_lesson_without_metadata_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("exercises/lesson-01-x");
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("Cargo.toml"), "[package]\nname = \"x\"\n").unwrap();
+        let err = Course::load(dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("exercises/lesson-01-x/Cargo.toml has no [package.metadata.workbook]"),
+            "{err}"
+        );
+    }
+}

@@ -124,7 +124,9 @@ enum Command {
     },
     /// Everything the project's CI runs: fmt, clippy, tests, verify, book
     Ci,
-    /// Benchmarks: goro against OS threads (and Go when installed)
+    /// Benchmarks: goro against OS threads (and Go when installed); options: --json, --only NAME,
+    /// --quick, --workers 1,2,4 (`bench --help` for all)
+    #[command(disable_help_flag = true)]
     Bench {
         /// Arguments for the benchmark suite (`cargo xtask bench -- --help` lists them)
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
