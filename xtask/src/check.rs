@@ -106,14 +106,16 @@ pub fn print_case(case: &TestCase) {
     let id = case.id();
     match &case.outcome {
         Outcome::Passed => anstream::println!("  {} {id}", paint(GOOD, "✓")),
-        Outcome::Failed(output) => match report::one_line(output) {
-            Some(why) => anstream::println!(
-                "  {} {id} {}",
-                paint(BAD, "✗"),
-                paint(DIM, format!("— {why}"))
-            ),
-            None => anstream::println!("  {} {id}", paint(BAD, "✗")),
-        },
+        Outcome::Failed(output) => {
+            match report::one_line(output, 100usize.saturating_sub(id.len()).max(30)) {
+                Some(why) => anstream::println!(
+                    "  {} {id} {}",
+                    paint(BAD, "✗"),
+                    paint(DIM, format!("— {why}"))
+                ),
+                None => anstream::println!("  {} {id}", paint(BAD, "✗")),
+            }
+        }
         Outcome::Ignored => {
             anstream::println!("  {} {id} {}", paint(DIM, "-"), paint(DIM, "(ignored)"))
         }

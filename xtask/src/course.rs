@@ -272,11 +272,10 @@ impl Lesson {
 
     /// The files a learner edits, joined for a sentence.
     pub fn edit_list(&self, course: &Course) -> String {
-        self.edit_paths()
-            .iter()
-            .map(|p| course.rel(p))
-            .collect::<Vec<_>>()
-            .join(", ")
+        match self.meta.edit.as_slice() {
+            [one] => course.rel(&self.dir.join(one)),
+            many => format!("{} in {}/", many.join(", "), course.rel(&self.dir)),
+        }
     }
 }
 

@@ -208,7 +208,7 @@ fn strip_thread_ids(text: &str) -> String {
 }
 
 /// A few words on why a test failed, for its result line.
-pub fn one_line(output: &str) -> Option<String> {
+pub fn one_line(output: &str, width: usize) -> Option<String> {
     if let Some(s) = insta_diff(output) {
         let name = s.file.rsplit('/').next().unwrap_or(&s.file).to_string();
         return Some(format!("output differs from snapshot {name}"));
@@ -216,8 +216,8 @@ pub fn one_line(output: &str) -> Option<String> {
     let mut lines = output.lines();
     lines.find(|l| l.starts_with("thread '") && l.contains("panicked at"))?;
     let msg = lines.next()?.trim();
-    let msg: String = if msg.chars().count() > 72 {
-        msg.chars().take(71).collect::<String>() + "…"
+    let msg: String = if msg.chars().count() > width {
+        msg.chars().take(width - 1).collect::<String>() + "…"
     } else {
         msg.to_string()
     };
