@@ -312,7 +312,7 @@ pub fn sweep_table(header: &str, records: &[Record]) -> String {
 
 const W: f64 = 760.0;
 const LEFT: f64 = 150.0;
-const RIGHT: f64 = 30.0;
+const RIGHT: f64 = 60.0;
 const ROW: f64 = 34.0;
 const TOP: f64 = 58.0;
 
