@@ -86,6 +86,7 @@ pub fn grade(root: &Path, args: &GradeArgs, verbose: bool) -> Result<bool> {
         .unwrap_or_else(|| root.clone())
         .canonicalize()
         .map_err(|e| format!("submission folder: {e}"))?;
+    let _scratch = crate::scratch::lock(&root)?;
     let work = root.join("target").join("workbook").join("grade");
     let pristine = work.join("course");
     if pristine.exists() {

@@ -19,6 +19,31 @@ pub fn target_dir(course: &Course) -> PathBuf {
         .unwrap_or_else(|| course.scratch_dir().join("target"))
 }
 
+/// Holds `target/workbook/.lock` for as long as it lives: two `verify`, `bless` or `grade` runs
+/// in one checkout would otherwise delete each other's scratch copies mid-build.
+pub struct ScratchLock {
+    _file: std::fs::File,
+}
+
+/// Takes the scratch lock of the checkout at `root`, waiting (and saying so) if it is held.
+pub fn lock(root: &Path) -> Result<ScratchLock> {
+    let dir = root.join("target").join("workbook");
+    std::fs::create_dir_all(&dir)?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(".lock"))?;
+    if file.try_lock().is_err() {
+        eprintln!(
+            "waiting for another verify, bless or grade in this checkout to finish ({})…",
+            dir.join(".lock").display()
+        );
+        file.lock()?;
+    }
+    Ok(ScratchLock { _file: file })
+}
+
 /// Makes `dest` a stand-alone copy of the lesson's exercise; with `solution`, the solution's
 /// files are laid over the learner's files.
 pub fn prepare(course: &Course, lesson: &Lesson, dest: &Path, solution: bool) -> Result<()> {

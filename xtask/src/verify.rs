@@ -56,6 +56,7 @@ pub fn verify(course: &Course, names: &[String], with_book: bool, verbose: bool)
             .map(|n| course.find(n))
             .collect::<Result<Vec<_>>>()?
     };
+    let _scratch = scratch::lock(&course.root)?;
     let mut failed: Vec<(String, Vec<String>)> = Vec::new();
     for lesson in &lessons {
         anstream::println!(
@@ -423,6 +424,7 @@ fn rustfmt(dir: &Path, lesson: &Lesson) -> Result<()> {
 /// `bless`: runs the tests over the solution with snapshot and `.stderr` writing enabled, then
 /// copies the recorded files back into the exercise and reseals the lock.
 pub fn bless(course: &Course, lesson: &Lesson, verbose: bool) -> Result<bool> {
+    let _scratch = scratch::lock(&course.root)?;
     let dir = course.scratch_dir().join("bless").join(&lesson.name);
     scratch::prepare(course, lesson, &dir, true)?;
     // Remove the old recordings so stale ones do not survive.
