@@ -242,11 +242,7 @@ fn text(g: &Grade) -> String {
             .iter()
             .filter(|t| t.outcome != "passed" && t.outcome != "ignored")
         {
-            let first = t
-                .message
-                .lines()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("");
+            let first = headline(&t.message).unwrap_or("");
             out.push_str(&format!("    {} {}: {first}\n", t.outcome, t.name));
         }
     }
@@ -284,12 +280,7 @@ fn junit(g: &Grade) -> Result<String> {
                     };
                     let mut s = TestCaseStatus::non_success(kind);
                     s.set_type(other);
-                    s.set_message(
-                        t.message
-                            .lines()
-                            .find(|l| !l.trim().is_empty())
-                            .unwrap_or(other),
-                    );
+                    s.set_message(headline(&t.message).unwrap_or(other));
                     s.set_description(t.message.as_str());
                     s
                 }
@@ -301,6 +292,13 @@ fn junit(g: &Grade) -> Result<String> {
         report.add_test_suite(suite);
     }
     Ok(report.to_string()?)
+}
+
+/// The line of a failure message worth a headline: not libtest's "thread '...' panicked at".
+fn headline(message: &str) -> Option<&str> {
+    message
+        .lines()
+        .find(|l| !l.trim().is_empty() && !l.starts_with("thread '"))
 }
 
 fn strip_ansi(s: &str) -> String {

@@ -12,7 +12,12 @@ use crate::ui::{self, BAD, CMD, DIM, GOOD, HEAD, WARN, paint};
 pub fn list(course: &Course) -> Result<()> {
     let state = State::load(course);
     let mut passed = 0;
-    anstream::println!("{}", paint(HEAD, "Goroutines from scratch: the workbook"));
+    let title = std::fs::read_to_string(course.root.join("book.toml"))
+        .ok()
+        .and_then(|t| t.parse::<toml::Table>().ok())
+        .and_then(|t| t.get("book")?.get("title")?.as_str().map(str::to_string))
+        .unwrap_or_else(|| "The workbook".to_string());
+    anstream::println!("{}", paint(HEAD, title));
     for lesson in &course.lessons {
         let status = state.status(course, lesson);
         let mark = match status {
