@@ -408,12 +408,7 @@ pub(crate) fn leave_task(req: usize) {
 pub(crate) fn landed_in_task(from: context::Context) {
     let w = current_worker().expect("a task runs on a worker");
     // SAFETY: the worker outlives every task it runs.
-    let w = unsafe { &*w };
-    w.land(from);
-    let running = w.running.take().expect("the running task is recorded");
-    TASK.with(|c| c.set(Arc::as_ptr(&running)));
-    crate::signal::set_current(running.overflow_info());
-    w.running.set(Some(running));
+    unsafe { &*w }.land_in_task(from);
 }
 
 /// Makes a woken task runnable again. Called by whoever won its `PARKED -> EMPTY` transition.
@@ -685,6 +680,7 @@ impl Worker {
             .running
             .take()
             .expect("leave_task called outside a task");
+        let pinned = !me.migratable;
         // The main task's exit ends the run: go back to the scheduler so nothing else runs
         // after it. During shutdown every switch goes back to the scheduler too.
         let main_exits = me.is_main && req == OUT_FINISHED;
@@ -710,9 +706,22 @@ impl Worker {
                 unsafe { coroutine::jump(to, 0) }
             }
         };
-        // Resumed: possibly on another thread if the task is migratable, so look the worker
-        // up again rather than using `self`.
-        landed_in_task(back.context);
+        if pinned {
+            // A pinned task resumes on the thread it left: still this worker.
+            self.land_in_task(back.context);
+        } else {
+            // Possibly another thread: look the worker up again rather than using `self`.
+            landed_in_task(back.context);
+        }
+    }
+
+    /// Task side, right after being switched to on this worker.
+    fn land_in_task(&self, from: context::Context) {
+        self.land(from);
+        let running = self.running.take().expect("the running task is recorded");
+        TASK.with(|c| c.set(Arc::as_ptr(&running)));
+        crate::signal::set_current(running.overflow_info());
+        self.running.set(Some(running));
     }
 
     /// A cheap pick for a direct task-to-task switch: only this worker's own queues. Every
