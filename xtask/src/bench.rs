@@ -23,12 +23,13 @@ pub fn run(args: &[String]) -> Result<(), String> {
         .current_dir(&root)
         .status()
         .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!(
+    match status.code() {
+        Some(0) => Ok(()),
+        // clap's exit code for a usage error; goro-bench already printed what was wrong.
+        Some(2) => Err("goro-bench did not accept the arguments (see above); `cargo xtask bench --help` lists them".into()),
+        _ => Err(format!(
             "the benchmark suite did not finish cleanly ({status}); the lines above say which workload failed and why"
-        ))
+        )),
     }
 }
 

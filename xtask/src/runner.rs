@@ -358,12 +358,44 @@ impl TestEnv<'_> {
 }
 
 fn list_tests(exe: &Path, env: &TestEnv) -> Result<Vec<String>> {
-    let out = env
-        .command(exe)
-        .args(["--list", "--format", "terse"])
+    let mut cmd = env.command(exe);
+    cmd.args(["--list", "--format", "terse"])
         .stdin(Stdio::null())
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    let mut child = cmd
+        .spawn()
         .map_err(|e| format!("could not start {}: {e}", exe.display()))?;
+    let mut stdout = child.stdout.take().expect("piped");
+    let mut stderr = child.stderr.take().expect("piped");
+    let out_thread = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stdout.read_to_end(&mut buf);
+        buf
+    });
+    let err_thread = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stderr.read_to_end(&mut buf);
+        buf
+    });
+    // Listing runs no test, but a broken static initialiser could still hang it.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            kill_group(&mut child);
+            return Err(format!("{} --list did not finish within 60 s", exe.display()).into());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let out = std::process::Output {
+        status,
+        stdout: out_thread.join().unwrap_or_default(),
+        stderr: err_thread.join().unwrap_or_default(),
+    };
     if !out.status.success() {
         return Err(format!(
             "{} --list failed ({}): {}",
@@ -673,10 +705,15 @@ fn run_once(
         }
     };
     loop {
-        match rx.recv_timeout(Duration::from_millis(50)) {
-            Ok(chunk) => handle(chunk, &mut parser, &mut stderr, &mut open, on_event),
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-            Err(mpsc::RecvTimeoutError::Disconnected) => open = 0,
+        if open > 0 {
+            match rx.recv_timeout(Duration::from_millis(50)) {
+                Ok(chunk) => handle(chunk, &mut parser, &mut stderr, &mut open, on_event),
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => open = 0,
+            }
+        } else {
+            // Both pipes closed but the process lives on: keep the time limit running.
+            std::thread::sleep(Duration::from_millis(50));
         }
         if status.is_none() {
             status = child.try_wait()?;
@@ -685,20 +722,17 @@ fn run_once(
                 kill_group(&mut child);
                 status = Some(child.wait()?);
             }
-            if status.is_some() {
+            if status.is_some() && drain_until.is_none() {
                 // Give the readers a moment to deliver the last bytes; a grandchild that
                 // escaped the process group must not keep us waiting.
                 drain_until = Some(Instant::now() + Duration::from_secs(2));
             }
         }
-        if open <= 0 || drain_until.is_some_and(|d| Instant::now() >= d) {
+        if status.is_some() && (open <= 0 || drain_until.is_some_and(|d| Instant::now() >= d)) {
             break;
         }
     }
-    if status.is_none() {
-        status = Some(child.wait()?);
-    }
-    let status = status.expect("set above");
+    let status = status.expect("the loop ends only once the process has ended");
     let stderr = stderr.finish();
     let stdout_and_stderr = both
         .finish()
