@@ -245,7 +245,14 @@ pub fn markdown_table(records: &[Record]) -> String {
             let _ = writeln!(
                 out,
                 "| {} | {} | {} | {} | {} | {} | {} | {} |",
-                c[0], c[1], c[2], c[3], c[4], c[5], c[6], verdict
+                c[0],
+                c[1],
+                c[2],
+                c[3],
+                c[4],
+                c[5],
+                c[6].replace("<=", "≤"),
+                verdict
             );
         }
         out.push('\n');
@@ -678,6 +685,6 @@ mod tests {
             rec("skynet", "go", 1000.0, "ms"),
         ];
         let md = markdown_table(&records);
-        assert!(md.contains("| skynet | ms | 900 | 1,000 | - | 0.90x | <= 0.4x Go | **missed** |"));
+        assert!(md.contains("| skynet | ms | 900 | 1,000 | - | 0.90x | ≤ 0.4x Go | **missed** |"));
     }
 }
