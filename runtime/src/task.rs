@@ -362,6 +362,7 @@ impl Header {
         self.state.store(ST_RUNNABLE, Ordering::Relaxed);
     }
 
+    #[inline]
     pub(crate) fn is_started(&self) -> bool {
         self.home.load(Ordering::Relaxed) != NO_HOME || {
             // SAFETY: called only by the owner of the task (see the Sync note).

@@ -613,11 +613,17 @@ impl Worker {
         }
     }
 
+    /// Moves wakeups that other threads left in this worker's inbox to its local queue.
+    #[inline]
     fn drain_inbox(&self) {
-        let me = self.me();
-        if me.inbox_len.load(Ordering::Acquire) == 0 {
-            return;
+        if self.me().inbox_len.load(Ordering::Acquire) != 0 {
+            self.drain_inbox_slow();
         }
+    }
+
+    #[cold]
+    fn drain_inbox_slow(&self) {
+        let me = self.me();
         let items = {
             let mut inbox = lock(&me.inbox);
             me.inbox_len.store(0, Ordering::Release);
@@ -658,7 +664,7 @@ impl Worker {
         // reaches the queues of its home worker, so we are on its thread.
         let to = unsafe { t.take_ctx() };
         let data = Arc::as_ptr(&t) as usize;
-        self.pending.set(Some((None, SWITCH_RUN)));
+        self.set_pending(None, SWITCH_RUN);
         self.enter_task(t);
         // SAFETY: `to` is the task's saved context on its live stack.
         let back = unsafe { coroutine::jump(to, data) };
@@ -667,9 +673,19 @@ impl Worker {
         crate::signal::set_current(ptr::null());
     }
 
+    /// Records the switch about to happen (consumed by `land` on the other side).
+    #[inline]
+    fn set_pending(&self, from: Option<TaskRef>, action: usize) {
+        let old = self.pending.replace(Some((from, action)));
+        debug_assert!(old.is_none(), "a switch was left incomplete");
+        // Nothing to drop: every switch's `land` took the previous record.
+        std::mem::forget(old);
+    }
+
     fn enter_task(&self, t: TaskRef) {
         let old = self.running.replace(Some(t));
         debug_assert!(old.is_none(), "two tasks running on one worker");
+        std::mem::forget(old);
     }
 
     /// Task side: leaves the running task with request `req` (`REQ_*` or `OUT_FINISHED`) and
@@ -686,7 +702,7 @@ impl Worker {
         let main_exits = me.is_main && req == OUT_FINISHED;
         let direct = !(main_exits || self.shared.is_shutting_down());
         let next = if direct { self.pick_next() } else { None };
-        self.pending.set(Some((Some(me), req)));
+        self.set_pending(Some(me), req);
         let back = match next {
             Some(b) => {
                 // SAFETY: `b` was popped from this worker's queues: we own it, and it is
@@ -755,10 +771,6 @@ impl Worker {
     /// switched away and carries out what it asked for. Only now, with its registers saved,
     /// may a yielding task be queued or a parking task be marked parked.
     fn land(&self, from: context::Context) {
-        // No task is current while the switch completes: dropping the old task's record must
-        // not see it as the running task.
-        TASK.with(|c| c.set(ptr::null()));
-        crate::signal::set_current(ptr::null());
         let (prev, action) = self.pending.take().expect("a switch is pending");
         let Some(prev) = prev else {
             self.sched_ctx.set(Some(from));
@@ -777,8 +789,13 @@ impl Worker {
                     self.requeue(prev);
                 }
             }
-            REQ_ABANDON => self.finish(prev, true),
-            OUT_FINISHED => self.finish(prev, false),
+            REQ_ABANDON | OUT_FINISHED => {
+                // No task is current while a finished one is retired: dropping its record
+                // must not see it as the running task.
+                TASK.with(|c| c.set(ptr::null()));
+                crate::signal::set_current(ptr::null());
+                self.finish(prev, action == REQ_ABANDON);
+            }
             other => unreachable!("unknown switch request {other}"),
         }
     }
