@@ -769,10 +769,13 @@ pub fn park_with(reason: WaitReason) {
     }
     // SAFETY: `h` is the running task's header.
     let header = unsafe { &*h };
-    if header
-        .park
-        .compare_exchange(P_NOTIFIED, P_EMPTY, Ordering::AcqRel, Ordering::Acquire)
-        .is_ok()
+    // A token waiting? (A plain load first: the locked compare-exchange is only worth paying
+    // when there is one.)
+    if header.park.load(Ordering::Acquire) == P_NOTIFIED
+        && header
+            .park
+            .compare_exchange(P_NOTIFIED, P_EMPTY, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
     {
         return;
     }
