@@ -273,9 +273,13 @@ pub fn build(
                 if let Some(d) = msg.message
                     && let Some(rendered) = d.rendered
                 {
-                    if d.level == "error" || d.level.starts_with("error") {
-                        out.errors.push(rendered);
-                    } else if d.level == "warning" && is_ours {
+                    // The library is compiled twice (for its unit tests and for the
+                    // integration tests), so each message may arrive twice.
+                    if d.level.starts_with("error") {
+                        if !out.errors.contains(&rendered) {
+                            out.errors.push(rendered);
+                        }
+                    } else if d.level == "warning" && is_ours && !out.warnings.contains(&rendered) {
                         out.warnings.push(rendered);
                     }
                 }

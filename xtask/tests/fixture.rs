@@ -451,3 +451,46 @@ fn bless_re_records_snapshots_from_the_solution_and_reseals() {
     let (code, out) = c.xtask(&["check", "01"]);
     assert_eq!(code, 0, "{out}");
 }
+
+#[test]
+fn a_compile_error_is_shown_with_the_next_step() {
+    let c = Course::new();
+    c.write(
+        "exercises/lesson-02-waiting/src/lib.rs",
+        "pub fn answer() -> u32 {\n    \"forty-two\"\n}\n",
+    );
+    let (code, out) = c.xtask(&["check", "02"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("the exercise does not compile (1 error)"),
+        "{out}"
+    );
+    assert!(out.contains("mismatched types"), "rustc's own words: {out}");
+    assert!(out.contains("Next: fix the compile error above"), "{out}");
+}
+
+#[test]
+fn watch_checks_at_once_and_quits_on_q() {
+    use std::io::Write;
+    let c = Course::new();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .arg("--root")
+        .arg(c.dir.path())
+        .args(["--color", "never", "watch", "02", "--poll"])
+        .env("CARGO_TARGET_DIR", shared_target("fixture-target"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Typed while the first check runs; read once it is done.
+    child.stdin.take().unwrap().write_all(b"h\nq\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("✗ waiting::the_answer_arrives"), "{text}");
+    assert!(
+        text.contains("watching exercises/lesson-02-waiting (polling: --poll)"),
+        "{text}"
+    );
+    assert!(text.contains("1/1 Send the answer"), "the hint: {text}");
+}
