@@ -58,7 +58,8 @@ pub fn list(course: &Course) -> Result<()> {
 }
 
 /// `hint`: reveals the next hint (all with `all`).
-pub fn hint(course: &Course, lesson: &Lesson, all: bool) -> Result<()> {
+/// `more` says how to ask for the next hint (it differs inside `watch`).
+pub fn hint(course: &Course, lesson: &Lesson, all: bool, more: &str) -> Result<()> {
     let hints = &lesson.meta.hints;
     if hints.is_empty() {
         anstream::println!(
@@ -95,16 +96,7 @@ pub fn hint(course: &Course, lesson: &Lesson, all: bool) -> Result<()> {
         );
     }
     if upto < hints.len() {
-        anstream::println!(
-            "  {}",
-            paint(
-                DIM,
-                format!(
-                    "`cargo xtask hint {}` again for the next one, `--all` for all of them",
-                    lesson.nn()
-                )
-            )
-        );
+        anstream::println!("  {}", paint(DIM, format!("{more} again for the next one")));
     } else {
         anstream::println!(
             "  {}",

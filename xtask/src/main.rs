@@ -177,7 +177,12 @@ fn run(cli: Cli) -> Result<bool> {
         }
         Command::Hint { lesson, all } => {
             let course = load()?;
-            learner::hint(&course, course.find(&lesson)?, all)?;
+            let lesson = course.find(&lesson)?;
+            let more = format!(
+                "`cargo xtask hint {}` (`--all` for all of them)",
+                lesson.nn()
+            );
+            learner::hint(&course, lesson, all, &more)?;
             Ok(true)
         }
         Command::Watch { lesson, poll } => {

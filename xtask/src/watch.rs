@@ -152,7 +152,7 @@ pub fn watch(course: &Course, lesson: &Lesson, force_poll: bool, verbose: bool) 
                 "q" | "quit" | "exit" => return Ok(true),
                 "h" | "hint" => {
                     anstream::println!();
-                    learner::hint(course, lesson, false)?;
+                    learner::hint(course, lesson, false, "h⏎")?;
                 }
                 "" | "r" => rerun = true,
                 other => anstream::println!(
