@@ -148,9 +148,12 @@ pub struct CheckOptions {
 /// Runs `check` for one lesson; returns whether it passed.
 pub fn check(course: &Course, lesson: &Lesson, options: CheckOptions) -> Result<bool> {
     anstream::println!(
-        "{} {}",
-        paint(HEAD, format!("Lesson {} ·", lesson.nn())),
-        paint(HEAD, &lesson.meta.title)
+        "{}  {}",
+        paint(
+            HEAD,
+            format!("Lesson {} · {}", lesson.nn(), lesson.meta.title)
+        ),
+        paint(DIM, course.rel(&lesson.page(course)))
     );
     let problems = lock::check(course, lesson)?;
     if problems.is_none() {
