@@ -47,7 +47,7 @@ fn explain_failure(case: &TestCase, output: &str, stderr: &str, verbose: bool) {
         return;
     }
     let shown = if verbose {
-        output.to_string()
+        output.trim().to_string()
     } else {
         panic_summary(output)
     };
