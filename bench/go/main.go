@@ -236,6 +236,7 @@ func skynetBench(leaves uint64) {
 	check(sum == leaves*(leaves-1)/2, "skynet sum %d", sum)
 	emit("skynet", float64(elapsed.Nanoseconds())/1e6, "ms")
 }
+
 // ANCHOR_END: skynet
 
 // park: launch n goroutines that each block until released; report launch time per
