@@ -121,10 +121,8 @@ impl WaitReason {
     ];
 
     fn as_u8(self) -> u8 {
-        WaitReason::ALL
-            .iter()
-            .position(|r| *r == self)
-            .expect("every reason is listed") as u8
+        // `ALL` lists the variants in declaration order, so the discriminant is the index.
+        self as u8
     }
 
     fn from_u8(v: u8) -> WaitReason {
@@ -1169,6 +1167,18 @@ pub(crate) fn claim_parked(h: &Header) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wait_reasons_round_trip_through_their_byte() {
+        for (i, r) in WaitReason::ALL.iter().enumerate() {
+            assert_eq!(
+                r.as_u8() as usize,
+                i,
+                "{r} is listed out of declaration order"
+            );
+            assert_eq!(WaitReason::from_u8(r.as_u8()), *r);
+        }
+    }
 
     #[test]
     fn header_stays_small() {

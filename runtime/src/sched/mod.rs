@@ -49,6 +49,8 @@ use queue::RunQueue;
 
 /// `pending` action of the scheduler switching into a task.
 const SWITCH_RUN: usize = usize::MAX;
+/// `pending_req` when no switch is in flight.
+const SWITCH_NONE: usize = usize::MAX - 1;
 /// How often (in scheduling ticks) a worker checks the global queue and timers first.
 const FAIRNESS_TICK: u32 = 61;
 /// Rounds of looking for work before a worker parks its thread.
@@ -377,6 +379,14 @@ pub(crate) fn current_worker() -> Option<*const Worker> {
     (!w.is_null()).then_some(w)
 }
 
+/// The worker of this thread (null if none), with the thread-local read inlined. Only for
+/// functions that are themselves never inlined and read it before any task switch they make:
+/// then the read always happens on the thread the caller is on.
+#[inline(always)]
+fn worker_here() -> *const Worker {
+    WORKER.with(|w| w.get())
+}
+
 /// Whether the caller runs on a worker of a live runtime (inside a task or a timer callback).
 pub(crate) fn in_runtime() -> bool {
     current_worker().is_some()
@@ -397,7 +407,9 @@ pub(crate) fn with_shared<R>(f: impl FnOnce(&Arc<Shared>) -> R) -> Option<R> {
 /// Task side: switch the running task out (see `Worker::switch_from_task`).
 #[inline(never)]
 pub(crate) fn leave_task(req: usize) {
-    let w = current_worker().expect("a task runs on a worker");
+    // Read before the switch: this function is never inlined (see `worker_here`).
+    let w = worker_here();
+    assert!(!w.is_null(), "a task runs on a worker");
     // SAFETY: the worker outlives every task it runs.
     unsafe { (*w).switch_from_task(req) };
 }
@@ -406,14 +418,18 @@ pub(crate) fn leave_task(req: usize) {
 /// the one running on this thread.
 #[inline(never)]
 pub(crate) fn landed_in_task(from: context::Context) {
-    let w = current_worker().expect("a task runs on a worker");
+    let w = worker_here();
+    assert!(!w.is_null(), "a task runs on a worker");
     // SAFETY: the worker outlives every task it runs.
     unsafe { &*w }.land_in_task(from);
 }
 
 /// Makes a woken task runnable again. Called by whoever won its `PARKED -> EMPTY` transition.
+#[inline(never)]
 pub(crate) fn wake(t: TaskRef) {
-    if let Some(w) = current_worker() {
+    // This function never switches tasks and is never inlined (see `worker_here`).
+    let w = worker_here();
+    if !w.is_null() {
         // SAFETY: the worker outlives every call made on its thread while it is installed.
         let w = unsafe { &*w };
         if ptr::eq(Arc::as_ptr(&w.shared), t.shared()) {
@@ -457,14 +473,19 @@ struct Local {
 pub(crate) struct Worker {
     shared: Arc<Shared>,
     index: usize,
+    /// `&shared.workers[index]`, computed once: the switch path reads it several times.
+    me: *const WorkerShared,
+    /// `shared.is_deterministic()`, cached for the switch path.
+    deterministic: bool,
     local: RefCell<Local>,
     /// The scheduler loop's registers while a task runs.
     sched_ctx: Cell<Option<context::Context>>,
     /// The task running on this worker.
     running: Cell<Option<TaskRef>>,
-    /// The switch in flight: who switched away (None: the scheduler) and what it asked for.
-    /// Set just before a switch, consumed by `land` just after it.
-    pending: Cell<Option<(Option<TaskRef>, usize)>>,
+    /// The switch in flight: who switched away (None: the scheduler)...
+    pending_from: Cell<Option<TaskRef>>,
+    /// ...and what it asked for. Set just before a switch, consumed by `land` just after it.
+    pending_req: Cell<usize>,
 }
 
 impl Worker {
@@ -475,9 +496,13 @@ impl Worker {
                 (&shared as *const _ as u64) ^ (index as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
             ),
         };
+        let me: *const WorkerShared = &shared.workers[index];
+        let deterministic = shared.is_deterministic();
         Worker {
             shared,
             index,
+            me,
+            deterministic,
             local: RefCell::new(Local {
                 runnext: None,
                 pinned: VecDeque::new(),
@@ -492,7 +517,8 @@ impl Worker {
             }),
             sched_ctx: Cell::new(None),
             running: Cell::new(None),
-            pending: Cell::new(None),
+            pending_from: Cell::new(None),
+            pending_req: Cell::new(SWITCH_NONE),
         }
     }
 
@@ -500,8 +526,11 @@ impl Worker {
         &self.shared
     }
 
+    #[inline]
     fn me(&self) -> &WorkerShared {
-        &self.shared.workers[self.index]
+        // SAFETY: `me` points into `self.shared.workers`, a boxed slice that is never resized
+        // and that `self.shared` keeps alive for as long as `self` exists.
+        unsafe { &*self.me }
     }
 
     /// Installs this worker as the thread's current one. Must be paired with `leave`.
@@ -564,7 +593,7 @@ impl Worker {
             t.cancel_unstarted();
             return;
         }
-        if self.shared.is_deterministic() {
+        if self.deterministic {
             self.local.borrow_mut().det.push(t);
             return;
         }
@@ -582,7 +611,7 @@ impl Worker {
 
     /// A task woken on this worker's own thread.
     fn wake_local(&self, t: TaskRef) {
-        if self.shared.is_deterministic() {
+        if self.deterministic {
             self.local.borrow_mut().det.push(t);
             return;
         }
@@ -603,8 +632,9 @@ impl Worker {
     }
 
     /// Puts a task that yielded (or whose park was cancelled by a token) back in line.
+    #[inline]
     fn requeue(&self, t: TaskRef) {
-        if self.shared.is_deterministic() {
+        if self.deterministic {
             self.local.borrow_mut().det.push(t);
         } else if t.migratable {
             self.push_ring(t);
@@ -630,7 +660,7 @@ impl Worker {
             std::mem::take(&mut *inbox)
         };
         let mut l = self.local.borrow_mut();
-        if self.shared.is_deterministic() {
+        if self.deterministic {
             l.det.extend(items);
         } else {
             l.pinned.extend(items);
@@ -639,10 +669,14 @@ impl Worker {
 
     /// Gets `t` ready to be switched into: on its first run it is counted as started, gets its
     /// stack and is registered on this (its home) worker. False if it could not start.
+    #[inline]
     fn prepare(&self, t: &TaskRef) -> bool {
-        if t.is_started() {
-            return true;
-        }
+        t.is_started() || self.prepare_first_run(t)
+    }
+
+    /// `prepare` for a task that has not started yet.
+    #[inline(never)]
+    fn prepare_first_run(&self, t: &TaskRef) -> bool {
         self.count_start();
         if !t.start(self.index) {
             return false;
@@ -676,7 +710,13 @@ impl Worker {
     /// Records the switch about to happen (consumed by `land` on the other side).
     #[inline]
     fn set_pending(&self, from: Option<TaskRef>, action: usize) {
-        let old = self.pending.replace(Some((from, action)));
+        debug_assert_eq!(
+            self.pending_req.get(),
+            SWITCH_NONE,
+            "a switch was left incomplete"
+        );
+        self.pending_req.set(action);
+        let old = self.pending_from.replace(from);
         debug_assert!(old.is_none(), "a switch was left incomplete");
         // Nothing to drop: every switch's `land` took the previous record.
         std::mem::forget(old);
@@ -732,12 +772,15 @@ impl Worker {
     }
 
     /// Task side, right after being switched to on this worker.
+    #[inline]
     fn land_in_task(&self, from: context::Context) {
         self.land(from);
-        let running = self.running.take().expect("the running task is recorded");
-        TASK.with(|c| c.set(Arc::as_ptr(&running)));
+        // SAFETY: `running` is only touched by this worker's thread, and no other reference
+        // into the cell exists during this read.
+        let running =
+            unsafe { (*self.running.as_ptr()).as_deref() }.expect("the running task is recorded");
+        TASK.with(|c| c.set(running));
         crate::signal::set_current(running.overflow_info());
-        self.running.set(Some(running));
     }
 
     /// A cheap pick for a direct task-to-task switch: only this worker's own queues. Every
@@ -746,7 +789,7 @@ impl Worker {
     /// those paths off task stacks, which stay one page deep when parked.
     fn pick_next(&self) -> Option<TaskRef> {
         loop {
-            let t = if self.shared.is_deterministic() {
+            let t = if self.deterministic {
                 let mut l = self.local.borrow_mut();
                 let len = l.det.len();
                 if len == 0 || self.me().inbox_len.load(Ordering::Relaxed) > 0 {
@@ -770,9 +813,11 @@ impl Worker {
     /// Completes a switch on the side that was switched to: stores the context of whoever
     /// switched away and carries out what it asked for. Only now, with its registers saved,
     /// may a yielding task be queued or a parking task be marked parked.
+    #[inline]
     fn land(&self, from: context::Context) {
-        let (prev, action) = self.pending.take().expect("a switch is pending");
-        let Some(prev) = prev else {
+        let action = self.pending_req.replace(SWITCH_NONE);
+        debug_assert_ne!(action, SWITCH_NONE, "a switch is pending");
+        let Some(prev) = self.pending_from.take() else {
             self.sched_ctx.set(Some(from));
             return;
         };
@@ -789,6 +834,14 @@ impl Worker {
                     self.requeue(prev);
                 }
             }
+            _ => self.land_finished(prev, action),
+        }
+    }
+
+    /// `land` for a task that finished or was abandoned (kept out of the switch path).
+    #[inline(never)]
+    fn land_finished(&self, prev: TaskRef, action: usize) {
+        match action {
             REQ_ABANDON | OUT_FINISHED => {
                 // No task is current while a finished one is retired: dropping its record
                 // must not see it as the running task.
@@ -823,17 +876,16 @@ impl Worker {
 
     /// This worker's own queues only; None every 61st tick so the scheduler loop gets to run
     /// its periodic checks.
+    #[inline]
     fn find_local(&self) -> Option<TaskRef> {
+        self.drain_inbox();
         let mut l = self.local.borrow_mut();
         l.tick = l.tick.wrapping_add(1);
-        if l.tick.is_multiple_of(FAIRNESS_TICK) {
+        let tick = l.tick;
+        if tick.is_multiple_of(FAIRNESS_TICK) {
             l.periodic_due = true;
             return None;
         }
-        let tick = l.tick;
-        drop(l);
-        self.drain_inbox();
-        let mut l = self.local.borrow_mut();
         if let Some(t) = l.runnext.take() {
             return Some(t);
         }
@@ -1006,7 +1058,7 @@ impl Worker {
 
     /// The worker loop. Returns when the run shuts down and this worker's tasks are gone.
     pub(crate) fn run(&self) {
-        if self.shared.is_deterministic() {
+        if self.deterministic {
             self.run_deterministic();
         } else {
             let mut spins = 0;
