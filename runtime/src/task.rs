@@ -639,6 +639,9 @@ impl fmt::Debug for Task {
     }
 }
 
+// Both unpark functions are never inlined: `sched::wake`, inlined into them, reads the thread's
+// worker, which must happen in a frame that has not switched tasks.
+#[inline(never)]
 pub(crate) fn unpark_header(h: &TaskRef) {
     if claim_for_wake(h) {
         sched::wake(h.clone());
@@ -646,6 +649,7 @@ pub(crate) fn unpark_header(h: &TaskRef) {
 }
 
 /// Like [`unpark_header`], but hands `h` itself to the run queue when the task was parked.
+#[inline(never)]
 pub(crate) fn unpark_header_owned(h: TaskRef) {
     if claim_for_wake(&h) {
         sched::wake(h);

@@ -425,9 +425,12 @@ pub(crate) fn landed_in_task(from: context::Context) {
 }
 
 /// Makes a woken task runnable again. Called by whoever won its `PARKED -> EMPTY` transition.
-#[inline(never)]
+///
+/// Inlined into its callers to keep the wake path short, and it reads the thread's worker:
+/// call it only from functions that are never inlined and do not switch tasks before the
+/// call (see `worker_here`).
+#[inline(always)]
 pub(crate) fn wake(t: TaskRef) {
-    // This function never switches tasks and is never inlined (see `worker_here`).
     let w = worker_here();
     if !w.is_null() {
         // SAFETY: the worker outlives every call made on its thread while it is installed.
@@ -437,7 +440,14 @@ pub(crate) fn wake(t: TaskRef) {
             return;
         }
     }
-    // A foreign thread: hold the run alive until the task is queued and its worker woken.
+    wake_foreign(t);
+}
+
+/// `wake` from a thread that is not a worker of the task's runtime.
+#[cold]
+#[inline(never)]
+fn wake_foreign(t: TaskRef) {
+    // Hold the run alive until the task is queued and its worker woken.
     let shared = t.shared_arc();
     if shared.is_deterministic() {
         shared.push_inbox(0, t);
@@ -610,6 +620,7 @@ impl Worker {
     }
 
     /// A task woken on this worker's own thread.
+    #[inline(always)]
     fn wake_local(&self, t: TaskRef) {
         if self.deterministic {
             self.local.borrow_mut().det.push(t);
@@ -632,7 +643,7 @@ impl Worker {
     }
 
     /// Puts a task that yielded (or whose park was cancelled by a token) back in line.
-    #[inline]
+    #[inline(always)]
     fn requeue(&self, t: TaskRef) {
         if self.deterministic {
             self.local.borrow_mut().det.push(t);
@@ -772,7 +783,7 @@ impl Worker {
     }
 
     /// Task side, right after being switched to on this worker.
-    #[inline]
+    #[inline(always)]
     fn land_in_task(&self, from: context::Context) {
         self.land(from);
         // SAFETY: `running` is only touched by this worker's thread, and no other reference
@@ -813,7 +824,7 @@ impl Worker {
     /// Completes a switch on the side that was switched to: stores the context of whoever
     /// switched away and carries out what it asked for. Only now, with its registers saved,
     /// may a yielding task be queued or a parking task be marked parked.
-    #[inline]
+    #[inline(always)]
     fn land(&self, from: context::Context) {
         let action = self.pending_req.replace(SWITCH_NONE);
         debug_assert_ne!(action, SWITCH_NONE, "a switch is pending");
