@@ -4,16 +4,8 @@ use goro::chan;
 use goro::runtime::Builder;
 use std::time::Duration;
 
-fn det<T: Send + 'static>(seed: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let rt = Builder::new()
-        .deterministic(seed)
-        .build()
-        .expect("deterministic runtime");
-    match rt.block_on(f) {
-        Ok(v) => v,
-        Err(e) => panic!("{e}"),
-    }
-}
+mod common;
+use common::det;
 
 #[test]
 fn after_delivers_once_at_its_deadline() {

@@ -5,16 +5,8 @@ use goro::ctx::{self, Context, CtxError};
 use goro::runtime::Builder;
 use std::time::Duration;
 
-fn det<T: Send + 'static>(seed: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let rt = Builder::new()
-        .deterministic(seed)
-        .build()
-        .expect("deterministic runtime");
-    match rt.block_on(f) {
-        Ok(v) => v,
-        Err(e) => panic!("{e}"),
-    }
-}
+mod common;
+use common::det;
 
 #[test]
 fn background_is_never_cancelled() {

@@ -6,24 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-fn det<T: Send + 'static>(seed: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let rt = Builder::new()
-        .deterministic(seed)
-        .build()
-        .expect("deterministic runtime");
-    match rt.block_on(f) {
-        Ok(v) => v,
-        Err(e) => panic!("{e}"),
-    }
-}
-
-fn two_workers<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    let rt = Builder::new().workers(2).build().expect("2-worker runtime");
-    match rt.block_on(f) {
-        Ok(v) => v,
-        Err(e) => panic!("{e}"),
-    }
-}
+mod common;
+use common::{det, two_workers};
 
 #[test]
 fn waitgroup_waits_for_every_task() {
