@@ -1,5 +1,7 @@
 //! The channel itself (Go: `hchan` in `runtime/chan.go`): one lock around a ring buffer and two
 //! wait queues. Every operation takes the lock once on its fast path and never allocates.
+//!
+//! Lesson: 07 (channels), where the learner builds the same hand-off on park/unpark.
 
 use super::lock::Locked;
 use super::timer::TimerHandle;

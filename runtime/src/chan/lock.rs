@@ -5,6 +5,8 @@
 //! plain `lock()`/`unlock()`. Critical sections are a few dozen instructions and never park a
 //! task, so the lock spins briefly and then sleeps the OS thread on a futex, as Go's runtime
 //! lock does.
+//!
+//! Lesson: 08 (select and timeouts): locking several channels at once is what `select!` needs.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 

@@ -21,6 +21,9 @@
 //!
 //! States only move forward (`WAITING -> BUSY -> index`, or `WAITING -> TIMED_OUT`); a
 //! waker never waits for another thread, which keeps the protocol free of lock cycles.
+//!
+//! Go counterpart: `sudog` and `selectDone` in `runtime/chan.go` and `runtime/select.go`.
+//! Lessons: 07 (channels) and 08 (select and timeouts).
 
 use crate::task::{Parker, WaitReason};
 use std::cell::{Cell, UnsafeCell};

@@ -10,6 +10,8 @@
 //!
 //! Only tasks that may move between threads go in here: tasks that have not started yet, and
 //! migratable ones. A started task waits in its worker's private queue instead.
+//!
+//! Lessons: 04 (a run queue) and 12 (work stealing: why a thief takes half).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicPtr, AtomicU32, Ordering};

@@ -16,6 +16,9 @@
 //! reserve is left; and when more than `WARM_MAX` free stacks may still have resident pages,
 //! those pages are released with `MADV_DONTNEED` (guard markers survive it), one call per run of
 //! adjacent slots. [`trim`] does both at once when a runtime shuts down.
+//!
+//! Go counterpart: the stack caches of `runtime/stack.go` (`stackcache`, `stackpool`).
+//! Lessons: 02 (stacks) and 14 (one million: memory math, VMAs, guard installs).
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
