@@ -279,9 +279,9 @@ impl std::fmt::Debug for Coroutine {
 /// A task's execution context: its stack and its saved registers while it is not running.
 /// Owned by the task header; touched only by the thread that owns the task at that moment.
 pub(crate) struct RawCo {
-    /// Owned so that it lives exactly as long as the context that runs on it.
-    #[allow(dead_code)]
-    pub(crate) stack: Stack,
+    /// Never read: held so that the stack lives exactly as long as the context that runs on it
+    /// (dropping it returns the stack to the pool).
+    _stack: Stack,
     /// The task's registers while it is suspended (None while it runs).
     pub(crate) ctx: Option<Context>,
 }
@@ -291,7 +291,7 @@ impl RawCo {
     pub(crate) fn new(stack: Stack, entry: context::ContextFn) -> RawCo {
         let ctx = make_context(&stack, entry);
         RawCo {
-            stack,
+            _stack: stack,
             ctx: Some(ctx),
         }
     }

@@ -39,8 +39,6 @@ use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 mod pool;
 
-#[allow(unused_imports)] // the type of `stats()`, for code that wants to name it
-pub(crate) use pool::StackStats;
 pub(crate) use pool::{pool_get, stats, trim};
 
 /// `madvise` advice that installs guard markers (Linux ≥ 6.13; not yet in the `libc` crate).
