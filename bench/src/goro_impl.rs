@@ -45,14 +45,31 @@ fn on_runtime(job: &Job, f: impl FnOnce() -> Results + Send + 'static) {
     }
 }
 
+/// Like the Go twin: a `WaitGroup` counts the tasks and each adds its number to a shared sum,
+/// so no task's result outlives it (a `JoinHandle` per task would keep a million finished task
+/// records alive until joined, which Go's version does not do).
 fn spawn(n: u64) -> Results {
-    let start = Instant::now();
-    let handles: Vec<_> = (0..n).map(|i| goro::spawn(move || i)).collect();
-    let mut sum = 0;
-    for h in handles {
-        sum += h.join().expect("a spawned task panicked");
+    struct Tally {
+        wg: goro::sync::WaitGroup,
+        sum: AtomicU64,
     }
+    let tally = Arc::new(Tally {
+        wg: goro::sync::WaitGroup::new(),
+        sum: AtomicU64::new(0),
+    });
+    let start = Instant::now();
+    for i in 0..n {
+        tally.wg.add(1);
+        let t = tally.clone();
+        // Dropping the handle detaches the task, as `go f()` does.
+        drop(goro::spawn(move || {
+            t.sum.fetch_add(i, Ordering::Relaxed);
+            t.wg.done();
+        }));
+    }
+    tally.wg.wait();
     let elapsed = start.elapsed();
+    let sum = tally.sum.load(Ordering::Relaxed);
     check(sum == n * (n - 1) / 2, || format!("spawn sum {sum}"));
     vec![("spawn", per_op_ns(elapsed, n), "ns/task")]
 }

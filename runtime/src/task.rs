@@ -1011,8 +1011,18 @@ where
         outcome: AtomicU8::new(0),
         joiner: Mutex::new(None),
     };
-    // Reuse a finished task's record if this thread kept one: no allocator round trip.
-    let header = match SPARE_HEADERS.try_with(|s| s.borrow_mut().pop()) {
+    // Reuse a finished task's record if this thread kept one, or can fetch a batch that
+    // other workers set aside: no allocator round trip.
+    let spare = SPARE_HEADERS.try_with(|s| {
+        let mut s = s.borrow_mut();
+        if s.is_empty()
+            && let Some(batch) = shared.take_spare_headers()
+        {
+            *s = batch;
+        }
+        s.pop()
+    });
+    let header = match spare {
         Ok(Some(mut spare)) => {
             *Arc::get_mut(&mut spare).expect("spare task records are unshared") = fresh;
             spare
@@ -1061,20 +1071,29 @@ thread_local! {
         const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// Most records a thread keeps for reuse.
-const SPARE_MAX: usize = 256;
+/// Most records a thread keeps for reuse; a full list goes to the runtime's shared stock in one
+/// piece (Go's `gfput` moving a batch to `sched.gFree`), where a worker that spawns more than it
+/// finishes picks it up. Without that, a spawner on one worker and its tasks finishing on another
+/// turn every record into a `malloc` on one thread and a `free` on the other.
+pub(crate) const SPARE_MAX: usize = 128;
 
 /// Drops a reference to a task record; if it was the last one and this is a worker thread,
 /// keeps the record for the next spawn instead of freeing it.
 pub(crate) fn recycle(mut t: TaskRef) {
-    if Arc::get_mut(&mut t).is_none() || !sched::in_runtime() {
+    if Arc::get_mut(&mut t).is_none() {
         return;
     }
+    let Some(w) = sched::current_worker() else {
+        return;
+    };
     let _ = SPARE_HEADERS.try_with(|spares| {
         let mut spares = spares.borrow_mut();
-        if spares.len() < SPARE_MAX {
-            spares.push(t);
+        if spares.len() == SPARE_MAX {
+            let full = std::mem::replace(&mut *spares, Vec::with_capacity(SPARE_MAX));
+            // SAFETY: `current_worker` returns this thread's live worker.
+            unsafe { &*w }.shared().put_spare_headers(full);
         }
+        spares.push(t);
     });
 }
 

@@ -21,7 +21,18 @@
 //! there first, so a busy local queue cannot starve it (Go uses the same prime).
 //!
 //! A worker with nothing to do steals, then checks timers, then parks its thread
-//! (`std::thread::park`, a futex): an idle runtime uses no CPU. When the last worker goes idle
+//! (`std::thread::park`, a futex): an idle runtime uses no CPU.
+//!
+//! **Thieves are patient.** Go's idle Ps steal at once, because a goroutine that lands on the
+//! wrong P can move again later. Here a task is pinned to the worker it first runs on, so a
+//! steal is a lifelong placement: a chain of tasks that hand work to each other (a pipeline, a
+//! ring of channels) that gets split across two threads pays a cross-thread wakeup on every
+//! hand-off, forever. So an idle worker takes another worker's not-yet-started tasks only once
+//! that worker's queue has held work for [`STEAL_PATIENCE`] without running dry: a burst the
+//! owner is about to get through stays with it (and its warm caches); a backlog that lasts is
+//! shared out as in Go. While it waits, the thief sleeps with a timeout rather than spinning.
+//! This is the kernel's rule too: Linux does not migrate a thread that ran within the last
+//! half millisecond (`sched_migration_cost`). When the last worker goes idle
 //! while tasks are alive and no timer is pending, nothing can ever wake them: that is a
 //! deadlock, reported by `block_on` with a goroutine dump.
 //!
@@ -45,7 +56,7 @@ use std::time::{Duration, Instant};
 use crate::coroutine::{self, OUT_FINISHED};
 use crate::task::{self, Header, NO_HOME, REQ_ABANDON, REQ_PARK, REQ_YIELD, TaskRef};
 use crate::time::Timers;
-use queue::RunQueue;
+use queue::{Backlog, RunQueue};
 
 /// `pending` action of the scheduler switching into a task.
 const SWITCH_RUN: usize = usize::MAX;
@@ -57,6 +68,16 @@ const FAIRNESS_TICK: u32 = 61;
 const SPIN_ROUNDS: u32 = 200;
 /// Task ids are handed to workers in blocks, so spawning does not contend on one counter.
 const ID_BLOCK: u64 = 1024;
+/// How long another worker's queue must have held work, without running dry, before an idle
+/// worker steals from it (see "Thieves are patient" above). Measured on the 503-task thread
+/// ring, spawned in one burst: with 250 µs the idle worker still stole about 200 of its tasks
+/// (every hop across threads then costs a wakeup); with 1 ms it stole none. Next to any run
+/// where sharing pays off (skynet: 250 ms) the wait is noise.
+pub(crate) const STEAL_PATIENCE: Duration = Duration::from_millis(1);
+/// Most lists of spare task records a run sets aside (each holds `task::SPARE_MAX`).
+const SPARE_LISTS: usize = 32;
+/// `global_owner` when the global queue's work came from outside (no patience applies).
+const NO_OWNER: usize = usize::MAX;
 
 /// Settings of one runtime run.
 #[derive(Clone, Debug)]
@@ -77,6 +98,9 @@ pub(crate) struct WorkerShared {
     inbox: Mutex<Vec<TaskRef>>,
     inbox_len: AtomicUsize,
     sleeping: AtomicBool,
+    /// Asleep with a timeout, waiting for another worker's backlog to ripen (see
+    /// `Worker::wait_patiently`); work that needs no patience wakes it.
+    patient: AtomicBool,
     thread: OnceLock<Thread>,
     spawned: AtomicU64,
     /// Tasks spawned here minus tasks that started (or were dropped unstarted) here. Only the
@@ -125,6 +149,13 @@ pub(crate) struct Shared {
     workers: Box<[WorkerShared]>,
     global: Mutex<VecDeque<TaskRef>>,
     global_len: AtomicUsize,
+    /// The worker whose overflow last went to the global queue (`NO_OWNER`: work from
+    /// outside). Its own overflow is not another worker's to take before it has aged.
+    global_owner: AtomicUsize,
+    /// How long the global queue has held work (see `queue::Backlog`).
+    global_backlog: Backlog,
+    /// The clock thieves time backlogs with.
+    epoch: Instant,
     /// Indexes of parked workers.
     idle: Mutex<Vec<usize>>,
     n_idle: AtomicUsize,
@@ -134,6 +165,9 @@ pub(crate) struct Shared {
     pub(crate) timers: Timers,
     shutdown: AtomicBool,
     deadlock: Mutex<Option<String>>,
+    /// Full lists of finished task records, set aside by workers that finish more tasks than
+    /// they spawn, for workers that spawn more than they finish (see `task::recycle`).
+    spare_headers: Mutex<Vec<Vec<TaskRef>>>,
     next_id_block: AtomicU64,
 }
 
@@ -148,6 +182,7 @@ impl Shared {
                     inbox: Mutex::new(Vec::new()),
                     inbox_len: AtomicUsize::new(0),
                     sleeping: AtomicBool::new(false),
+                    patient: AtomicBool::new(false),
                     thread: OnceLock::new(),
                     spawned: AtomicU64::new(0),
                     pending: AtomicIsize::new(0),
@@ -158,12 +193,16 @@ impl Shared {
             config,
             global: Mutex::new(VecDeque::new()),
             global_len: AtomicUsize::new(0),
+            global_owner: AtomicUsize::new(NO_OWNER),
+            global_backlog: Backlog::new(),
+            epoch: Instant::now(),
             idle: Mutex::new(Vec::new()),
             n_idle: AtomicUsize::new(0),
             n_spinning: AtomicUsize::new(0),
             timers: Timers::new(virtual_clock),
             shutdown: AtomicBool::new(false),
             deadlock: Mutex::new(None),
+            spare_headers: Mutex::new(Vec::new()),
             // Id 1 is the main task.
             next_id_block: AtomicU64::new(2),
         }
@@ -238,20 +277,65 @@ impl Shared {
         }
     }
 
+    /// Sets aside a full list of finished task records (dropped if enough are set aside
+    /// already: the stock only has to cover the gap between spawning and finishing workers).
+    pub(crate) fn put_spare_headers(&self, list: Vec<TaskRef>) {
+        let mut stock = lock(&self.spare_headers);
+        if stock.len() < SPARE_LISTS {
+            stock.push(list);
+        } else {
+            drop(stock);
+            drop(list);
+        }
+    }
+
+    /// A list of finished task records to reuse, if any was set aside.
+    pub(crate) fn take_spare_headers(&self) -> Option<Vec<TaskRef>> {
+        lock(&self.spare_headers).pop()
+    }
+
     pub(crate) fn take_deadlock(&self) -> Option<String> {
         lock(&self.deadlock).take()
     }
 
+    /// Queues a task woken from outside the runtime's workers: anybody may run it at once.
     fn push_global(&self, t: TaskRef) {
+        {
+            let mut g = lock(&self.global);
+            if g.is_empty() {
+                self.global_backlog.new_spell();
+            }
+            g.push_back(t);
+            self.global_owner.store(NO_OWNER, Ordering::Relaxed);
+            self.global_len.store(g.len(), Ordering::Release);
+        }
+        // A thief waiting for a backlog to ripen would not look before its timeout. (The
+        // fence pairs with `wait_patiently`: either it sees this task, or we see it patient.)
+        fence(Ordering::SeqCst);
+        for w in self.workers.iter() {
+            if w.patient.load(Ordering::SeqCst)
+                && let Some(th) = w.thread.get()
+            {
+                th.unpark();
+            }
+        }
+    }
+
+    /// Worker `owner`'s overflow (its ring was full).
+    fn push_global_batch(&self, owner: usize, batch: Vec<TaskRef>) {
         let mut g = lock(&self.global);
-        g.push_back(t);
+        if g.is_empty() {
+            self.global_backlog.new_spell();
+        }
+        g.extend(batch);
+        self.global_owner.store(owner, Ordering::Relaxed);
         self.global_len.store(g.len(), Ordering::Release);
     }
 
-    fn push_global_batch(&self, batch: Vec<TaskRef>) {
-        let mut g = lock(&self.global);
-        g.extend(batch);
-        self.global_len.store(g.len(), Ordering::Release);
+    /// Microseconds since the run started, on the clock thieves share (wraps after 71 minutes;
+    /// backlog ages are differences, so a wrap costs at most one early or late steal).
+    fn now_us(&self) -> u32 {
+        self.epoch.elapsed().as_micros() as u32
     }
 
     /// Takes one task from the global queue, moving up to `into_ring` more into `ring`.
@@ -324,13 +408,41 @@ impl Shared {
         }
     }
 
-    /// Whether there is work worker `index` could take: the global queue, a stealable ring,
-    /// or its own inbox. (Another worker's inbox is that worker's business: whoever filled it
-    /// woke it.)
+    /// Whether there is work worker `index` could take now: the global queue, a stealable
+    /// ring whose backlog is ripe (or its own), or its own inbox. (Another worker's inbox is
+    /// that worker's business: whoever filled it woke it. A backlog that is not ripe yet has a
+    /// patient thief watching it, or will be looked at by the next one.)
     fn work_for(&self, index: usize) -> bool {
-        self.global_len.load(Ordering::SeqCst) > 0
-            || self.workers[index].inbox_len.load(Ordering::SeqCst) > 0
-            || self.workers.iter().any(|w| !w.ring.is_empty())
+        if self.workers[index].inbox_len.load(Ordering::SeqCst) > 0 {
+            return true;
+        }
+        let mut wait = None;
+        self.global_takeable(index, &mut wait)
+            || self.workers.iter().enumerate().any(|(i, w)| {
+                !w.ring.is_empty() && (i == index || self.ripe(&w.ring.backlog, &mut wait))
+            })
+    }
+
+    /// Whether `backlog` (another worker's) has lasted long enough to steal from; if not,
+    /// lowers `wait` to the time left.
+    fn ripe(&self, backlog: &Backlog, wait: &mut Option<Duration>) -> bool {
+        let age = Duration::from_micros(u64::from(backlog.age_us(self.now_us())));
+        if age >= STEAL_PATIENCE {
+            return true;
+        }
+        let left = STEAL_PATIENCE - age;
+        *wait = Some(wait.map_or(left, |w| w.min(left)));
+        false
+    }
+
+    /// Whether worker `index` may take from the global queue now: it holds work, and that work
+    /// is the worker's own overflow, came from outside, or has waited long enough.
+    fn global_takeable(&self, index: usize, wait: &mut Option<Duration>) -> bool {
+        if self.global_len.load(Ordering::SeqCst) == 0 {
+            return false;
+        }
+        let owner = self.global_owner.load(Ordering::Relaxed);
+        owner == index || owner == NO_OWNER || self.ripe(&self.global_backlog, wait)
     }
 
     /// Whether any queue holds work (deadlock check).
@@ -357,6 +469,8 @@ impl Shared {
         }
         let global = std::mem::take(&mut *lock(&self.global));
         drop(global);
+        let spares = std::mem::take(&mut *lock(&self.spare_headers));
+        drop(spares);
     }
 }
 
@@ -459,6 +573,14 @@ fn wake_foreign(t: TaskRef) {
         debug_assert_ne!(home, NO_HOME, "a parked task has started");
         shared.push_inbox(home, t);
     }
+}
+
+/// What a worker looking for work found.
+enum Next {
+    Run(TaskRef),
+    /// Only a backlog that is not ripe for stealing: look again after this long.
+    Later(Duration),
+    Nothing,
 }
 
 /// Worker-private queues.
@@ -615,7 +737,7 @@ impl Worker {
         if let Err((t, batch)) = self.me().ring.push(t) {
             let mut batch = batch;
             batch.push(t);
-            self.shared.push_global_batch(batch);
+            self.shared.push_global_batch(self.index, batch);
         }
     }
 
@@ -908,8 +1030,17 @@ impl Worker {
         }
     }
 
-    /// Finds the next task to run (normal mode), or None if there is nothing anywhere.
-    fn find_task(&self) -> Option<TaskRef> {
+    /// Finds the next task to run (normal mode). `Later` if the only work around is another
+    /// worker's backlog that is not ripe for stealing yet.
+    fn find_task(&self) -> Next {
+        let mut wait = None;
+        match self.find_task_now(&mut wait) {
+            Some(t) => Next::Run(t),
+            None => wait.map_or(Next::Nothing, Next::Later),
+        }
+    }
+
+    fn find_task_now(&self, wait: &mut Option<Duration>) -> Option<TaskRef> {
         let (tick, periodic) = {
             let mut l = self.local.borrow_mut();
             l.tick = l.tick.wrapping_add(1);
@@ -918,7 +1049,9 @@ impl Worker {
             (l.tick, periodic)
         };
         if periodic {
-            if let Some(t) = self.shared.pop_global(None) {
+            if self.shared.global_takeable(self.index, wait)
+                && let Some(t) = self.shared.pop_global(None)
+            {
                 return Some(t);
             }
             self.fire_timers();
@@ -929,12 +1062,20 @@ impl Worker {
             }
         }
         self.drain_inbox();
+        let ring = &self.me().ring;
+        if ring.is_empty()
+            && self.shared.global_takeable(self.index, wait)
+            && let Some(t) = self.shared.pop_global(Some(ring))
+        {
+            // Refill the ring before running pinned tasks again: a task that keeps yielding
+            // must not hold back the overflow of a spawning burst.
+            self.push_ring(t);
+        }
         {
             let mut l = self.local.borrow_mut();
             if let Some(t) = l.runnext.take() {
                 return Some(t);
             }
-            let ring = &self.me().ring;
             let t = if tick & 1 == 0 {
                 l.pinned.pop_front().or_else(|| ring.pop())
             } else {
@@ -944,9 +1085,6 @@ impl Worker {
                 return t;
             }
         }
-        if let Some(t) = self.shared.pop_global(Some(&self.me().ring)) {
-            return Some(t);
-        }
         if self.fire_timers() {
             self.drain_inbox();
             let mut l = self.local.borrow_mut();
@@ -954,10 +1092,12 @@ impl Worker {
                 return Some(t);
             }
         }
-        self.steal()
+        self.steal(wait)
     }
 
-    fn steal(&self) -> Option<TaskRef> {
+    /// Takes half of another worker's ring, if one has a ripe backlog (see "Thieves are
+    /// patient"); lowers `wait` to when the youngest unripe one will be.
+    fn steal(&self, wait: &mut Option<Duration>) -> Option<TaskRef> {
         let n = self.shared.workers.len();
         if n < 2 {
             return None;
@@ -965,10 +1105,11 @@ impl Worker {
         let start = self.rand() as usize % n;
         for k in 0..n {
             let v = (start + k) % n;
-            if v == self.index {
+            let victim = &self.shared.workers[v].ring;
+            if v == self.index || victim.is_empty() || !self.shared.ripe(&victim.backlog, wait) {
                 continue;
             }
-            if let Some((t, count)) = self.me().ring.steal_from(&self.shared.workers[v].ring) {
+            if let Some((t, count)) = self.me().ring.steal_from(victim) {
                 self.me().steals.fetch_add(count as u64, Ordering::Relaxed);
                 return Some(t);
             }
@@ -1031,6 +1172,27 @@ impl Worker {
         self.shared.n_idle.store(idle.len(), Ordering::SeqCst);
     }
 
+    /// Sleeps until another worker's backlog is ripe (`d`), a timer is due, or something wakes
+    /// it: its inbox, work from outside the runtime, shutdown.
+    fn wait_patiently(&self, d: Duration) {
+        let me = self.me();
+        me.sleeping.store(true, Ordering::SeqCst);
+        me.patient.store(true, Ordering::SeqCst);
+        let d = match self.shared.timers.next_deadline() {
+            Some(t) => d.min(t.saturating_duration_since(Instant::now())),
+            None => d,
+        };
+        let woken = me.inbox_len.load(Ordering::SeqCst) > 0
+            || self.shared.is_shutting_down()
+            || self.shared.global_owner.load(Ordering::SeqCst) == NO_OWNER
+                && self.shared.global_len.load(Ordering::SeqCst) > 0;
+        if !woken && !d.is_zero() {
+            thread::park_timeout(d);
+        }
+        me.patient.store(false, Ordering::SeqCst);
+        me.sleeping.store(false, Ordering::SeqCst);
+    }
+
     /// Counts this worker as spinning, if not already and if not too many are; true if it now
     /// spins.
     fn start_spinning(&self) -> bool {
@@ -1074,12 +1236,16 @@ impl Worker {
         } else {
             let mut spins = 0;
             while !self.shared.is_shutting_down() {
-                if let Some(t) = self.find_task() {
-                    spins = 0;
-                    self.stop_spinning(true);
-                    self.execute(t);
-                    continue;
-                }
+                let later = match self.find_task() {
+                    Next::Run(t) => {
+                        spins = 0;
+                        self.stop_spinning(true);
+                        self.execute(t);
+                        continue;
+                    }
+                    Next::Later(d) => Some(d),
+                    Next::Nothing => None,
+                };
                 if spins < SPIN_ROUNDS && self.start_spinning() {
                     // Parking and waking a thread costs microseconds; new work usually shows
                     // up sooner than that in a busy program. Each round is a full look for
@@ -1090,6 +1256,14 @@ impl Worker {
                     continue;
                 }
                 spins = 0;
+                if let Some(d) = later
+                    && self.local.borrow().spinning
+                {
+                    // Still counted as spinning, so new work does not wake another worker
+                    // for the same backlog: this one is watching it.
+                    self.wait_patiently(d);
+                    continue;
+                }
                 self.stop_spinning(false);
                 if self.shared.work_for(self.index) {
                     continue;

@@ -11,10 +11,13 @@
 //! Only tasks that may move between threads go in here: tasks that have not started yet, and
 //! migratable ones. A started task waits in its worker's private queue instead.
 //!
+//! Each ring also keeps a [`Backlog`]: how long it has held work without running dry. Thieves
+//! read it to leave young work to its owner (see `sched`'s "patience" note).
+//!
 //! Lessons: 04 (a run queue) and 12 (work stealing: why a thief takes half).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 use crate::task::{Header, TaskRef};
 
@@ -25,6 +28,60 @@ pub(crate) struct RunQueue {
     head: AtomicU32,
     tail: AtomicU32,
     slots: Box<[AtomicPtr<Header>]>,
+    /// How long this ring has held work without running dry.
+    pub(crate) backlog: Backlog,
+}
+
+/// How long a queue has been non-empty without a break, as thieves see it.
+///
+/// The queue's owner only counts *spells*: each time the queue goes from empty to non-empty it
+/// starts a new one (a plain increment, no clock read on the owner's fast path). Thieves do the
+/// timing: the first thief to see a spell notes the time; later looks at the same spell measure
+/// its age from that note. The age is a lower bound (nobody looked earlier), which is what
+/// patience needs: a thief never steals earlier than it should.
+pub(crate) struct Backlog {
+    /// Spell counter, written by the queue's owner.
+    spell: AtomicU32,
+    /// `spell << 32 | microsecond` of the first look at that spell (one word, so a thief never
+    /// pairs one spell with another's time).
+    seen: AtomicU64,
+}
+
+impl Backlog {
+    pub(crate) fn new() -> Backlog {
+        Backlog {
+            spell: AtomicU32::new(0),
+            // Spell 0 has not been seen by anybody (the time half says "never").
+            seen: AtomicU64::new(u64::from(u32::MAX)),
+        }
+    }
+
+    /// The queue went from empty to non-empty. Only its owner (or its lock holder) calls this.
+    #[inline]
+    pub(crate) fn new_spell(&self) {
+        self.spell.store(
+            self.spell.load(Ordering::Relaxed).wrapping_add(1),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// A thief's look at a non-empty queue at `now_us` (microseconds on any clock that all
+    /// thieves share): how many microseconds the current spell has lasted, as far as anybody
+    /// saw. 0 for a spell nobody had seen yet (this look starts its clock).
+    pub(crate) fn age_us(&self, now_us: u32) -> u32 {
+        let spell = self.spell.load(Ordering::Relaxed);
+        let seen = self.seen.load(Ordering::Relaxed);
+        if (seen >> 32) as u32 == spell && seen as u32 != u32::MAX {
+            return now_us.wrapping_sub(seen as u32);
+        }
+        let mine = u64::from(spell) << 32 | u64::from(now_us.min(u32::MAX - 1));
+        // Losing this race to another thief is fine: it noted the same spell at about the
+        // same time.
+        let _ = self
+            .seen
+            .compare_exchange(seen, mine, Ordering::Relaxed, Ordering::Relaxed);
+        0
+    }
 }
 
 impl RunQueue {
@@ -35,6 +92,7 @@ impl RunQueue {
             slots: (0..CAPACITY)
                 .map(|_| AtomicPtr::new(std::ptr::null_mut()))
                 .collect(),
+            backlog: Backlog::new(),
         }
     }
 
@@ -60,6 +118,9 @@ impl RunQueue {
         loop {
             let h = self.head.load(Ordering::Acquire);
             if t.wrapping_sub(h) < CAPACITY {
+                if t == h {
+                    self.backlog.new_spell();
+                }
                 self.slot(t)
                     .store(Arc::into_raw(task) as *mut Header, Ordering::Relaxed);
                 self.tail.store(t.wrapping_add(1), Ordering::Release);
@@ -137,6 +198,7 @@ impl RunQueue {
                     .slot(my_tail.wrapping_add(n - 1))
                     .load(Ordering::Relaxed);
                 if n > 1 {
+                    self.backlog.new_spell();
                     self.tail
                         .store(my_tail.wrapping_add(n - 1), Ordering::Release);
                 }
@@ -153,5 +215,31 @@ impl Drop for RunQueue {
         while let Some(t) = self.pop() {
             drop(t);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Backlog;
+
+    #[test]
+    fn a_backlog_ages_until_its_queue_runs_dry() {
+        let b = Backlog::new();
+        b.new_spell();
+        assert_eq!(b.age_us(1_000), 0, "the first look starts the clock");
+        assert_eq!(b.age_us(1_400), 400);
+        assert_eq!(b.age_us(3_000), 2_000, "looks do not restart the clock");
+        // The queue ran dry and filled again: a new spell, seen fresh.
+        b.new_spell();
+        assert_eq!(b.age_us(3_100), 0);
+        assert_eq!(b.age_us(3_150), 50);
+    }
+
+    #[test]
+    fn backlog_ages_survive_the_microsecond_clock_wrapping() {
+        let b = Backlog::new();
+        b.new_spell();
+        assert_eq!(b.age_us(u32::MAX - 10), 0);
+        assert_eq!(b.age_us(5), 16);
     }
 }
