@@ -338,12 +338,18 @@ impl Shared {
         self.epoch.elapsed().as_micros() as u32
     }
 
-    /// Takes one task from the global queue, moving up to `into_ring` more into `ring`.
-    fn pop_global(&self, ring: Option<&RunQueue>) -> Option<TaskRef> {
+    /// Worker `taker` takes one task from the global queue, and moves a fair share more into its
+    /// `ring` if given.
+    fn pop_global(&self, taker: usize, ring: Option<&RunQueue>) -> Option<TaskRef> {
         if self.global_len.load(Ordering::Acquire) == 0 {
             return None;
         }
         let mut g = lock(&self.global);
+        if self.global_owner.load(Ordering::Relaxed) == taker {
+            // The worker whose overflow this is came back for more: it is working through
+            // its own burst, so other workers' patience starts over.
+            self.global_backlog.new_spell();
+        }
         let first = g.pop_front();
         if let Some(ring) = ring {
             // Take a fair share, as Go's globrunqget does.
@@ -1050,7 +1056,7 @@ impl Worker {
         };
         if periodic {
             if self.shared.global_takeable(self.index, wait)
-                && let Some(t) = self.shared.pop_global(None)
+                && let Some(t) = self.shared.pop_global(self.index, None)
             {
                 return Some(t);
             }
@@ -1065,7 +1071,7 @@ impl Worker {
         let ring = &self.me().ring;
         if ring.is_empty()
             && self.shared.global_takeable(self.index, wait)
-            && let Some(t) = self.shared.pop_global(Some(ring))
+            && let Some(t) = self.shared.pop_global(self.index, Some(ring))
         {
             // Refill the ring before running pinned tasks again: a task that keeps yielding
             // must not hold back the overflow of a spawning burst.
