@@ -27,14 +27,14 @@
 //! wrong P can move again later. Here a task is pinned to the worker it first runs on, so a
 //! steal is a lifelong placement: a chain of tasks that hand work to each other (a pipeline, a
 //! ring of channels) that gets split across two threads pays a cross-thread wakeup on every
-//! hand-off, forever. So an idle worker takes another worker's not-yet-started tasks only once
-//! that worker's queue has held work for [`STEAL_PATIENCE`] without running dry: a burst the
-//! owner is about to get through stays with it (and its warm caches); a backlog that lasts is
-//! shared out as in Go. While it waits, the thief sleeps with a timeout rather than spinning.
-//! This is the kernel's rule too: Linux does not migrate a thread that ran within the last
-//! half millisecond (`sched_migration_cost`). When the last worker goes idle
-//! while tasks are alive and no timer is pending, nothing can ever wake them: that is a
-//! deadlock, reported by `block_on` with a goroutine dump.
+//! hand-off, forever. So a thief first asks whether the owner needs help: it measures how fast
+//! the owner takes tasks from its queue ([`queue::Progress`]) and steals only if, at that rate,
+//! the owner would need longer than [`STEAL_PATIENCE`] to get through what is queued (its ring
+//! plus its overflow in the global queue). A burst the owner is working through stays with it
+//! and its warm caches; an owner that is stuck in one long task, or is handed work faster than
+//! it runs it, gets help as in Go. While it waits, the thief sleeps with a timeout rather than
+//! spinning. The kernel has the same rule: Linux does not migrate a thread that ran in the last
+//! half millisecond (`sched_migration_cost`).
 //!
 //! **Deterministic mode** runs one worker whose every choice comes from a seeded PRNG: all
 //! runnable tasks sit in one list and the PRNG picks which runs next. When every task waits, the
@@ -56,7 +56,7 @@ use std::time::{Duration, Instant};
 use crate::coroutine::{self, OUT_FINISHED};
 use crate::task::{self, Header, NO_HOME, REQ_ABANDON, REQ_PARK, REQ_YIELD, TaskRef};
 use crate::time::Timers;
-use queue::{Backlog, RunQueue};
+use queue::{RunQueue, Verdict};
 
 /// `pending` action of the scheduler switching into a task.
 const SWITCH_RUN: usize = usize::MAX;
@@ -68,12 +68,11 @@ const FAIRNESS_TICK: u32 = 61;
 const SPIN_ROUNDS: u32 = 200;
 /// Task ids are handed to workers in blocks, so spawning does not contend on one counter.
 const ID_BLOCK: u64 = 1024;
-/// How long another worker's queue must have held work, without running dry, before an idle
-/// worker steals from it (see "Thieves are patient" above). Measured on the 503-task thread
-/// ring, spawned in one burst: with 250 µs the idle worker still stole about 200 of its tasks
-/// (every hop across threads then costs a wakeup); with 1 ms it stole none. Next to any run
-/// where sharing pays off (skynet: 250 ms) the wait is noise.
-pub(crate) const STEAL_PATIENCE: Duration = Duration::from_millis(1);
+/// A thief steals from a worker that would need longer than this to get through its queue
+/// (see "Thieves are patient" above). Starting 503 fresh tasks (the thread-ring benchmark,
+/// spawned in one burst) takes a worker about 1.3 ms here, most of it first-touch page faults
+/// on new stacks; with 1 ms of patience that ring was still split in some runs.
+pub(crate) const STEAL_PATIENCE: Duration = Duration::from_millis(2);
 /// Most lists of spare task records a run sets aside (each holds `task::SPARE_MAX`).
 const SPARE_LISTS: usize = 32;
 /// `global_owner` when the global queue's work came from outside (no patience applies).
@@ -152,8 +151,6 @@ pub(crate) struct Shared {
     /// The worker whose overflow last went to the global queue (`NO_OWNER`: work from
     /// outside). Its own overflow is not another worker's to take before it has aged.
     global_owner: AtomicUsize,
-    /// How long the global queue has held work (see `queue::Backlog`).
-    global_backlog: Backlog,
     /// The clock thieves time backlogs with.
     epoch: Instant,
     /// Indexes of parked workers.
@@ -194,7 +191,6 @@ impl Shared {
             global: Mutex::new(VecDeque::new()),
             global_len: AtomicUsize::new(0),
             global_owner: AtomicUsize::new(NO_OWNER),
-            global_backlog: Backlog::new(),
             epoch: Instant::now(),
             idle: Mutex::new(Vec::new()),
             n_idle: AtomicUsize::new(0),
@@ -302,9 +298,6 @@ impl Shared {
     fn push_global(&self, t: TaskRef) {
         {
             let mut g = lock(&self.global);
-            if g.is_empty() {
-                self.global_backlog.new_spell();
-            }
             g.push_back(t);
             self.global_owner.store(NO_OWNER, Ordering::Relaxed);
             self.global_len.store(g.len(), Ordering::Release);
@@ -324,32 +317,23 @@ impl Shared {
     /// Worker `owner`'s overflow (its ring was full).
     fn push_global_batch(&self, owner: usize, batch: Vec<TaskRef>) {
         let mut g = lock(&self.global);
-        if g.is_empty() {
-            self.global_backlog.new_spell();
-        }
         g.extend(batch);
         self.global_owner.store(owner, Ordering::Relaxed);
         self.global_len.store(g.len(), Ordering::Release);
     }
 
     /// Microseconds since the run started, on the clock thieves share (wraps after 71 minutes;
-    /// backlog ages are differences, so a wrap costs at most one early or late steal).
+    /// only differences are used).
     fn now_us(&self) -> u32 {
         self.epoch.elapsed().as_micros() as u32
     }
 
-    /// Worker `taker` takes one task from the global queue, and moves a fair share more into its
-    /// `ring` if given.
-    fn pop_global(&self, taker: usize, ring: Option<&RunQueue>) -> Option<TaskRef> {
+    /// Takes one task from the global queue, and moves a fair share more into `ring` if given.
+    fn pop_global(&self, ring: Option<&RunQueue>) -> Option<TaskRef> {
         if self.global_len.load(Ordering::Acquire) == 0 {
             return None;
         }
         let mut g = lock(&self.global);
-        if self.global_owner.load(Ordering::Relaxed) == taker {
-            // The worker whose overflow this is came back for more: it is working through
-            // its own burst, so other workers' patience starts over.
-            self.global_backlog.new_spell();
-        }
         let first = g.pop_front();
         if let Some(ring) = ring {
             // Take a fair share, as Go's globrunqget does.
@@ -415,40 +399,55 @@ impl Shared {
     }
 
     /// Whether there is work worker `index` could take now: the global queue, a stealable
-    /// ring whose backlog is ripe (or its own), or its own inbox. (Another worker's inbox is
-    /// that worker's business: whoever filled it woke it. A backlog that is not ripe yet has a
-    /// patient thief watching it, or will be looked at by the next one.)
+    /// ring that is ripe (or its own), or its own inbox. (Another worker's inbox is that
+    /// worker's business: whoever filled it woke it. A ring that is not ripe yet has a patient
+    /// thief watching it, or is left to its owner.)
     fn work_for(&self, index: usize) -> bool {
         if self.workers[index].inbox_len.load(Ordering::SeqCst) > 0 {
             return true;
         }
         let mut wait = None;
         self.global_takeable(index, &mut wait)
-            || self.workers.iter().enumerate().any(|(i, w)| {
-                !w.ring.is_empty() && (i == index || self.ripe(&w.ring.backlog, &mut wait))
-            })
+            || self
+                .workers
+                .iter()
+                .enumerate()
+                .any(|(i, w)| !w.ring.is_empty() && (i == index || self.ripe(i, &mut wait)))
     }
 
-    /// Whether `backlog` (another worker's) has lasted long enough to steal from; if not,
-    /// lowers `wait` to the time left.
-    fn ripe(&self, backlog: &Backlog, wait: &mut Option<Duration>) -> bool {
-        let age = Duration::from_micros(u64::from(backlog.age_us(self.now_us())));
-        if age >= STEAL_PATIENCE {
-            return true;
+    /// Whether another worker, `victim`, needs help: at the rate thieves have seen it take
+    /// tasks, it would need longer than `STEAL_PATIENCE` to get through its ring and its
+    /// overflow in the global queue. If not, lowers `wait` to when to look again.
+    fn ripe(&self, victim: usize, wait: &mut Option<Duration>) -> bool {
+        let ring = &self.workers[victim].ring;
+        let mut queued = ring.len();
+        if self.global_owner.load(Ordering::Relaxed) == victim {
+            queued += self.global_len.load(Ordering::Relaxed);
         }
-        let left = STEAL_PATIENCE - age;
-        *wait = Some(wait.map_or(left, |w| w.min(left)));
-        false
+        let patience = STEAL_PATIENCE.as_micros() as u32;
+        let queued = queued.min(u32::MAX as usize) as u32;
+        match ring
+            .progress
+            .judge(self.now_us(), ring.taken(), queued, patience)
+        {
+            Verdict::Steal => true,
+            Verdict::Wait(us) => {
+                let left = Duration::from_micros(u64::from(us));
+                *wait = Some(wait.map_or(left, |w| w.min(left)));
+                false
+            }
+        }
     }
 
     /// Whether worker `index` may take from the global queue now: it holds work, and that work
-    /// is the worker's own overflow, came from outside, or has waited long enough.
+    /// is the worker's own overflow, came from outside, or belongs to a worker that is ripe
+    /// (see `ripe`).
     fn global_takeable(&self, index: usize, wait: &mut Option<Duration>) -> bool {
         if self.global_len.load(Ordering::SeqCst) == 0 {
             return false;
         }
         let owner = self.global_owner.load(Ordering::Relaxed);
-        owner == index || owner == NO_OWNER || self.ripe(&self.global_backlog, wait)
+        owner == index || owner == NO_OWNER || self.ripe(owner, wait)
     }
 
     /// Whether any queue holds work (deadlock check).
@@ -1056,7 +1055,7 @@ impl Worker {
         };
         if periodic {
             if self.shared.global_takeable(self.index, wait)
-                && let Some(t) = self.shared.pop_global(self.index, None)
+                && let Some(t) = self.shared.pop_global(None)
             {
                 return Some(t);
             }
@@ -1071,7 +1070,7 @@ impl Worker {
         let ring = &self.me().ring;
         if ring.is_empty()
             && self.shared.global_takeable(self.index, wait)
-            && let Some(t) = self.shared.pop_global(self.index, Some(ring))
+            && let Some(t) = self.shared.pop_global(Some(ring))
         {
             // Refill the ring before running pinned tasks again: a task that keeps yielding
             // must not hold back the overflow of a spawning burst.
@@ -1112,7 +1111,7 @@ impl Worker {
         for k in 0..n {
             let v = (start + k) % n;
             let victim = &self.shared.workers[v].ring;
-            if v == self.index || victim.is_empty() || !self.shared.ripe(&victim.backlog, wait) {
+            if v == self.index || victim.is_empty() || !self.shared.ripe(v, wait) {
                 continue;
             }
             if let Some((t, count)) = self.me().ring.steal_from(victim) {

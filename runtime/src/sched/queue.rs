@@ -11,8 +11,8 @@
 //! Only tasks that may move between threads go in here: tasks that have not started yet, and
 //! migratable ones. A started task waits in its worker's private queue instead.
 //!
-//! Each ring also keeps a [`Backlog`]: how long it has held work without running dry. Thieves
-//! read it to leave young work to its owner (see `sched`'s "patience" note).
+//! Each ring also keeps a [`Progress`]: how fast its owner gets through it. Thieves read it to
+//! leave work its owner is about to get to (see `sched`'s "Thieves are patient").
 //!
 //! Lessons: 04 (a run queue) and 12 (work stealing: why a thief takes half).
 
@@ -28,59 +28,79 @@ pub(crate) struct RunQueue {
     head: AtomicU32,
     tail: AtomicU32,
     slots: Box<[AtomicPtr<Header>]>,
-    /// How long this ring has held work without running dry.
-    pub(crate) backlog: Backlog,
+    /// How fast the owner gets through this ring, as thieves measure it.
+    pub(crate) progress: Progress,
 }
 
-/// How long a queue has been non-empty without a break, as thieves see it.
+/// How fast a queue's owner is getting through it, as thieves measure it: they steal only when
+/// the owner would need longer than their patience to finish what is queued (see `sched`'s
+/// "Thieves are patient").
 ///
-/// The queue's owner only counts *spells*: each time the queue goes from empty to non-empty it
-/// starts a new one (a plain increment, no clock read on the owner's fast path). Thieves do the
-/// timing: the first thief to see a spell notes the time; later looks at the same spell measure
-/// its age from that note. The age is a lower bound (nobody looked earlier), which is what
-/// patience needs: a thief never steals earlier than it should.
-pub(crate) struct Backlog {
-    /// Spell counter, written by the queue's owner.
-    spell: AtomicU32,
-    /// `spell << 32 | microsecond` of the first look at that spell (one word, so a thief never
-    /// pairs one spell with another's time).
-    seen: AtomicU64,
+/// Measuring costs the owner nothing: the count of tasks taken is the ring's `head`, which moves
+/// anyway. Thieves keep the clock: the first look opens a window (time and count), a look at
+/// least [`WINDOW_US`] later closes it and records the rate, and opens the next.
+pub(crate) struct Progress {
+    /// `microsecond << 32 | taken` when the current window opened (`NO_MARK`: none open).
+    mark: AtomicU64,
+    /// Tasks taken per millisecond over the last closed window (`NO_RATE`: none closed yet).
+    rate: AtomicU32,
 }
 
-impl Backlog {
-    pub(crate) fn new() -> Backlog {
-        Backlog {
-            spell: AtomicU32::new(0),
-            // Spell 0 has not been seen by anybody (the time half says "never").
-            seen: AtomicU64::new(u64::from(u32::MAX)),
+/// A measuring window: long enough to see the owner take a few tasks.
+pub(crate) const WINDOW_US: u32 = 200;
+/// A window left open longer than this (nobody looked) says nothing about the current rate.
+const STALE_US: u32 = 4 * WINDOW_US;
+const NO_MARK: u64 = u64::MAX;
+const NO_RATE: u32 = u32::MAX;
+
+/// What a thief should do about a queue.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Its owner will not get through it within the thief's patience: take half.
+    Steal,
+    /// Leave it to its owner; look again after this many microseconds.
+    Wait(u32),
+}
+
+impl Progress {
+    pub(crate) fn new() -> Progress {
+        Progress {
+            mark: AtomicU64::new(NO_MARK),
+            rate: AtomicU32::new(NO_RATE),
         }
     }
 
-    /// The queue went from empty to non-empty. Only its owner (or its lock holder) calls this.
-    #[inline]
-    pub(crate) fn new_spell(&self) {
-        self.spell.store(
-            self.spell.load(Ordering::Relaxed).wrapping_add(1),
-            Ordering::Relaxed,
-        );
-    }
-
-    /// A thief's look at a non-empty queue at `now_us` (microseconds on any clock that all
-    /// thieves share): how many microseconds the current spell has lasted, as far as anybody
-    /// saw. 0 for a spell nobody had seen yet (this look starts its clock).
-    pub(crate) fn age_us(&self, now_us: u32) -> u32 {
-        let spell = self.spell.load(Ordering::Relaxed);
-        let seen = self.seen.load(Ordering::Relaxed);
-        if (seen >> 32) as u32 == spell && seen as u32 != u32::MAX {
-            return now_us.wrapping_sub(seen as u32);
+    /// A thief's look at `now_us` (microseconds on the clock all thieves share) at a queue
+    /// whose owner has taken `taken` tasks so far (a wrapping count) and has `queued` waiting.
+    pub(crate) fn judge(&self, now_us: u32, taken: u32, queued: u32, patience_us: u32) -> Verdict {
+        let mark = self.mark.load(Ordering::Relaxed);
+        let elapsed = now_us.wrapping_sub((mark >> 32) as u32);
+        let here = u64::from(now_us) << 32 | u64::from(taken);
+        if mark == NO_MARK || elapsed > STALE_US {
+            // Nothing recent to go on: start measuring. (Thieves racing here store the same
+            // kind of mark: harmless.)
+            self.mark.store(here, Ordering::Relaxed);
+            self.rate.store(NO_RATE, Ordering::Relaxed);
+            return Verdict::Wait(WINDOW_US);
         }
-        let mine = u64::from(spell) << 32 | u64::from(now_us.min(u32::MAX - 1));
-        // Losing this race to another thief is fine: it noted the same spell at about the
-        // same time.
-        let _ = self
-            .seen
-            .compare_exchange(seen, mine, Ordering::Relaxed, Ordering::Relaxed);
-        0
+        if elapsed >= WINDOW_US {
+            let done = u64::from(taken.wrapping_sub(mark as u32));
+            let rate = (done * 1000 / u64::from(elapsed)).min(u64::from(NO_RATE - 1));
+            self.rate.store(rate as u32, Ordering::Relaxed);
+            self.mark.store(here, Ordering::Relaxed);
+        }
+        match self.rate.load(Ordering::Relaxed) {
+            NO_RATE => Verdict::Wait(WINDOW_US.saturating_sub(elapsed).max(1)),
+            0 => Verdict::Steal,
+            rate => {
+                let drain_us = u64::from(queued) * 1000 / u64::from(rate);
+                if drain_us > u64::from(patience_us) {
+                    Verdict::Steal
+                } else {
+                    Verdict::Wait((drain_us as u32).clamp(1, WINDOW_US))
+                }
+            }
+        }
     }
 }
 
@@ -92,7 +112,7 @@ impl RunQueue {
             slots: (0..CAPACITY)
                 .map(|_| AtomicPtr::new(std::ptr::null_mut()))
                 .collect(),
-            backlog: Backlog::new(),
+            progress: Progress::new(),
         }
     }
 
@@ -111,6 +131,12 @@ impl RunQueue {
         self.len() == 0
     }
 
+    /// How many tasks have been taken from this ring so far, by its owner or by thieves (a
+    /// wrapping count).
+    pub(crate) fn taken(&self) -> u32 {
+        self.head.load(Ordering::Relaxed)
+    }
+
     /// Owner only: appends `task`, or hands it back with half the queue when the ring is full
     /// (the caller moves those to the global queue, as Go's `runqputslow` does).
     pub(crate) fn push(&self, task: TaskRef) -> Result<(), (TaskRef, Vec<TaskRef>)> {
@@ -118,9 +144,6 @@ impl RunQueue {
         loop {
             let h = self.head.load(Ordering::Acquire);
             if t.wrapping_sub(h) < CAPACITY {
-                if t == h {
-                    self.backlog.new_spell();
-                }
                 self.slot(t)
                     .store(Arc::into_raw(task) as *mut Header, Ordering::Relaxed);
                 self.tail.store(t.wrapping_add(1), Ordering::Release);
@@ -198,7 +221,6 @@ impl RunQueue {
                     .slot(my_tail.wrapping_add(n - 1))
                     .load(Ordering::Relaxed);
                 if n > 1 {
-                    self.backlog.new_spell();
                     self.tail
                         .store(my_tail.wrapping_add(n - 1), Ordering::Release);
                 }
@@ -220,26 +242,54 @@ impl Drop for RunQueue {
 
 #[cfg(test)]
 mod tests {
-    use super::Backlog;
+    use super::{Progress, Verdict, WINDOW_US};
+
+    const PATIENCE: u32 = 2_000;
 
     #[test]
-    fn a_backlog_ages_until_its_queue_runs_dry() {
-        let b = Backlog::new();
-        b.new_spell();
-        assert_eq!(b.age_us(1_000), 0, "the first look starts the clock");
-        assert_eq!(b.age_us(1_400), 400);
-        assert_eq!(b.age_us(3_000), 2_000, "looks do not restart the clock");
-        // The queue ran dry and filled again: a new spell, seen fresh.
-        b.new_spell();
-        assert_eq!(b.age_us(3_100), 0);
-        assert_eq!(b.age_us(3_150), 50);
+    fn a_queue_is_measured_before_anything_is_stolen() {
+        let p = Progress::new();
+        assert_eq!(p.judge(1_000, 0, 500, PATIENCE), Verdict::Wait(WINDOW_US));
+        assert_eq!(p.judge(1_100, 0, 500, PATIENCE), Verdict::Wait(100));
     }
 
     #[test]
-    fn backlog_ages_survive_the_microsecond_clock_wrapping() {
-        let b = Backlog::new();
-        b.new_spell();
-        assert_eq!(b.age_us(u32::MAX - 10), 0);
-        assert_eq!(b.age_us(5), 16);
+    fn an_owner_getting_through_its_queue_in_time_keeps_it() {
+        let p = Progress::new();
+        p.judge(0, 0, 500, PATIENCE);
+        // 100 taken in 250 µs: 400 per ms, so 400 left take 1 ms, within 2 ms of patience.
+        assert_eq!(p.judge(250, 100, 400, PATIENCE), Verdict::Wait(WINDOW_US));
+        // The next window: still fast enough.
+        assert!(matches!(p.judge(500, 200, 300, PATIENCE), Verdict::Wait(_)));
+    }
+
+    #[test]
+    fn a_slow_or_stuck_owner_gets_help() {
+        let slow = Progress::new();
+        slow.judge(0, 0, 100, PATIENCE);
+        // 2 taken in 200 µs: 10 per ms, so 98 left take 9.8 ms.
+        assert_eq!(slow.judge(200, 2, 98, PATIENCE), Verdict::Steal);
+        let stuck = Progress::new();
+        stuck.judge(0, 7, 3, PATIENCE);
+        assert_eq!(stuck.judge(300, 7, 3, PATIENCE), Verdict::Steal);
+    }
+
+    #[test]
+    fn an_old_measurement_is_not_trusted() {
+        let p = Progress::new();
+        p.judge(0, 0, 10, PATIENCE);
+        p.judge(300, 0, 10, PATIENCE);
+        // Ten seconds later: the stuck verdict from back then does not count.
+        assert_eq!(
+            p.judge(10_000_000, 0, 10, PATIENCE),
+            Verdict::Wait(WINDOW_US)
+        );
+    }
+
+    #[test]
+    fn measurements_survive_the_microsecond_clock_wrapping() {
+        let p = Progress::new();
+        p.judge(u32::MAX - 100, 0, 400, PATIENCE);
+        assert_eq!(p.judge(150, 100, 400, PATIENCE), Verdict::Wait(WINDOW_US));
     }
 }
