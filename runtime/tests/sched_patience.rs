@@ -18,7 +18,7 @@ fn a_burst_of_chained_tasks_stays_on_one_worker() {
     // worker starts them all in well under the thieves' patience, so an idle worker that
     // measures it leaves the chain alone and every hand-off stays on one thread. Measured on
     // a busy 2-CPU machine: with the patience set to zero every round of every run was split
-    // (0 clean rounds of 5, four runs); with 2 ms, 1 to 5 rounds of 5 stayed whole. A round
+    // (0 clean rounds of 5, four runs); with 2 ms of patience, 1 to 5 rounds of 5 stayed whole. A round
     // still splits when the OS stops the spawning thread for a few milliseconds, so the claim
     // is one whole round out of eight.
     let clean_rounds = runtime(2)

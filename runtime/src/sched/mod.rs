@@ -70,9 +70,10 @@ const SPIN_ROUNDS: u32 = 200;
 const ID_BLOCK: u64 = 1024;
 /// A thief steals from a worker that would need longer than this to get through its queue
 /// (see "Thieves are patient" above). Starting 503 fresh tasks (the thread-ring benchmark,
-/// spawned in one burst) takes a worker about 1.3 ms here, most of it first-touch page faults
-/// on new stacks; with 1 ms of patience that ring was still split in some runs.
-pub(crate) const STEAL_PATIENCE: Duration = Duration::from_millis(2);
+/// spawned in one burst) takes a worker 1.3 ms on a quiet 2-CPU virtual machine and up to 2.5 ms
+/// on a busy one, most of it first-touch page faults on new stacks; with 2 ms that ring was
+/// still split in one run of twelve (judged at 206 tasks per ms with 439 queued).
+pub(crate) const STEAL_PATIENCE: Duration = Duration::from_millis(3);
 /// Most lists of spare task records a run sets aside (each holds `task::SPARE_MAX`).
 const SPARE_LISTS: usize = 32;
 /// `global_owner` when the global queue's work came from outside (no patience applies).

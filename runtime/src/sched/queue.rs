@@ -27,6 +27,9 @@ pub(crate) const CAPACITY: u32 = 256;
 pub(crate) struct RunQueue {
     head: AtomicU32,
     tail: AtomicU32,
+    /// Tasks taken by `pop` (the owner), a wrapping count: what thieves measure progress by.
+    /// Steals do not count: a thief's own takings say nothing about whether the owner keeps up.
+    popped: AtomicU32,
     slots: Box<[AtomicPtr<Header>]>,
     /// How fast the owner gets through this ring, as thieves measure it.
     pub(crate) progress: Progress,
@@ -36,8 +39,8 @@ pub(crate) struct RunQueue {
 /// the owner would need longer than their patience to finish what is queued (see `sched`'s
 /// "Thieves are patient").
 ///
-/// Measuring costs the owner nothing: the count of tasks taken is the ring's `head`, which moves
-/// anyway. Thieves keep the clock: the first look opens a window (time and count), a look at
+/// Measuring costs the owner one plain increment per task it takes from its ring. Thieves keep
+/// the clock: the first look opens a window (time and count), a look at
 /// least [`WINDOW_US`] later closes it and records the rate, and opens the next.
 pub(crate) struct Progress {
     /// `microsecond << 32 | taken` when the current window opened (`NO_MARK`: none open).
@@ -109,6 +112,7 @@ impl RunQueue {
         RunQueue {
             head: AtomicU32::new(0),
             tail: AtomicU32::new(0),
+            popped: AtomicU32::new(0),
             slots: (0..CAPACITY)
                 .map(|_| AtomicPtr::new(std::ptr::null_mut()))
                 .collect(),
@@ -131,10 +135,9 @@ impl RunQueue {
         self.len() == 0
     }
 
-    /// How many tasks have been taken from this ring so far, by its owner or by thieves (a
-    /// wrapping count).
+    /// How many tasks the owner has taken from this ring so far (a wrapping count).
     pub(crate) fn taken(&self) -> u32 {
-        self.head.load(Ordering::Relaxed)
+        self.popped.load(Ordering::Relaxed)
     }
 
     /// Owner only: appends `task`, or hands it back with half the queue when the ring is full
@@ -184,6 +187,11 @@ impl RunQueue {
                 .compare_exchange(h, h.wrapping_add(1), Ordering::AcqRel, Ordering::Relaxed)
                 .is_ok()
             {
+                // Only the owner pops (outside shutdown): a load and a store suffice.
+                self.popped.store(
+                    self.popped.load(Ordering::Relaxed).wrapping_add(1),
+                    Ordering::Relaxed,
+                );
                 // SAFETY: the CAS made us the sole owner of the reference stored in the slot.
                 return Some(unsafe { Arc::from_raw(p as *const Header) });
             }
