@@ -2,6 +2,8 @@
 //! the kernel. One test in its own binary, so no other test's threads or memory blur the
 //! numbers.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use goro::Runtime;
@@ -24,18 +26,20 @@ fn one_lifetime(n: usize) -> usize {
         .build()
         .unwrap()
         .block_on(move || {
+            let parked = Arc::new(AtomicUsize::new(0));
             for _ in 0..n {
-                goro::spawn(|| {
+                let parked = parked.clone();
+                goro::spawn(move || {
                     let buf = [7u8; 32 * 1024];
                     std::hint::black_box(&buf);
+                    parked.fetch_add(1, Ordering::SeqCst);
                     goro::park();
                 });
             }
-            while goro::num_goroutines() > 1 && goro::debug::stats().tasks_live < n + 1 {
-                goro::yield_now();
+            // Wait until every task has touched its stack and is about to park.
+            while parked.load(Ordering::SeqCst) < n {
+                goro::sleep(Duration::from_millis(1));
             }
-            // Every task has run up to its park once the queues drain.
-            goro::sleep(Duration::from_millis(50));
             statm_resident_bytes()
         })
         .unwrap()
