@@ -112,7 +112,7 @@ impl Workload {
 pub const WORKLOADS: &[Workload] = &[
     Workload {
         name: "spawn",
-        about: "spawn n tasks that do nothing, then wait for all of them",
+        about: "spawn n tasks that each add their number to a shared sum, then wait for all of them",
         sizes: Sizes {
             tasks: (1_000_000, 200_000),
             threads: Some((20_000, 5_000)),
