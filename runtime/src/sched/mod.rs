@@ -461,13 +461,11 @@ fn wake_foreign(t: TaskRef) {
     }
 }
 
-/// Worker-private queues.
+/// Worker-private state off the switch path (the switch path's own fields are `Cell`s and a
+/// [`queue::Fifo`] in [`Worker`], which need no borrow flag).
 struct Local {
-    runnext: Option<TaskRef>,
-    pinned: VecDeque<TaskRef>,
     /// Deterministic mode: every runnable task, in one list the PRNG picks from.
     det: Vec<TaskRef>,
-    tick: u32,
     rng: u64,
     next_id: u64,
     id_end: u64,
@@ -475,8 +473,6 @@ struct Local {
     homed_live: usize,
     /// Whether this worker counts in `Shared::n_spinning`.
     spinning: bool,
-    /// A direct switch skipped the periodic checks (global queue, timers): do them next.
-    periodic_due: bool,
 }
 
 /// One worker: lives on its thread's stack for the duration of the run.
@@ -488,6 +484,17 @@ pub(crate) struct Worker {
     /// `shared.is_deterministic()`, cached for the switch path.
     deterministic: bool,
     local: RefCell<Local>,
+    /// The task this worker woke last: it runs next.
+    runnext: Cell<Option<TaskRef>>,
+    /// Started tasks pinned here that are ready again, in FIFO order.
+    pinned: queue::Fifo,
+    /// Scheduling ticks: every `FAIRNESS_TICK`th one does the periodic checks, and the parity
+    /// alternates which local queue is looked at first. (`FAIRNESS_TICK` is odd, so that
+    /// parity alternates at the periodic checks too: a count-down that restarts at the same
+    /// value would always pick the same queue there and starve the other.)
+    tick: Cell<u32>,
+    /// A direct switch skipped the periodic checks (global queue, timers): do them next.
+    periodic_due: Cell<bool>,
     /// The scheduler loop's registers while a task runs.
     sched_ctx: Cell<Option<context::Context>>,
     /// The task running on this worker.
@@ -514,17 +521,17 @@ impl Worker {
             me,
             deterministic,
             local: RefCell::new(Local {
-                runnext: None,
-                pinned: VecDeque::new(),
                 det: Vec::new(),
-                tick: 0,
                 rng: rng | 1,
                 next_id: 0,
                 id_end: 0,
                 homed_live: 0,
                 spinning: false,
-                periodic_due: false,
             }),
+            runnext: Cell::new(None),
+            pinned: queue::Fifo::new(),
+            tick: Cell::new(0),
+            periodic_due: Cell::new(false),
             sched_ctx: Cell::new(None),
             running: Cell::new(None),
             pending_from: Cell::new(None),
@@ -636,9 +643,8 @@ impl Worker {
             self.shared.push_inbox(home, t);
             return;
         }
-        let mut l = self.local.borrow_mut();
-        if let Some(old) = l.runnext.replace(t) {
-            l.pinned.push_back(old);
+        if let Some(old) = self.runnext.replace(Some(t)) {
+            self.pinned.push_back(old);
         }
     }
 
@@ -650,7 +656,7 @@ impl Worker {
         } else if t.migratable {
             self.push_ring(t);
         } else {
-            self.local.borrow_mut().pinned.push_back(t);
+            self.pinned.push_back(t);
         }
     }
 
@@ -670,11 +676,10 @@ impl Worker {
             me.inbox_len.store(0, Ordering::Release);
             std::mem::take(&mut *inbox)
         };
-        let mut l = self.local.borrow_mut();
         if self.deterministic {
-            l.det.extend(items);
+            self.local.borrow_mut().det.extend(items);
         } else {
-            l.pinned.extend(items);
+            self.pinned.extend(items);
         }
     }
 
@@ -890,67 +895,64 @@ impl Worker {
     #[inline]
     fn find_local(&self) -> Option<TaskRef> {
         self.drain_inbox();
-        let mut l = self.local.borrow_mut();
-        l.tick = l.tick.wrapping_add(1);
-        let tick = l.tick;
+        let tick = self.tick.get().wrapping_add(1);
+        self.tick.set(tick);
         if tick.is_multiple_of(FAIRNESS_TICK) {
-            l.periodic_due = true;
+            self.periodic_due.set(true);
             return None;
         }
-        if let Some(t) = l.runnext.take() {
+        if let Some(t) = self.runnext.take() {
             return Some(t);
         }
+        self.pop_local_queues(tick)
+    }
+
+    /// The pinned FIFO and the ring, the one first that `tick`'s parity says.
+    #[inline(always)]
+    fn pop_local_queues(&self, tick: u32) -> Option<TaskRef> {
         let ring = &self.me().ring;
         if tick & 1 == 0 {
-            l.pinned.pop_front().or_else(|| ring.pop())
+            self.pinned.pop_front().or_else(|| ring.pop())
         } else {
-            ring.pop().or_else(|| l.pinned.pop_front())
+            ring.pop().or_else(|| self.pinned.pop_front())
         }
+    }
+
+    /// Counts a scheduling tick; true when the periodic checks are due (every
+    /// `FAIRNESS_TICK`th tick, or after a direct switch skipped them).
+    fn count_tick(&self) -> (u32, bool) {
+        let tick = self.tick.get().wrapping_add(1);
+        self.tick.set(tick);
+        let periodic = self.periodic_due.replace(false) || tick.is_multiple_of(FAIRNESS_TICK);
+        (tick, periodic)
     }
 
     /// Finds the next task to run (normal mode), or None if there is nothing anywhere.
     fn find_task(&self) -> Option<TaskRef> {
-        let (tick, periodic) = {
-            let mut l = self.local.borrow_mut();
-            l.tick = l.tick.wrapping_add(1);
-            let periodic =
-                std::mem::take(&mut l.periodic_due) || l.tick.is_multiple_of(FAIRNESS_TICK);
-            (l.tick, periodic)
-        };
+        let (tick, periodic) = self.count_tick();
         if periodic {
             if let Some(t) = self.shared.pop_global(None) {
                 return Some(t);
             }
             self.fire_timers();
-            let mut l = self.local.borrow_mut();
-            if let Some(t) = l.runnext.take() {
+            if let Some(t) = self.runnext.take() {
                 // Do not let a ping-pong pair monopolise the worker.
-                l.pinned.push_back(t);
+                self.pinned.push_back(t);
             }
         }
         self.drain_inbox();
-        {
-            let mut l = self.local.borrow_mut();
-            if let Some(t) = l.runnext.take() {
-                return Some(t);
-            }
-            let ring = &self.me().ring;
-            let t = if tick & 1 == 0 {
-                l.pinned.pop_front().or_else(|| ring.pop())
-            } else {
-                ring.pop().or_else(|| l.pinned.pop_front())
-            };
-            if t.is_some() {
-                return t;
-            }
+        if let Some(t) = self.runnext.take() {
+            return Some(t);
+        }
+        if let Some(t) = self.pop_local_queues(tick) {
+            return Some(t);
         }
         if let Some(t) = self.shared.pop_global(Some(&self.me().ring)) {
             return Some(t);
         }
         if self.fire_timers() {
             self.drain_inbox();
-            let mut l = self.local.borrow_mut();
-            if let Some(t) = l.runnext.take().or_else(|| l.pinned.pop_front()) {
+            if let Some(t) = self.runnext.take().or_else(|| self.pinned.pop_front()) {
                 return Some(t);
             }
         }
@@ -1127,13 +1129,13 @@ impl Worker {
     /// Pops any task from this worker's queues (shutdown).
     fn pop_local_any(&self) -> Option<TaskRef> {
         self.drain_inbox();
+        if let Some(t) = self.runnext.take() {
+            return Some(t);
+        }
+        if let Some(t) = self.pinned.pop_front() {
+            return Some(t);
+        }
         let mut l = self.local.borrow_mut();
-        if let Some(t) = l.runnext.take() {
-            return Some(t);
-        }
-        if let Some(t) = l.pinned.pop_front() {
-            return Some(t);
-        }
         if !l.det.is_empty() {
             return Some(l.det.remove(0));
         }
