@@ -414,14 +414,14 @@ pub(crate) fn leave_task(req: usize) {
     unsafe { (*w).switch_from_task(req) };
 }
 
-/// Task side, right after being switched to: complete the switch, then record this task as
-/// the one running on this thread.
+/// Task side, right after being switched to: complete the switch, then record this task
+/// (`me`, its own header) as the one running on this thread.
 #[inline(never)]
-pub(crate) fn landed_in_task(from: context::Context) {
+pub(crate) fn landed_in_task(from: context::Context, me: *const Header) {
     let w = worker_here();
     assert!(!w.is_null(), "a task runs on a worker");
     // SAFETY: the worker outlives every task it runs.
-    unsafe { &*w }.land_in_task(from);
+    unsafe { &*w }.land_in_task(from, me);
 }
 
 /// Makes a woken task runnable again. Called by whoever won its `PARKED -> EMPTY` transition.
@@ -710,8 +710,9 @@ impl Worker {
         if !self.prepare(&t) {
             return;
         }
-        // SAFETY: we own `t` (popped from a queue or claimed); a started pinned task only ever
-        // reaches the queues of its home worker, so we are on its thread.
+        // SAFETY: `t` is prepared (started); we own it (popped from a queue or claimed); a
+        // started pinned task only ever reaches the queues of its home worker, so we are on
+        // its thread.
         let to = unsafe { t.take_ctx() };
         let data = Arc::as_ptr(&t) as usize;
         self.set_pending(None, SWITCH_RUN);
@@ -758,11 +759,12 @@ impl Worker {
         let main_exits = me.is_main && req == OUT_FINISHED;
         let direct = !(main_exits || self.shared.is_shutting_down());
         let next = if direct { self.pick_next() } else { None };
+        let me_ptr = Arc::as_ptr(&me);
         self.set_pending(Some(me), req);
         let back = match next {
             Some(b) => {
-                // SAFETY: `b` was popped from this worker's queues: we own it, and it is
-                // pinned here or migratable.
+                // SAFETY: `b` was popped from this worker's queues and is prepared (started):
+                // we own it, and it is pinned here or migratable.
                 let to = unsafe { b.take_ctx() };
                 let data = Arc::as_ptr(&b) as usize;
                 self.enter_task(b);
@@ -780,32 +782,46 @@ impl Worker {
         };
         if pinned {
             // A pinned task resumes on the thread it left: still this worker.
-            self.land_in_task(back.context);
+            self.land_in_task(back.context, me_ptr);
         } else {
             // Possibly another thread: look the worker up again rather than using `self`.
-            landed_in_task(back.context);
+            landed_in_task(back.context, me_ptr);
         }
     }
 
-    /// Task side, right after being switched to on this worker.
+    /// Task side, right after the task `me` was switched to on this worker.
     #[inline(always)]
-    fn land_in_task(&self, from: context::Context) {
+    fn land_in_task(&self, from: context::Context, me: *const Header) {
         self.land(from);
-        // SAFETY: `running` is only touched by this worker's thread, and no other reference
-        // into the cell exists during this read.
-        let running =
-            unsafe { (*self.running.as_ptr()).as_deref() }.expect("the running task is recorded");
-        TASK.with(|c| c.set(running));
-        crate::signal::set_current(running.overflow_info());
+        debug_assert!(
+            // SAFETY: `running` is only touched by this worker's thread, and no other
+            // reference into the cell exists during this read.
+            unsafe { (*self.running.as_ptr()).as_ref() }.is_some_and(|r| ptr::eq(&**r, me)),
+            "the task that landed is the one recorded as running"
+        );
+        TASK.with(|c| c.set(me));
+        // SAFETY: `me` is the running task, which `running` keeps alive while it runs.
+        crate::signal::set_current(unsafe { &*me }.overflow_info());
     }
 
     /// A cheap pick for a direct task-to-task switch: only this worker's own queues. Every
     /// 61st tick, and whenever they are empty, the task goes back to the scheduler loop, which
     /// does the heavier work (global queue, timers, stealing, parking the thread). That keeps
     /// those paths off task stacks, which stay one page deep when parked.
+    #[inline(always)]
     fn pick_next(&self) -> Option<TaskRef> {
+        if self.deterministic {
+            self.pick_next_deterministic()
+        } else {
+            self.find_local()
+        }
+    }
+
+    /// `pick_next` in deterministic mode: the PRNG's pick from every runnable task.
+    #[inline(never)]
+    fn pick_next_deterministic(&self) -> Option<TaskRef> {
         loop {
-            let t = if self.deterministic {
+            let t = {
                 let mut l = self.local.borrow_mut();
                 let len = l.det.len();
                 if len == 0 || self.me().inbox_len.load(Ordering::Relaxed) > 0 {
@@ -817,8 +833,6 @@ impl Worker {
                 l.rng = xorshift(l.rng);
                 let i = (l.rng % len as u64) as usize;
                 l.det.swap_remove(i)
-            } else {
-                self.find_local()?
             };
             if self.prepare(&t) {
                 return Some(t);
@@ -839,7 +853,8 @@ impl Worker {
         };
         match action {
             REQ_YIELD => {
-                // SAFETY: `prev` just switched away on this thread; nobody else can see it.
+                // SAFETY: `prev` is a started task that just switched away on this thread;
+                // nobody else can see it.
                 unsafe { prev.save_ctx(from) };
                 self.requeue(prev);
             }
@@ -890,9 +905,9 @@ impl Worker {
         l.rng
     }
 
-    /// This worker's own queues only; None every 61st tick so the scheduler loop gets to run
-    /// its periodic checks.
-    #[inline]
+    /// This worker's own queues only, the task ready to switch into (prepared); None every
+    /// 61st tick so the scheduler loop gets to run its periodic checks.
+    #[inline(always)]
     fn find_local(&self) -> Option<TaskRef> {
         self.drain_inbox();
         let tick = self.tick.get().wrapping_add(1);
@@ -901,10 +916,34 @@ impl Worker {
             self.periodic_due.set(true);
             return None;
         }
+        // `runnext` and the pinned FIFO only ever hold started tasks (woken or yielded ones):
+        // only a task from the ring may need its first-run preparation.
         if let Some(t) = self.runnext.take() {
+            debug_assert!(t.is_started());
             return Some(t);
         }
-        self.pop_local_queues(tick)
+        if tick & 1 == 0 {
+            if let Some(t) = self.pinned.pop_front() {
+                return Some(t);
+            }
+            self.pop_ring_prepared()
+        } else {
+            if let Some(t) = self.pop_ring_prepared() {
+                return Some(t);
+            }
+            self.pinned.pop_front()
+        }
+    }
+
+    /// The next task from the ring that could be prepared to run.
+    #[inline(always)]
+    fn pop_ring_prepared(&self) -> Option<TaskRef> {
+        loop {
+            let t = self.me().ring.pop()?;
+            if self.prepare(&t) {
+                return Some(t);
+            }
+        }
     }
 
     /// The pinned FIFO and the ring, the one first that `tick`'s parity says.

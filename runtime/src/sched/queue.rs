@@ -194,7 +194,7 @@ impl Fifo {
         q.tail.wrapping_sub(q.head)
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push_back(&self, task: TaskRef) {
         while self.len() == self.capacity() {
             self.grow();
@@ -207,7 +207,7 @@ impl Fifo {
         q.tail = q.tail.wrapping_add(1);
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn pop_front(&self) -> Option<TaskRef> {
         let p = {
             // SAFETY: see the type's doc: a short access that calls nothing.
