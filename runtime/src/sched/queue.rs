@@ -202,8 +202,10 @@ impl Fifo {
         let p = Arc::into_raw(task);
         // SAFETY: see the type's doc: a short access that calls nothing.
         let q = unsafe { &mut *self.inner.get() };
-        let mask = q.slots.len() - 1;
-        q.slots[q.tail & mask] = p;
+        let i = q.tail & (q.slots.len() - 1);
+        // SAFETY: the length is a power of two (not zero: there was room for this push), so
+        // the masked index is in bounds.
+        unsafe { *q.slots.get_unchecked_mut(i) = p };
         q.tail = q.tail.wrapping_add(1);
     }
 
@@ -215,7 +217,10 @@ impl Fifo {
             if q.head == q.tail {
                 return None;
             }
-            let p = q.slots[q.head & (q.slots.len() - 1)];
+            let i = q.head & (q.slots.len() - 1);
+            // SAFETY: the queue is not empty, so the length is a power of two, not zero, and
+            // the masked index is in bounds.
+            let p = unsafe { *q.slots.get_unchecked(i) };
             q.head = q.head.wrapping_add(1);
             p
         };
