@@ -667,21 +667,13 @@ pub(crate) fn unpark_header_owned(h: TaskRef) {
 
 /// The unpark state machine: leaves a token (EMPTY -> NOTIFIED), or claims a parked task
 /// (PARKED -> EMPTY) and returns true: the caller must then queue it, exactly once.
+#[inline(always)]
 fn claim_for_wake(h: &Header) -> bool {
     let mut s = h.park.load(Ordering::Acquire);
     loop {
-        match s {
-            P_NOTIFIED | P_DEAD => return false,
-            P_EMPTY => match h.park.compare_exchange_weak(
-                P_EMPTY,
-                P_NOTIFIED,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => return false,
-                Err(now) => s = now,
-            },
-            _ => match h.park.compare_exchange_weak(
+        // PARKED first: it is the common case of a wakeup (a channel partner, a joiner).
+        if s == P_PARKED {
+            match h.park.compare_exchange_weak(
                 P_PARKED,
                 P_EMPTY,
                 Ordering::AcqRel,
@@ -692,7 +684,20 @@ fn claim_for_wake(h: &Header) -> bool {
                     return true;
                 }
                 Err(now) => s = now,
-            },
+            }
+        } else if s == P_EMPTY {
+            match h.park.compare_exchange_weak(
+                P_EMPTY,
+                P_NOTIFIED,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return false,
+                Err(now) => s = now,
+            }
+        } else {
+            // NOTIFIED (a token is already there) or DEAD.
+            return false;
         }
     }
 }
