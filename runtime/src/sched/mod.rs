@@ -499,9 +499,12 @@ pub(crate) struct Worker {
     sched_ctx: Cell<Option<context::Context>>,
     /// The task running on this worker.
     running: Cell<Option<TaskRef>>,
-    /// The switch in flight: who switched away (None: the scheduler)...
-    pending_from: Cell<Option<TaskRef>>,
+    /// The switch in flight: who switched away, as `Arc::into_raw` of the reference the
+    /// worker ran it with (null: the scheduler)...
+    pending_from: Cell<*const Header>,
     /// ...and what it asked for. Set just before a switch, consumed by `land` just after it.
+    /// (Only debug builds clear the two after `land`, to check that every switch is landed
+    /// exactly once; every switch sets both before anyone reads them.)
     pending_req: Cell<usize>,
 }
 
@@ -534,7 +537,7 @@ impl Worker {
             periodic_due: Cell::new(false),
             sched_ctx: Cell::new(None),
             running: Cell::new(None),
-            pending_from: Cell::new(None),
+            pending_from: Cell::new(ptr::null()),
             pending_req: Cell::new(SWITCH_NONE),
         }
     }
@@ -732,11 +735,14 @@ impl Worker {
             SWITCH_NONE,
             "a switch was left incomplete"
         );
+        debug_assert!(
+            self.pending_from.get().is_null(),
+            "a switch was left incomplete"
+        );
         self.pending_req.set(action);
-        let old = self.pending_from.replace(from);
-        debug_assert!(old.is_none(), "a switch was left incomplete");
-        // Nothing to drop: every switch's `land` took the previous record.
-        std::mem::forget(old);
+        // The reference travels as a raw pointer to the `land` on the other side.
+        self.pending_from
+            .set(from.map_or(ptr::null(), Arc::into_raw));
     }
 
     fn enter_task(&self, t: TaskRef) {
@@ -845,12 +851,20 @@ impl Worker {
     /// may a yielding task be queued or a parking task be marked parked.
     #[inline(always)]
     fn land(&self, from: context::Context) {
-        let action = self.pending_req.replace(SWITCH_NONE);
+        let action = self.pending_req.get();
+        let prev = self.pending_from.get();
         debug_assert_ne!(action, SWITCH_NONE, "a switch is pending");
-        let Some(prev) = self.pending_from.take() else {
+        if cfg!(debug_assertions) {
+            self.pending_req.set(SWITCH_NONE);
+            self.pending_from.set(ptr::null());
+        }
+        if prev.is_null() {
             self.sched_ctx.set(Some(from));
             return;
-        };
+        }
+        // SAFETY: `set_pending` stored this pointer with `Arc::into_raw` for this very switch,
+        // and each switch is landed once: the reference is ours again.
+        let prev = unsafe { Arc::from_raw(prev) };
         match action {
             REQ_YIELD => {
                 // SAFETY: `prev` is a started task that just switched away on this thread;
