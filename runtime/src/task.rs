@@ -466,25 +466,34 @@ impl Header {
     /// Takes the saved context to switch into the task, and marks it running.
     ///
     /// # Safety
-    /// The caller must own the task (popped it from a queue or claimed it from `PARKED`), be on
-    /// its home thread unless it is migratable, and switch to the returned context right away.
+    /// The task must have started (`start` gave it its stack and context). The caller must own
+    /// the task (popped it from a queue or claimed it from `PARKED`), be on its home thread
+    /// unless it is migratable, and switch to the returned context right away.
+    #[inline]
     pub(crate) unsafe fn take_ctx(&self) -> context::Context {
         self.state.store(ST_RUNNING, Ordering::Relaxed);
-        // SAFETY: see the function contract.
-        unsafe { (*self.co.get()).as_mut() }
-            .and_then(|co| co.ctx.take())
+        // SAFETY: the caller owns the task, so nobody else touches the cell.
+        let co = unsafe { &mut *self.co.get() };
+        debug_assert!(co.is_some(), "switching into a task that has not started");
+        // SAFETY: a started task keeps its `RawCo` until it is retired (contract).
+        unsafe { co.as_mut().unwrap_unchecked() }
+            .ctx
+            .take()
             .expect("a runnable task has a saved context")
     }
 
     /// Stores the context the task suspended with.
     ///
     /// # Safety
-    /// Called by the thread the task just switched away from, before anyone else can see it.
+    /// The task is a started one that just switched away from this thread, and nobody else
+    /// can see it yet.
+    #[inline]
     pub(crate) unsafe fn save_ctx(&self, ctx: context::Context) {
-        // SAFETY: see the function contract.
-        if let Some(co) = unsafe { (*self.co.get()).as_mut() } {
-            co.ctx = Some(ctx);
-        }
+        // SAFETY: nobody else can see the task (contract).
+        let co = unsafe { &mut *self.co.get() };
+        debug_assert!(co.is_some(), "a task that ran has its context");
+        // SAFETY: a task that ran has started, and keeps its `RawCo` until it is retired.
+        unsafe { co.as_mut().unwrap_unchecked() }.ctx = Some(ctx);
     }
 
     /// What the overflow handler should report while this task runs.
@@ -548,9 +557,9 @@ fn cancelled_payload() -> Box<dyn Any + Send> {
 
 /// The first code a task runs on its own stack.
 extern "C" fn task_entry(t: Transfer) -> ! {
-    // Complete the switch that brought us here (store the switcher's context).
-    sched::landed_in_task(t.context);
     let h = t.data as *const Header;
+    // Complete the switch that brought us here (store the switcher's context).
+    sched::landed_in_task(t.context, h);
     // SAFETY: the switcher passes the header of this task, which the worker keeps alive (as
     // the running task) for as long as it runs.
     run_body(unsafe { &*h });
@@ -658,21 +667,13 @@ pub(crate) fn unpark_header_owned(h: TaskRef) {
 
 /// The unpark state machine: leaves a token (EMPTY -> NOTIFIED), or claims a parked task
 /// (PARKED -> EMPTY) and returns true: the caller must then queue it, exactly once.
+#[inline(always)]
 fn claim_for_wake(h: &Header) -> bool {
     let mut s = h.park.load(Ordering::Acquire);
     loop {
-        match s {
-            P_NOTIFIED | P_DEAD => return false,
-            P_EMPTY => match h.park.compare_exchange_weak(
-                P_EMPTY,
-                P_NOTIFIED,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => return false,
-                Err(now) => s = now,
-            },
-            _ => match h.park.compare_exchange_weak(
+        // PARKED first: it is the common case of a wakeup (a channel partner, a joiner).
+        if s == P_PARKED {
+            match h.park.compare_exchange_weak(
                 P_PARKED,
                 P_EMPTY,
                 Ordering::AcqRel,
@@ -683,7 +684,20 @@ fn claim_for_wake(h: &Header) -> bool {
                     return true;
                 }
                 Err(now) => s = now,
-            },
+            }
+        } else if s == P_EMPTY {
+            match h.park.compare_exchange_weak(
+                P_EMPTY,
+                P_NOTIFIED,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return false,
+                Err(now) => s = now,
+            }
+        } else {
+            // NOTIFIED (a token is already there) or DEAD.
+            return false;
         }
     }
 }

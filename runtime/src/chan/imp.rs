@@ -98,7 +98,7 @@ impl<T> Chan<T> {
     ///
     /// # Safety
     /// The caller holds the lock and passes its state.
-    #[inline]
+    #[inline(always)]
     pub(crate) unsafe fn poll_recv(st: &mut State<T>) -> Option<Received<T>> {
         if let Some(value) = st.buf.pop_front() {
             // The buffer had room for one more: move the first waiting sender's value in

@@ -534,14 +534,14 @@ pub(crate) fn leave_task(req: usize) {
     unsafe { (*w).switch_from_task(req) };
 }
 
-/// Task side, right after being switched to: complete the switch, then record this task as
-/// the one running on this thread.
+/// Task side, right after being switched to: complete the switch, then record this task
+/// (`me`, its own header) as the one running on this thread.
 #[inline(never)]
-pub(crate) fn landed_in_task(from: context::Context) {
+pub(crate) fn landed_in_task(from: context::Context, me: *const Header) {
     let w = worker_here();
     assert!(!w.is_null(), "a task runs on a worker");
     // SAFETY: the worker outlives every task it runs.
-    unsafe { &*w }.land_in_task(from);
+    unsafe { &*w }.land_in_task(from, me);
 }
 
 /// Makes a woken task runnable again. Called by whoever won its `PARKED -> EMPTY` transition.
@@ -589,13 +589,11 @@ enum Next {
     Nothing,
 }
 
-/// Worker-private queues.
+/// Worker-private state off the switch path (the switch path's own fields are `Cell`s and a
+/// [`queue::Fifo`] in [`Worker`], which need no borrow flag).
 struct Local {
-    runnext: Option<TaskRef>,
-    pinned: VecDeque<TaskRef>,
     /// Deterministic mode: every runnable task, in one list the PRNG picks from.
     det: Vec<TaskRef>,
-    tick: u32,
     rng: u64,
     next_id: u64,
     id_end: u64,
@@ -603,8 +601,6 @@ struct Local {
     homed_live: usize,
     /// Whether this worker counts in `Shared::n_spinning`.
     spinning: bool,
-    /// A direct switch skipped the periodic checks (global queue, timers): do them next.
-    periodic_due: bool,
 }
 
 /// One worker: lives on its thread's stack for the duration of the run.
@@ -616,13 +612,27 @@ pub(crate) struct Worker {
     /// `shared.is_deterministic()`, cached for the switch path.
     deterministic: bool,
     local: RefCell<Local>,
+    /// The task this worker woke last: it runs next.
+    runnext: Cell<Option<TaskRef>>,
+    /// Started tasks pinned here that are ready again, in FIFO order.
+    pinned: queue::Fifo,
+    /// Scheduling ticks: every `FAIRNESS_TICK`th one does the periodic checks, and the parity
+    /// alternates which local queue is looked at first. (`FAIRNESS_TICK` is odd, so that
+    /// parity alternates at the periodic checks too: a count-down that restarts at the same
+    /// value would always pick the same queue there and starve the other.)
+    tick: Cell<u32>,
+    /// A direct switch skipped the periodic checks (global queue, timers): do them next.
+    periodic_due: Cell<bool>,
     /// The scheduler loop's registers while a task runs.
     sched_ctx: Cell<Option<context::Context>>,
     /// The task running on this worker.
     running: Cell<Option<TaskRef>>,
-    /// The switch in flight: who switched away (None: the scheduler)...
-    pending_from: Cell<Option<TaskRef>>,
+    /// The switch in flight: who switched away, as `Arc::into_raw` of the reference the
+    /// worker ran it with (null: the scheduler)...
+    pending_from: Cell<*const Header>,
     /// ...and what it asked for. Set just before a switch, consumed by `land` just after it.
+    /// (Only debug builds clear the two after `land`, to check that every switch is landed
+    /// exactly once; every switch sets both before anyone reads them.)
     pending_req: Cell<usize>,
 }
 
@@ -642,20 +652,20 @@ impl Worker {
             me,
             deterministic,
             local: RefCell::new(Local {
-                runnext: None,
-                pinned: VecDeque::new(),
                 det: Vec::new(),
-                tick: 0,
                 rng: rng | 1,
                 next_id: 0,
                 id_end: 0,
                 homed_live: 0,
                 spinning: false,
-                periodic_due: false,
             }),
+            runnext: Cell::new(None),
+            pinned: queue::Fifo::new(),
+            tick: Cell::new(0),
+            periodic_due: Cell::new(false),
             sched_ctx: Cell::new(None),
             running: Cell::new(None),
-            pending_from: Cell::new(None),
+            pending_from: Cell::new(ptr::null()),
             pending_req: Cell::new(SWITCH_NONE),
         }
     }
@@ -764,9 +774,8 @@ impl Worker {
             self.shared.push_inbox(home, t);
             return;
         }
-        let mut l = self.local.borrow_mut();
-        if let Some(old) = l.runnext.replace(t) {
-            l.pinned.push_back(old);
+        if let Some(old) = self.runnext.replace(Some(t)) {
+            self.pinned.push_back(old);
         }
     }
 
@@ -778,7 +787,7 @@ impl Worker {
         } else if t.migratable {
             self.push_ring(t);
         } else {
-            self.local.borrow_mut().pinned.push_back(t);
+            self.pinned.push_back(t);
         }
     }
 
@@ -798,11 +807,10 @@ impl Worker {
             me.inbox_len.store(0, Ordering::Release);
             std::mem::take(&mut *inbox)
         };
-        let mut l = self.local.borrow_mut();
         if self.deterministic {
-            l.det.extend(items);
+            self.local.borrow_mut().det.extend(items);
         } else {
-            l.pinned.extend(items);
+            self.pinned.extend(items);
         }
     }
 
@@ -833,8 +841,9 @@ impl Worker {
         if !self.prepare(&t) {
             return;
         }
-        // SAFETY: we own `t` (popped from a queue or claimed); a started pinned task only ever
-        // reaches the queues of its home worker, so we are on its thread.
+        // SAFETY: `t` is prepared (started); we own it (popped from a queue or claimed); a
+        // started pinned task only ever reaches the queues of its home worker, so we are on
+        // its thread.
         let to = unsafe { t.take_ctx() };
         let data = Arc::as_ptr(&t) as usize;
         self.set_pending(None, SWITCH_RUN);
@@ -854,11 +863,14 @@ impl Worker {
             SWITCH_NONE,
             "a switch was left incomplete"
         );
+        debug_assert!(
+            self.pending_from.get().is_null(),
+            "a switch was left incomplete"
+        );
         self.pending_req.set(action);
-        let old = self.pending_from.replace(from);
-        debug_assert!(old.is_none(), "a switch was left incomplete");
-        // Nothing to drop: every switch's `land` took the previous record.
-        std::mem::forget(old);
+        // The reference travels as a raw pointer to the `land` on the other side.
+        self.pending_from
+            .set(from.map_or(ptr::null(), Arc::into_raw));
     }
 
     fn enter_task(&self, t: TaskRef) {
@@ -881,11 +893,12 @@ impl Worker {
         let main_exits = me.is_main && req == OUT_FINISHED;
         let direct = !(main_exits || self.shared.is_shutting_down());
         let next = if direct { self.pick_next() } else { None };
+        let me_ptr = Arc::as_ptr(&me);
         self.set_pending(Some(me), req);
         let back = match next {
             Some(b) => {
-                // SAFETY: `b` was popped from this worker's queues: we own it, and it is
-                // pinned here or migratable.
+                // SAFETY: `b` was popped from this worker's queues and is prepared (started):
+                // we own it, and it is pinned here or migratable.
                 let to = unsafe { b.take_ctx() };
                 let data = Arc::as_ptr(&b) as usize;
                 self.enter_task(b);
@@ -903,32 +916,46 @@ impl Worker {
         };
         if pinned {
             // A pinned task resumes on the thread it left: still this worker.
-            self.land_in_task(back.context);
+            self.land_in_task(back.context, me_ptr);
         } else {
             // Possibly another thread: look the worker up again rather than using `self`.
-            landed_in_task(back.context);
+            landed_in_task(back.context, me_ptr);
         }
     }
 
-    /// Task side, right after being switched to on this worker.
+    /// Task side, right after the task `me` was switched to on this worker.
     #[inline(always)]
-    fn land_in_task(&self, from: context::Context) {
+    fn land_in_task(&self, from: context::Context, me: *const Header) {
         self.land(from);
-        // SAFETY: `running` is only touched by this worker's thread, and no other reference
-        // into the cell exists during this read.
-        let running =
-            unsafe { (*self.running.as_ptr()).as_deref() }.expect("the running task is recorded");
-        TASK.with(|c| c.set(running));
-        crate::signal::set_current(running.overflow_info());
+        debug_assert!(
+            // SAFETY: `running` is only touched by this worker's thread, and no other
+            // reference into the cell exists during this read.
+            unsafe { (*self.running.as_ptr()).as_ref() }.is_some_and(|r| ptr::eq(&**r, me)),
+            "the task that landed is the one recorded as running"
+        );
+        TASK.with(|c| c.set(me));
+        // SAFETY: `me` is the running task, which `running` keeps alive while it runs.
+        crate::signal::set_current(unsafe { &*me }.overflow_info());
     }
 
     /// A cheap pick for a direct task-to-task switch: only this worker's own queues. Every
     /// 61st tick, and whenever they are empty, the task goes back to the scheduler loop, which
     /// does the heavier work (global queue, timers, stealing, parking the thread). That keeps
     /// those paths off task stacks, which stay one page deep when parked.
+    #[inline(always)]
     fn pick_next(&self) -> Option<TaskRef> {
+        if self.deterministic {
+            self.pick_next_deterministic()
+        } else {
+            self.find_local()
+        }
+    }
+
+    /// `pick_next` in deterministic mode: the PRNG's pick from every runnable task.
+    #[inline(never)]
+    fn pick_next_deterministic(&self) -> Option<TaskRef> {
         loop {
-            let t = if self.deterministic {
+            let t = {
                 let mut l = self.local.borrow_mut();
                 let len = l.det.len();
                 if len == 0 || self.me().inbox_len.load(Ordering::Relaxed) > 0 {
@@ -940,8 +967,6 @@ impl Worker {
                 l.rng = xorshift(l.rng);
                 let i = (l.rng % len as u64) as usize;
                 l.det.swap_remove(i)
-            } else {
-                self.find_local()?
             };
             if self.prepare(&t) {
                 return Some(t);
@@ -954,15 +979,24 @@ impl Worker {
     /// may a yielding task be queued or a parking task be marked parked.
     #[inline(always)]
     fn land(&self, from: context::Context) {
-        let action = self.pending_req.replace(SWITCH_NONE);
+        let action = self.pending_req.get();
+        let prev = self.pending_from.get();
         debug_assert_ne!(action, SWITCH_NONE, "a switch is pending");
-        let Some(prev) = self.pending_from.take() else {
+        if cfg!(debug_assertions) {
+            self.pending_req.set(SWITCH_NONE);
+            self.pending_from.set(ptr::null());
+        }
+        if prev.is_null() {
             self.sched_ctx.set(Some(from));
             return;
-        };
+        }
+        // SAFETY: `set_pending` stored this pointer with `Arc::into_raw` for this very switch,
+        // and each switch is landed once: the reference is ours again.
+        let prev = unsafe { Arc::from_raw(prev) };
         match action {
             REQ_YIELD => {
-                // SAFETY: `prev` just switched away on this thread; nobody else can see it.
+                // SAFETY: `prev` is a started task that just switched away on this thread;
+                // nobody else can see it.
                 unsafe { prev.save_ctx(from) };
                 self.requeue(prev);
             }
@@ -1013,26 +1047,55 @@ impl Worker {
         l.rng
     }
 
-    /// This worker's own queues only; None every 61st tick so the scheduler loop gets to run
-    /// its periodic checks.
-    #[inline]
+    /// This worker's own queues only, the task ready to switch into (prepared); None every
+    /// 61st tick so the scheduler loop gets to run its periodic checks.
+    #[inline(always)]
     fn find_local(&self) -> Option<TaskRef> {
         self.drain_inbox();
-        let mut l = self.local.borrow_mut();
-        l.tick = l.tick.wrapping_add(1);
-        let tick = l.tick;
+        let tick = self.tick.get().wrapping_add(1);
+        self.tick.set(tick);
         if tick.is_multiple_of(FAIRNESS_TICK) {
-            l.periodic_due = true;
+            self.periodic_due.set(true);
             return None;
         }
-        if let Some(t) = l.runnext.take() {
+        // `runnext` and the pinned FIFO only ever hold started tasks (woken or yielded ones):
+        // only a task from the ring may need its first-run preparation.
+        if let Some(t) = self.runnext.take() {
+            debug_assert!(t.is_started());
             return Some(t);
         }
+        if tick & 1 == 0 {
+            if let Some(t) = self.pinned.pop_front() {
+                return Some(t);
+            }
+            self.pop_ring_prepared()
+        } else {
+            if let Some(t) = self.pop_ring_prepared() {
+                return Some(t);
+            }
+            self.pinned.pop_front()
+        }
+    }
+
+    /// The next task from the ring that could be prepared to run.
+    #[inline(always)]
+    fn pop_ring_prepared(&self) -> Option<TaskRef> {
+        loop {
+            let t = self.me().ring.pop()?;
+            if self.prepare(&t) {
+                return Some(t);
+            }
+        }
+    }
+
+    /// The pinned FIFO and the ring, the one first that `tick`'s parity says.
+    #[inline(always)]
+    fn pop_local_queues(&self, tick: u32) -> Option<TaskRef> {
         let ring = &self.me().ring;
         if tick & 1 == 0 {
-            l.pinned.pop_front().or_else(|| ring.pop())
+            self.pinned.pop_front().or_else(|| ring.pop())
         } else {
-            ring.pop().or_else(|| l.pinned.pop_front())
+            ring.pop().or_else(|| self.pinned.pop_front())
         }
     }
 
@@ -1046,14 +1109,17 @@ impl Worker {
         }
     }
 
+    /// Counts a scheduling tick; true when the periodic checks are due (every
+    /// `FAIRNESS_TICK`th tick, or after a direct switch skipped them).
+    fn count_tick(&self) -> (u32, bool) {
+        let tick = self.tick.get().wrapping_add(1);
+        self.tick.set(tick);
+        let periodic = self.periodic_due.replace(false) || tick.is_multiple_of(FAIRNESS_TICK);
+        (tick, periodic)
+    }
+
     fn find_task_now(&self, wait: &mut Option<Duration>) -> Option<TaskRef> {
-        let (tick, periodic) = {
-            let mut l = self.local.borrow_mut();
-            l.tick = l.tick.wrapping_add(1);
-            let periodic =
-                std::mem::take(&mut l.periodic_due) || l.tick.is_multiple_of(FAIRNESS_TICK);
-            (l.tick, periodic)
-        };
+        let (tick, periodic) = self.count_tick();
         if periodic {
             if self.shared.global_takeable(self.index, wait)
                 && let Some(t) = self.shared.pop_global(None)
@@ -1061,10 +1127,9 @@ impl Worker {
                 return Some(t);
             }
             self.fire_timers();
-            let mut l = self.local.borrow_mut();
-            if let Some(t) = l.runnext.take() {
+            if let Some(t) = self.runnext.take() {
                 // Do not let a ping-pong pair monopolise the worker.
-                l.pinned.push_back(t);
+                self.pinned.push_back(t);
             }
         }
         self.drain_inbox();
@@ -1077,24 +1142,15 @@ impl Worker {
             // must not hold back the overflow of a spawning burst.
             self.push_ring(t);
         }
-        {
-            let mut l = self.local.borrow_mut();
-            if let Some(t) = l.runnext.take() {
-                return Some(t);
-            }
-            let t = if tick & 1 == 0 {
-                l.pinned.pop_front().or_else(|| ring.pop())
-            } else {
-                ring.pop().or_else(|| l.pinned.pop_front())
-            };
-            if t.is_some() {
-                return t;
-            }
+        if let Some(t) = self.runnext.take() {
+            return Some(t);
+        }
+        if let Some(t) = self.pop_local_queues(tick) {
+            return Some(t);
         }
         if self.fire_timers() {
             self.drain_inbox();
-            let mut l = self.local.borrow_mut();
-            if let Some(t) = l.runnext.take().or_else(|| l.pinned.pop_front()) {
+            if let Some(t) = self.runnext.take().or_else(|| self.pinned.pop_front()) {
                 return Some(t);
             }
         }
@@ -1307,13 +1363,13 @@ impl Worker {
     /// Pops any task from this worker's queues (shutdown).
     fn pop_local_any(&self) -> Option<TaskRef> {
         self.drain_inbox();
+        if let Some(t) = self.runnext.take() {
+            return Some(t);
+        }
+        if let Some(t) = self.pinned.pop_front() {
+            return Some(t);
+        }
         let mut l = self.local.borrow_mut();
-        if let Some(t) = l.runnext.take() {
-            return Some(t);
-        }
-        if let Some(t) = l.pinned.pop_front() {
-            return Some(t);
-        }
         if !l.det.is_empty() {
             return Some(l.det.remove(0));
         }

@@ -9,13 +9,14 @@
 //! racing: its CAS then fails.
 //!
 //! Only tasks that may move between threads go in here: tasks that have not started yet, and
-//! migratable ones. A started task waits in its worker's private queue instead.
+//! migratable ones. A started task waits in its worker's private queue instead ([`Fifo`]).
 //!
 //! Each ring also keeps a [`Progress`]: how fast its owner gets through it. Thieves read it to
 //! leave work its owner is about to get to (see `sched`'s "Thieves are patient").
 //!
 //! Lessons: 04 (a run queue) and 12 (work stealing: why a thief takes half).
 
+use std::cell::UnsafeCell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
@@ -243,6 +244,122 @@ impl RunQueue {
 impl Drop for RunQueue {
     fn drop(&mut self) {
         while let Some(t) = self.pop() {
+            drop(t);
+        }
+    }
+}
+
+/// A worker's private FIFO of started tasks that are ready again (they are pinned to the
+/// worker's thread, so nobody else ever looks at it). A growable power-of-two ring of task
+/// pointers: a push or a pop is a few instructions, where `VecDeque` spends a dozen more on
+/// wrap-around arithmetic.
+///
+/// It is `!Sync` (an `UnsafeCell` inside), so only the owning thread can reach it, and every
+/// method finishes its access to the cell before it calls anything else (an allocation, or a
+/// task's destructor): no two accesses ever overlap, even if one of those calls re-entered.
+pub(crate) struct Fifo {
+    inner: UnsafeCell<FifoInner>,
+}
+
+struct FifoInner {
+    /// `Arc::into_raw` of each queued task; the length is a power of two (or zero).
+    slots: Vec<*const Header>,
+    /// Free-running counters: the entries are `head..tail` (modulo the length).
+    head: usize,
+    tail: usize,
+}
+
+impl Fifo {
+    pub(crate) const fn new() -> Fifo {
+        Fifo {
+            inner: UnsafeCell::new(FifoInner {
+                slots: Vec::new(),
+                head: 0,
+                tail: 0,
+            }),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        // SAFETY: see the type's doc: a short access that calls nothing.
+        let q = unsafe { &*self.inner.get() };
+        q.tail.wrapping_sub(q.head)
+    }
+
+    #[inline(always)]
+    pub(crate) fn push_back(&self, task: TaskRef) {
+        while self.len() == self.capacity() {
+            self.grow();
+        }
+        let p = Arc::into_raw(task);
+        // SAFETY: see the type's doc: a short access that calls nothing.
+        let q = unsafe { &mut *self.inner.get() };
+        let i = q.tail & (q.slots.len() - 1);
+        // SAFETY: the length is a power of two (not zero: there was room for this push), so
+        // the masked index is in bounds.
+        unsafe { *q.slots.get_unchecked_mut(i) = p };
+        q.tail = q.tail.wrapping_add(1);
+    }
+
+    #[inline(always)]
+    pub(crate) fn pop_front(&self) -> Option<TaskRef> {
+        let p = {
+            // SAFETY: see the type's doc: a short access that calls nothing.
+            let q = unsafe { &mut *self.inner.get() };
+            if q.head == q.tail {
+                return None;
+            }
+            let i = q.head & (q.slots.len() - 1);
+            // SAFETY: the queue is not empty, so the length is a power of two, not zero, and
+            // the masked index is in bounds.
+            let p = unsafe { *q.slots.get_unchecked(i) };
+            q.head = q.head.wrapping_add(1);
+            p
+        };
+        // SAFETY: the pointer came from `Arc::into_raw` in `push_back`, and popping it took
+        // it out of the queue: the reference is ours.
+        Some(unsafe { Arc::from_raw(p) })
+    }
+
+    pub(crate) fn extend(&self, tasks: impl IntoIterator<Item = TaskRef>) {
+        for t in tasks {
+            self.push_back(t);
+        }
+    }
+
+    fn capacity(&self) -> usize {
+        // SAFETY: see the type's doc: a short access that calls nothing.
+        unsafe { (*self.inner.get()).slots.len() }
+    }
+
+    /// Doubles the ring. The new buffer is allocated, and the old one freed, outside any
+    /// access to the cell.
+    #[cold]
+    fn grow(&self) {
+        let mut fresh = vec![std::ptr::null(); (self.capacity() * 2).max(16)];
+        {
+            // SAFETY: see the type's doc: a short access that calls nothing.
+            let q = unsafe { &mut *self.inner.get() };
+            let len = q.tail.wrapping_sub(q.head);
+            if fresh.len() <= len {
+                // Only if something re-entered during the allocation and grew it already.
+                return;
+            }
+            let mask = q.slots.len().wrapping_sub(1);
+            for (i, slot) in fresh.iter_mut().take(len).enumerate() {
+                *slot = q.slots[q.head.wrapping_add(i) & mask];
+            }
+            std::mem::swap(&mut q.slots, &mut fresh);
+            q.head = 0;
+            q.tail = len;
+        }
+        drop(fresh);
+    }
+}
+
+impl Drop for Fifo {
+    fn drop(&mut self) {
+        while let Some(t) = self.pop_front() {
             drop(t);
         }
     }
