@@ -632,6 +632,20 @@ impl Worker {
     /// A task woken on this worker's own thread.
     #[inline(always)]
     fn wake_local(&self, t: TaskRef) {
+        if self.deterministic || t.migratable || t.home.load(Ordering::Relaxed) != self.index {
+            self.wake_elsewhere(t);
+            return;
+        }
+        if let Some(old) = self.runnext.replace(Some(t)) {
+            self.pinned.push_back(old);
+        }
+    }
+
+    /// `wake_local` for a task that does not go to `runnext`: in deterministic mode, a
+    /// migratable task, or one pinned to another worker. Out of line, so that the common
+    /// wakeup stays short.
+    #[inline(never)]
+    fn wake_elsewhere(&self, t: TaskRef) {
         if self.deterministic {
             self.local.borrow_mut().det.push(t);
             return;
@@ -642,13 +656,7 @@ impl Worker {
             return;
         }
         let home = t.home.load(Ordering::Relaxed);
-        if home != self.index {
-            self.shared.push_inbox(home, t);
-            return;
-        }
-        if let Some(old) = self.runnext.replace(Some(t)) {
-            self.pinned.push_back(old);
-        }
+        self.shared.push_inbox(home, t);
     }
 
     /// Puts a task that yielded (or whose park was cancelled by a token) back in line.
