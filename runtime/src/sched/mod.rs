@@ -6,7 +6,9 @@
 //! - a **`runnext` slot**: the task this worker just woke (a channel partner, a joiner) runs
 //!   next, which keeps ping-pong pairs on one hot cache;
 //! - a **private FIFO** of started tasks that are ready again (after `yield_now`, or a wakeup that
-//!   displaced `runnext`). These are pinned to this thread (see `task`'s soundness note);
+//!   displaced `runnext`). These are pinned to this thread (see `task`'s soundness note). It is
+//!   a growable power-of-two ring ([`queue::Fifo`]); it, `runnext` and the tick are plain cells
+//!   of the worker, so a task switch sets no `RefCell` borrow flag;
 //! - an **inbox**: wakeups of its pinned tasks coming from other threads land here, and the
 //!   waker unparks the worker if it sleeps.
 //!
