@@ -6,7 +6,9 @@
 //! - a **`runnext` slot**: the task this worker just woke (a channel partner, a joiner) runs
 //!   next, which keeps ping-pong pairs on one hot cache;
 //! - a **private FIFO** of started tasks that are ready again (after `yield_now`, or a wakeup that
-//!   displaced `runnext`). These are pinned to this thread (see `task`'s soundness note);
+//!   displaced `runnext`). These are pinned to this thread (see `task`'s soundness note). It is
+//!   a growable power-of-two ring ([`queue::Fifo`]); it, `runnext` and the tick are plain cells
+//!   of the worker, so a task switch sets no `RefCell` borrow flag;
 //! - an **inbox**: wakeups of its pinned tasks coming from other threads land here, and the
 //!   waker unparks the worker if it sleeps.
 //!
@@ -760,6 +762,20 @@ impl Worker {
     /// A task woken on this worker's own thread.
     #[inline(always)]
     fn wake_local(&self, t: TaskRef) {
+        if self.deterministic || t.migratable || t.home.load(Ordering::Relaxed) != self.index {
+            self.wake_elsewhere(t);
+            return;
+        }
+        if let Some(old) = self.runnext.replace(Some(t)) {
+            self.pinned.push_back(old);
+        }
+    }
+
+    /// `wake_local` for a task that does not go to `runnext`: in deterministic mode, a
+    /// migratable task, or one pinned to another worker. Out of line, so that the common
+    /// wakeup stays short.
+    #[inline(never)]
+    fn wake_elsewhere(&self, t: TaskRef) {
         if self.deterministic {
             self.local.borrow_mut().det.push(t);
             return;
@@ -770,13 +786,7 @@ impl Worker {
             return;
         }
         let home = t.home.load(Ordering::Relaxed);
-        if home != self.index {
-            self.shared.push_inbox(home, t);
-            return;
-        }
-        if let Some(old) = self.runnext.replace(Some(t)) {
-            self.pinned.push_back(old);
-        }
+        self.shared.push_inbox(home, t);
     }
 
     /// Puts a task that yielded (or whose park was cancelled by a token) back in line.
