@@ -282,9 +282,9 @@ impl std::fmt::Debug for Coroutine {
 /// A task's execution context: its stack and its saved registers while it is not running.
 /// Owned by the task header; touched only by the thread that owns the task at that moment.
 pub(crate) struct RawCo {
-    /// Never read: held so that the stack lives exactly as long as the context that runs on it
-    /// (dropping it returns the stack to the pool).
-    _stack: Stack,
+    /// Held so that the stack lives exactly as long as the context that runs on it (dropping
+    /// it returns the stack to the pool).
+    stack: Stack,
     /// The task's registers while it is suspended (None while it runs).
     pub(crate) ctx: Option<Context>,
 }
@@ -294,9 +294,14 @@ impl RawCo {
     pub(crate) fn new(stack: Stack, entry: context::ContextFn) -> RawCo {
         let ctx = make_context(&stack, entry);
         RawCo {
-            _stack: stack,
+            stack,
             ctx: Some(ctx),
         }
+    }
+
+    /// The stack this context runs on.
+    pub(crate) fn stack(&self) -> &Stack {
+        &self.stack
     }
 }
 

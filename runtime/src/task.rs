@@ -451,16 +451,50 @@ impl Header {
             }
         };
         // SAFETY: the caller owns the unstarted task: nobody else touches these cells.
+        unsafe { self.install(RawCo::new(stack, task_entry), worker) };
+        true
+    }
+
+    /// Gives an unstarted task the stack (and coroutine) of the task that just finished on
+    /// it, to run on in the very frame where that one ran (see `sched::chain_next`).
+    ///
+    /// # Safety
+    /// The caller owns both tasks and runs on `co`'s stack, in `task_entry`'s frame, with the
+    /// finished task's body returned; `co` has no saved context (it is running).
+    pub(crate) unsafe fn start_on(&self, co: RawCo, worker: usize) {
+        // SAFETY: see the function contract.
+        unsafe { self.install(co, worker) };
+        self.state.store(ST_RUNNING, Ordering::Relaxed);
+    }
+
+    /// Moves the coroutine out of a finished task that is handing its stack on.
+    ///
+    /// # Safety
+    /// The caller owns the task, whose body has returned, and runs on this coroutine's stack.
+    pub(crate) unsafe fn take_co(&self) -> Option<RawCo> {
+        // SAFETY: see the function contract.
+        unsafe { (*self.co.get()).take() }
+    }
+
+    /// # Safety
+    /// The caller owns the unstarted task: nobody else touches its cells.
+    unsafe fn install(&self, co: RawCo, worker: usize) {
+        // SAFETY: see the function contract.
         let info = unsafe { &mut *self.overflow.get() };
-        info.guard_lo = stack.guard().start;
-        info.guard_hi = stack.guard().end;
-        info.stack_size = stack.len();
+        let guard = co.stack().guard();
+        info.guard_lo = guard.start;
+        info.guard_hi = guard.end;
+        info.stack_size = co.stack().len();
         // SAFETY: as above.
-        unsafe { *self.co.get() = Some(RawCo::new(stack, task_entry)) };
+        unsafe { *self.co.get() = Some(co) };
         if !self.migratable {
             self.home.store(worker, Ordering::Relaxed);
         }
-        true
+    }
+
+    /// Usable stack bytes this task asked for.
+    pub(crate) fn stack_size(&self) -> usize {
+        self.stack_size
     }
 
     /// Takes the saved context to switch into the task, and marks it running.
@@ -557,12 +591,20 @@ fn cancelled_payload() -> Box<dyn Any + Send> {
 
 /// The first code a task runs on its own stack.
 extern "C" fn task_entry(t: Transfer) -> ! {
-    let h = t.data as *const Header;
+    let mut h = t.data as *const Header;
     // Complete the switch that brought us here (store the switcher's context).
     sched::landed_in_task(t.context, h);
-    // SAFETY: the switcher passes the header of this task, which the worker keeps alive (as
-    // the running task) for as long as it runs.
-    run_body(unsafe { &*h });
+    loop {
+        // SAFETY: `h` is the running task's header (the switcher passed it, or `chain_next`
+        // made it the running task), which the worker keeps alive for as long as it runs.
+        run_body(unsafe { &*h });
+        // A task that has not started yet may run next right here, on this stack (Go has no
+        // such shortcut: `goexit0` always goes back through `schedule`).
+        match sched::chain_next() {
+            Some(next) => h = next,
+            None => break,
+        }
+    }
     sched::leave_task(coroutine::OUT_FINISHED);
     unreachable!("a finished task was resumed")
 }

@@ -54,6 +54,25 @@ fn overflowing_task_is_named_and_aborts() {
                 .unwrap();
             let _ = h.join();
         }),
+        Ok("chained") => {
+            // One worker: "first" finishes, and "second" (same stack size, next in the queue)
+            // starts on the stack "first" just left (see `sched::Worker::chain`). The report
+            // must name the task that overflowed, not the stack's previous owner.
+            let rt = goro::Runtime::builder().workers(1).build().unwrap();
+            let _ = rt.block_on(|| {
+                let spawn = |name: &str, f: fn() -> u64| {
+                    goro::task::Builder::new()
+                        .name(name.to_string())
+                        .stack_size(128 * 1024)
+                        .spawn(f)
+                        .unwrap()
+                };
+                let first = spawn("first", || 1);
+                let second = spawn("second", || recurse(0));
+                let _ = second.join();
+                let _ = first.join();
+            });
+        }
         Ok("unnamed") => goro::run(|| {
             let _ = goro::spawn(|| recurse(0)).join();
         }),
@@ -74,6 +93,10 @@ fn overflowing_task_is_named_and_aborts() {
                     "\"big-frame\" has overflowed its stack (stack size 64 KiB)",
                 ),
                 ("unnamed", default.as_str()),
+                (
+                    "chained",
+                    "\"second\" has overflowed its stack (stack size 128 KiB)",
+                ),
                 (
                     "recursion+mprotect",
                     "\"deep\" has overflowed its stack (stack size 128 KiB)",
