@@ -1064,10 +1064,10 @@ impl Worker {
             return None;
         }
         self.drain_inbox();
+        // The tick `find_local` would count. It is only counted here if the chain happens;
+        // otherwise `find_local` counts it and decides exactly as it would have.
         let tick = self.tick.get().wrapping_add(1);
-        self.tick.set(tick);
         if tick.is_multiple_of(FAIRNESS_TICK) {
-            self.periodic_due.set(true);
             return None;
         }
         // SAFETY: as above, for `runnext`.
@@ -1083,6 +1083,7 @@ impl Worker {
             }
             return None;
         }
+        self.tick.set(tick);
         self.count_start();
         let old = self.running.take().expect("the running task is recorded");
         // SAFETY: `old` is the running task, its body has returned and we run on its stack in
