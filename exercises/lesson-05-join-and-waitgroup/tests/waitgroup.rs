@@ -127,7 +127,7 @@ fn a_group_can_be_reused() {
 #[test]
 fn wait_parks_the_waiter() {
     // While main waits, the worker takes a goroutine dump. Main must show up parked in the
-    // WaitGroup (like Go's `[semacquire]`), not running, runnable, or already gone.
+    // WaitGroup (Go shows `[sync.WaitGroup.Wait]`), not running, runnable, or already gone.
     let dump = run_deterministic(4, || {
         let wg = WaitGroup::new();
         let seen = Arc::new(Mutex::new(String::new()));
@@ -141,8 +141,10 @@ fn wait_parks_the_waiter() {
         wg.wait();
         seen.lock().unwrap().clone()
     });
+    // goro prints the wait reason with its Display words; compare with those, whatever they are.
+    let parked = format!("goroutine 1 [{}]:", goro::task::WaitReason::WaitGroup);
     assert!(
-        dump.contains("goroutine 1 [waitgroup]:"),
+        dump.contains(&parked),
         "main should be parked with WaitReason::WaitGroup while it waits; the worker's dump was:\n{}",
         if dump.is_empty() {
             "(nothing: the worker never got to take it)"
