@@ -178,6 +178,46 @@ fn send_on_a_closed_channel_fails() {
 }
 
 #[test]
+fn close_gives_waiting_rendezvous_senders_their_values_back() {
+    // On a rendezvous channel a send is only done once a receiver has the value. Close the
+    // channel while two senders wait (one whose value sits in the hand-off, one waiting for
+    // room) and nobody has received: both sends did not happen, so both must wake up and get
+    // their value back, and a receive after that finds the channel closed and empty.
+    for seed in 0..4 {
+        let (first, second, after) = run_deterministic(seed, || {
+            let (tx, rx) = channel::<String>(0);
+            let senders: Vec<_> = ["order 7", "order 8"]
+                .into_iter()
+                .map(|order| {
+                    let tx = tx.clone();
+                    goro::spawn(move || tx.send(order.to_string()))
+                })
+                .collect();
+            goro::sleep(TICK); // both senders are waiting by now: nobody receives
+            tx.close();
+            let mut results = senders.into_iter().map(|s| s.join().unwrap());
+            let first = results.next().unwrap();
+            let second = results.next().unwrap();
+            (first, second, rx.recv())
+        });
+        assert_eq!(
+            first,
+            Err(SendError("order 7".to_string())),
+            "seed {seed}: a rendezvous send that nobody received must fail on close and return its value"
+        );
+        assert_eq!(
+            second,
+            Err(SendError("order 8".to_string())),
+            "seed {seed}: a rendezvous send that nobody received must fail on close and return its value"
+        );
+        assert_eq!(
+            after, None,
+            "seed {seed}: a value handed back to its sender must not also be received"
+        );
+    }
+}
+
+#[test]
 fn every_value_arrives_once_and_in_order() {
     const SENDERS: u32 = 3;
     const PER_SENDER: u32 = 40;

@@ -135,8 +135,14 @@ impl<T> Sender<T> {
         }
         if state.capacity == 0 {
             // Rendezvous: the send completes when a receiver has the value, not before.
-            // (Closing does not take a value back: receivers still drain it.)
             while state.taken < ticket {
+                if state.closed {
+                    // Closed while our value sat in the hand-off slot: nobody took it, so the
+                    // send did not happen. The slot holds one value and ours was not taken,
+                    // so the value there is ours (and close stops anyone pushing another).
+                    let value = state.buffer.pop_back().expect("our value is in the slot");
+                    return Err(SendError(value));
+                }
                 enqueue(&mut state.senders, &task::current());
                 state = self.chan.park(state, WaitReason::ChanSend);
             }
