@@ -4,7 +4,7 @@
 //! with `mmap`, committed by the kernel one page at a time as it is touched, and a guard page at
 //! the bottom so that running off the end crashes instead of corrupting memory.
 //!
-//! The learner writes `Stack::new` in `src/stack.rs`. Everything here is given: the page size,
+//! The learner writes the `Stack` type in `src/stack.rs`. Everything here is given: the page size,
 //! and `resident_pages`, which asks the kernel (`mincore`) which pages are really in RAM.
 
 use std::io;

@@ -1,29 +1,27 @@
-//! A stack for a green thread. This is the file you edit: `Stack::new` is yours, the rest is
-//! given.
+//! A stack for a green thread. This is the file you edit: the struct's fields, `Stack::new`,
+//! the accessors and `Drop` are yours. Keep the public signatures: the tests use them.
 //!
 //! Layout, low addresses first (stacks grow down, from `top` toward `bottom`):
 //!
 //! ```text
-//! base                bottom()                                top()
-//!  | guard page (1)    | usable pages (len / page)               |
+//! guard().start       bottom()                                top()
+//!  | guard page (1)    | usable pages (len() / page)              |
 //! ```
+//!
+//! The version below is what most of us would write first: a buffer on the heap. It runs, and a
+//! shallow function would even work on it, but it is wrong four ways over. Read the lesson page,
+//! then replace it with a stack of its own mapping.
 
 use std::io;
 use std::ops::Range;
-use std::ptr;
-
-use goro::sys::libc;
-
-use crate::page_size;
 
 // ANCHOR: struct
-/// One stack: `len` usable bytes above a guard page, in a mapping of its own.
+/// One stack: at least the requested number of usable bytes, whole pages, with one guard page
+/// right below them that faults on any access.
 #[derive(Debug)]
 pub struct Stack {
-    /// Lowest address of the mapping, where the guard page starts.
-    base: usize,
-    /// Usable bytes above the guard page, a multiple of the page size.
-    len: usize,
+    // TODO(lesson): what must a stack remember to give its memory back to the kernel?
+    memory: Box<[u8]>,
 }
 // ANCHOR_END: struct
 
@@ -31,82 +29,40 @@ impl Stack {
     // ANCHOR: new
     /// Reserves a stack of at least `size` usable bytes (rounded up to whole pages) with one
     /// guard page below them. Nothing is committed: the kernel fills in a page the first time it
-    /// is touched.
+    /// is touched. `size == 0` is an `InvalidInput` error.
     pub fn new(size: usize) -> io::Result<Stack> {
-        let page = page_size();
-        if size == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "a stack needs at least one usable byte; Stack::new(0) makes no sense",
-            ));
-        }
-        let len = size.checked_next_multiple_of(page).ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("stack size {size} is too large"),
-            )
-        })?;
-        let map_len = len + page; // the usable pages, and the guard page below them
-
-        // TODO(lesson): this asks the kernel to commit every page right now. Should it?
-        let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_POPULATE;
-        // SAFETY: an anonymous mapping at an address of the kernel's choosing touches no
-        // existing memory.
-        let base = unsafe {
-            libc::mmap(
-                ptr::null_mut(),
-                map_len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                flags,
-                -1,
-                0,
-            )
-        };
-        if base == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
-
-        // TODO(lesson): the lowest page is meant to be the guard page. What stops a write to it?
-
+        // TODO(lesson): heap memory is committed the moment it is zeroed, sits wherever the
+        // allocator likes (not on page boundaries), and has no guard below it.
         Ok(Stack {
-            base: base as usize,
-            len,
+            memory: vec![0u8; size].into_boxed_slice(),
         })
     }
     // ANCHOR_END: new
 
-    /// One past the highest usable byte: where the stack pointer starts.
+    // ANCHOR: accessors
+    /// One past the highest usable byte: where the stack pointer starts. Page aligned.
     pub fn top(&self) -> usize {
-        self.bottom() + self.len
+        self.bottom() + self.len()
     }
 
     /// The lowest usable byte, just above the guard page.
     pub fn bottom(&self) -> usize {
-        self.base + page_size()
+        self.memory.as_ptr() as usize
     }
 
-    /// Usable bytes, guard page excluded.
+    /// Usable bytes, guard page excluded: a multiple of the page size.
     #[allow(clippy::len_without_is_empty)] // a stack is never empty
     pub fn len(&self) -> usize {
-        self.len
+        self.memory.len()
     }
 
-    /// The guard page's addresses. Any access to them must fault.
+    /// The guard page's addresses, right below `bottom()`. Any access to them must fault.
     pub fn guard(&self) -> Range<usize> {
-        self.base..self.bottom()
+        // TODO(lesson): there is no guard yet.
+        self.bottom()..self.bottom()
     }
+    // ANCHOR_END: accessors
 }
 
-impl Drop for Stack {
-    fn drop(&mut self) {
-        // SAFETY: `base..base + len + page` is the mapping `new` created, owned by this value
-        // alone; whoever ran code on the stack has finished with it before dropping it.
-        let rc = unsafe { libc::munmap(self.base as *mut libc::c_void, self.len + page_size()) };
-        debug_assert_eq!(
-            rc,
-            0,
-            "munmap of a stack failed: {}",
-            io::Error::last_os_error()
-        );
-    }
-}
+// TODO(lesson): a stack that owns a mapping must give all of it back (guard page included)
+// when it is dropped. A `Box` frees itself; a mapping does not.

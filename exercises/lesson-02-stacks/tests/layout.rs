@@ -6,8 +6,17 @@ use lesson_02_stacks::{Stack, page_size};
 fn size_rounds_up_to_whole_pages() {
     let page = page_size();
     let stack = Stack::new(10_000).expect("a 10,000-byte stack");
-    assert_eq!(stack.len(), 10_000usize.next_multiple_of(page));
-    assert_eq!(stack.top() - stack.bottom(), stack.len());
+    assert_eq!(
+        stack.len(),
+        10_000usize.next_multiple_of(page),
+        "len() is the usable size rounded up to whole pages"
+    );
+    assert_eq!(
+        stack.top() - stack.bottom(),
+        stack.len(),
+        "bottom()..top() is the usable range"
+    );
+    assert_eq!(stack.bottom() % page, 0, "bottom() must be page aligned");
     assert_eq!(
         stack.top() % 16,
         0,

@@ -3,9 +3,11 @@
 use lesson_02_stacks::{Stack, page_size, poke, residency_map, resident_pages};
 
 const PAGES: usize = 16;
+const MINCORE: &str = "mincore on a live stack's usable range (bottom() must be page aligned)";
 
 fn resident_count(stack: &Stack) -> usize {
-    let pages = resident_pages(stack.bottom(), stack.top()).expect("mincore on a live stack");
+    let pages = resident_pages(stack.bottom(), stack.top())
+        .expect("mincore on a live stack's usable range (bottom() must be page aligned)");
     pages.into_iter().filter(|&r| r).count()
 }
 
@@ -43,13 +45,13 @@ fn touching_commits_only_the_touched_pages() {
 fn residency_picture() {
     let page = page_size();
     let stack = Stack::new(PAGES * page).expect("a 16-page stack");
-    let fresh = residency_map(&stack).expect("mincore");
+    let fresh = residency_map(&stack).expect(MINCORE);
     // SAFETY: the top byte of a stack nothing runs on.
     unsafe { poke([stack.top() - 1]) };
-    let one = residency_map(&stack).expect("mincore");
+    let one = residency_map(&stack).expect(MINCORE);
     // SAFETY: four more pages from the top of the same stack.
     unsafe { poke((1..5).map(|i| stack.top() - i * page - 1)) };
-    let five = residency_map(&stack).expect("mincore");
+    let five = residency_map(&stack).expect(MINCORE);
     let picture = format!(
         "low address -> high address, # = resident\n\
          new stack:            {fresh}\n\

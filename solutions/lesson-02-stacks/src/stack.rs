@@ -1,5 +1,5 @@
-//! A stack for a green thread. This is the file you edit: `Stack::new` is yours, the rest is
-//! given.
+//! A stack for a green thread. This is the file you edit: the struct's fields, `Stack::new`,
+//! the accessors and `Drop` are yours. Keep the public signatures: the tests use them.
 //!
 //! Layout, low addresses first (stacks grow down, from `top` toward `bottom`):
 //!
