@@ -2,18 +2,23 @@
 //! Go's shape: `jobs := make(chan Job, queue)`; `for i := 0; i < workers; i++ { go func() {
 //! for j := range jobs { handle(j) } }() }`. YOU EDIT THIS FILE.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use goro::chan::{self, Sender};
 use goro::JoinHandle;
 
 use crate::Busy;
 
+// TODO(lesson): as shipped, this "pool" starts one task per job, the very thing a pool is
+// for not doing: `workers` and `queue` are ignored, `submit` never waits and `try_submit` is
+// never busy. Make it a pool: `workers` tasks started in `new` that take jobs from one
+// channel with room for `queue` jobs; `submit` waits for room, `try_submit` does not;
+// `shutdown` lets the workers finish what is queued and waits for them. Keep the public
+// signatures: the tests use them.
+
 /// `workers` tasks, started once, that run `handle` on every job submitted.
-#[derive(Debug)]
 pub struct Pool<J> {
-    jobs: Sender<J>,
-    workers: Vec<JoinHandle<()>>,
+    handle: Arc<dyn Fn(J) + Send + Sync>,
+    running: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl<J: Send + 'static> Pool<J> {
@@ -30,27 +35,19 @@ impl<J: Send + 'static> Pool<J> {
             workers > 0,
             "Pool::new with 0 workers: nobody would ever take a job; ask for at least 1"
         );
-        let (jobs, queued) = chan::bounded::<J>(queue);
-        let handle = Arc::new(handle);
-        let workers = (0..workers)
-            .map(|_| {
-                let (queued, handle) = (queued.clone(), Arc::clone(&handle));
-                goro::spawn(move || {
-                    for job in queued {
-                        handle(job);
-                    }
-                })
-            })
-            .collect();
-        Pool { jobs, workers }
+        let _ = queue;
+        Pool {
+            handle: Arc::new(handle),
+            running: Mutex::new(Vec::new()),
+        }
     }
 
     /// Queues `job`, waiting while the queue is full: a producer faster than the workers is
     /// slowed to their pace (backpressure).
     pub fn submit(&self, job: J) {
-        if self.jobs.send(job).is_err() {
-            panic!("every worker of the pool has died (a job panicked); no one can take jobs");
-        }
+        let handle = Arc::clone(&self.handle);
+        let task = goro::spawn(move || handle(job));
+        self.running.lock().unwrap().push(task);
     }
 
     /// Queues `job` if there is room right now; otherwise hands it back in [`Busy`].
@@ -58,7 +55,8 @@ impl<J: Send + 'static> Pool<J> {
     /// # Errors
     /// [`Busy`] with the job when the queue is full (or no worker is left).
     pub fn try_submit(&self, job: J) -> Result<(), Busy<J>> {
-        self.jobs.try_send(job).map_err(|e| Busy(e.into_inner()))
+        self.submit(job);
+        Ok(())
     }
 
     /// Closes the queue, lets the workers finish every job already queued, and waits for them.
@@ -66,15 +64,10 @@ impl<J: Send + 'static> Pool<J> {
     /// # Panics
     /// Re-raises a panic of a job, once every worker has stopped.
     pub fn shutdown(self) {
-        drop(self.jobs); // the last Sender: the queue closes and each worker's loop ends
-        let mut panic = None;
-        for worker in self.workers {
-            if let Err(payload) = worker.join() {
-                panic.get_or_insert(payload);
+        for task in self.running.into_inner().unwrap() {
+            if let Err(payload) = task.join() {
+                std::panic::resume_unwind(payload);
             }
-        }
-        if let Some(payload) = panic {
-            std::panic::resume_unwind(payload);
         }
     }
 }
