@@ -81,7 +81,7 @@ pub struct Sim {
 
 struct SimWorker {
     ring: Ring,
-    /// The task it runs and the steps it still needs.
+    /// The task it runs and the steps it still needs after this one.
     running: Option<(u64, u32)>,
     /// Tasks it has started so far.
     started: u64,
@@ -269,7 +269,9 @@ impl Sim {
         let worker = &mut self.workers[w];
         worker.started += 1;
         worker.idle = false;
-        worker.running = Some((task, self.tasks[task as usize - 1].cost));
+        // This step is the task's first; it needs `cost - 1` more.
+        let more = self.tasks[task as usize - 1].cost - 1;
+        worker.running = (more > 0).then_some((task, more));
         for i in 0..self.tasks[task as usize - 1].children.len() {
             let child = self.tasks[task as usize - 1].children[i];
             if let Err(batch) = self.workers[w].ring.push(child) {
