@@ -45,7 +45,7 @@ impl<T: Send + 'static, E: Send + 'static> Group<T, E> {
     pub fn spawn<F>(&mut self, task: F)
     where
         F: FnOnce(Context) -> Result<T, E> + Send + 'static,
-    // ANCHOR_END: spawn
+        // ANCHOR_END: spawn
     {
         let ctx = self.ctx.clone();
         self.tasks.push(goro::spawn(move || task(ctx)));

@@ -108,6 +108,9 @@ fn shutdown_finishes_every_queued_job() {
         pool.shutdown();
         (handled.load(Ordering::SeqCst), goro::num_goroutines())
     });
-    assert_eq!(handled, 12, "shutdown must let the workers finish every queued job");
+    assert_eq!(
+        handled, 12,
+        "shutdown must let the workers finish every queued job"
+    );
     assert_eq!(goroutines, 1, "after shutdown only main may be left");
 }

@@ -66,8 +66,14 @@ fn try_acquire_does_not_wait() {
         drop(a);
         (first_two, third, free_then, sem.available())
     });
-    assert!(first_two, "a 2-permit semaphore must give 2 permits at once");
-    assert!(!third, "the third try_acquire must fail at once: both permits are out");
+    assert!(
+        first_two,
+        "a 2-permit semaphore must give 2 permits at once"
+    );
+    assert!(
+        !third,
+        "the third try_acquire must fail at once: both permits are out"
+    );
     assert_eq!(free_then, 0, "available() with both permits out");
     assert_eq!(
         after_release, 1,

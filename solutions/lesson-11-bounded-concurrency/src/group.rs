@@ -5,8 +5,8 @@
 use std::panic;
 use std::sync::{Arc, Mutex};
 
-use goro::ctx::{self, CancelFunc, Context};
 use goro::JoinHandle;
+use goro::ctx::{self, CancelFunc, Context};
 
 use crate::semaphore::Semaphore;
 
@@ -48,7 +48,7 @@ impl<T: Send + 'static, E: Send + 'static> Group<T, E> {
     pub fn spawn<F>(&mut self, task: F)
     where
         F: FnOnce(Context) -> Result<T, E> + Send + 'static,
-    // ANCHOR_END: spawn
+        // ANCHOR_END: spawn
     {
         let permit = self.limit.acquire();
         let ctx = self.ctx.clone();

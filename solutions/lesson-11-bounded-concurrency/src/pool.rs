@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use goro::chan::{self, Sender};
 use goro::JoinHandle;
+use goro::chan::{self, Sender};
 
 use crate::Busy;
 

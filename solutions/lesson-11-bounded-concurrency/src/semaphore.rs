@@ -4,7 +4,6 @@
 
 use goro::chan::{self, Receiver, Sender};
 
-// ANCHOR: semaphore
 /// At most `permits` holders at once. Clones share the same permits.
 #[derive(Clone, Debug)]
 pub struct Semaphore {
@@ -22,7 +21,6 @@ pub struct Semaphore {
 pub struct Permit {
     give_back: Receiver<()>,
 }
-// ANCHOR_END: semaphore
 
 impl Semaphore {
     /// A semaphore with `permits` permits.
