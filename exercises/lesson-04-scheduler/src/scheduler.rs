@@ -1,9 +1,8 @@
 //! A single-worker, round-robin scheduler. This is the file you edit.
 //!
 //! The run queue holds the ids of Runnable tasks in the order they will run. `run` takes the
-//! first, switches to it, and when it switches back, acts on what the task asked for. The
-//! version below runs, and even finishes most programs, but two of its decisions are wrong:
-//! compare its trace with the one on the lesson page.
+//! first, switches to it, and when it switches back, acts on what the task asked for. Spawning,
+//! the trace and the deadlock report are given; the loop, `Scheduler::run`, is yours.
 
 use std::collections::VecDeque;
 use std::io;
@@ -104,62 +103,23 @@ impl Scheduler {
     /// empties while some tasks are still Waiting: nothing is left that could ever wake them.
     /// A panic in a task continues here, on the caller's stack.
     pub fn run(&mut self) -> Result<(), RunError> {
-        while let Some(id) = self.run_queue.pop_front() {
-            self.set_state(id, State::Running);
-            let co = self.tasks[id.0 - 1]
-                .co
-                .as_mut()
-                .expect("a Runnable task has a coroutine");
-            let outcome = co.resume();
+        // TODO(lesson): the loop. Take the next task from the run queue, switch to it, and when
+        // it switches back, move it (and any task it asked about) to its next state.
+        self.stuck()
+    }
+    // ANCHOR_END: run
 
-            if outcome == CoState::Finished {
-                self.set_state(id, State::Dead);
-                self.tasks[id.0 - 1].co = None;
-            }
-            while let Some(request) = self.outbox.next() {
-                match request {
-                    Request::Yield => {
-                        self.set_state(id, State::Runnable);
-                        // TODO(lesson): where in the queue does a task that yields belong?
-                        self.run_queue.push_front(id);
-                    }
-                    Request::Park => {
-                        let task = &mut self.tasks[id.0 - 1];
-                        if std::mem::take(&mut task.wakeup_pending) {
-                            // Someone unparked it already: the park returns at once.
-                            self.set_state(id, State::Runnable);
-                            self.run_queue.push_back(id);
-                        } else {
-                            self.set_state(id, State::Waiting);
-                        }
-                    }
-                    Request::Unpark(target) => match self.state(target) {
-                        Some(State::Waiting) => {
-                            self.set_state(target, State::Runnable);
-                            // TODO(lesson): Runnable now, but is it anywhere the loop will look?
-                        }
-                        Some(State::Runnable | State::Running) => {
-                            self.tasks[target.0 - 1].wakeup_pending = true;
-                        }
-                        Some(State::Dead) | None => {}
-                    },
-                    Request::Spawn(name, body) => {
-                        if let Err(source) = self.spawn_boxed(name.clone(), body) {
-                            return Err(RunError::Spawn { name, source });
-                        }
-                    }
-                }
-            }
-        }
-
-        // The queue is empty. Every task that is not Dead is stuck: nothing is left to run it.
+    // ANCHOR: stuck
+    /// What is left once the run queue is empty: `Ok` if every task is Dead, otherwise a
+    /// deadlock naming the tasks that are not.
+    fn stuck(&self) -> Result<(), RunError> {
         let waiting: Vec<String> = self
             .tasks
             .iter()
             .filter(|t| t.state != State::Dead)
             .map(|t| match t.state {
                 State::Waiting => format!("{} {}", t.id, t.name),
-                other => format!("{} {} ({other}, but not in the run queue)", t.id, t.name),
+                other => format!("{} {} (still {other})", t.id, t.name),
             })
             .collect();
         if waiting.is_empty() {
@@ -168,5 +128,5 @@ impl Scheduler {
             Err(RunError::Deadlock { waiting })
         }
     }
-    // ANCHOR_END: run
+    // ANCHOR_END: stuck
 }

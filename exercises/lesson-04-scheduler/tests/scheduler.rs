@@ -109,6 +109,50 @@ fn ping_pong_with_park() {
 }
 
 #[test]
+fn unpark_of_a_task_that_is_not_waiting_is_kept_for_its_next_park() {
+    let mut scheduler = Scheduler::new();
+    let (a, b) = (TaskId(1), TaskId(2));
+    scheduler
+        .spawn("a", move |cx| {
+            // b has not run yet: it is Runnable, and already in the run queue.
+            cx.unpark(b);
+            cx.unpark(b);
+            cx.say("a unparked b twice");
+        })
+        .unwrap();
+    scheduler
+        .spawn("b", |cx| {
+            cx.say("b runs once");
+            cx.park();
+            cx.say("b's park returned at once");
+            cx.park();
+            cx.say("b never gets here: one token, however many unparks");
+        })
+        .unwrap();
+    match scheduler.run() {
+        Err(RunError::Deadlock { waiting }) => assert_eq!(
+            waiting,
+            ["#2 b"],
+            "b's second park has no token left and must wait: trace:\n{}",
+            scheduler.trace().text()
+        ),
+        other => panic!(
+            "expected b to be stuck in its second park, got {other:?}; trace:\n{}",
+            scheduler.trace().text()
+        ),
+    }
+    assert_eq!(
+        scheduler.trace().said(),
+        [
+            "a unparked b twice",
+            "b runs once",
+            "b's park returned at once"
+        ]
+    );
+    assert_eq!(scheduler.state(a), Some(State::Dead));
+}
+
+#[test]
 fn a_lonely_park_is_a_deadlock() {
     let mut scheduler = Scheduler::new();
     let lonely = scheduler.spawn("lonely", |cx| cx.park()).unwrap();

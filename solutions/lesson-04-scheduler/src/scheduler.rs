@@ -119,7 +119,8 @@ impl Scheduler {
             while let Some(request) = self.outbox.next() {
                 match request {
                     Request::Yield => {
-                        // Go's Gosched: behind every task that was already waiting for a turn.
+                        // Go's Gosched: behind every task that was already waiting for a turn
+                        // (Go puts it on the global queue; one worker has only this one).
                         self.set_state(id, State::Runnable);
                         self.run_queue.push_back(id);
                     }
@@ -152,14 +153,22 @@ impl Scheduler {
             }
         }
 
-        // The queue is empty. Every task that is not Dead is stuck: nothing is left to run it.
+        // The queue is empty: either every task is Dead, or nothing is left to wake the rest.
+        self.stuck()
+    }
+    // ANCHOR_END: run
+
+    // ANCHOR: stuck
+    /// What is left once the run queue is empty: `Ok` if every task is Dead, otherwise a
+    /// deadlock naming the tasks that are not.
+    fn stuck(&self) -> Result<(), RunError> {
         let waiting: Vec<String> = self
             .tasks
             .iter()
             .filter(|t| t.state != State::Dead)
             .map(|t| match t.state {
                 State::Waiting => format!("{} {}", t.id, t.name),
-                other => format!("{} {} ({other}, but not in the run queue)", t.id, t.name),
+                other => format!("{} {} (still {other})", t.id, t.name),
             })
             .collect();
         if waiting.is_empty() {
@@ -168,5 +177,5 @@ impl Scheduler {
             Err(RunError::Deadlock { waiting })
         }
     }
-    // ANCHOR_END: run
+    // ANCHOR_END: stuck
 }
