@@ -105,6 +105,42 @@ fn dropping_a_suspended_generator_runs_its_destructors() {
 }
 
 #[test]
+fn a_body_that_catches_the_cancel_still_finishes() {
+    struct Noisy(Log);
+    impl Drop for Noisy {
+        fn drop(&mut self) {
+            self.0.say("body:   its local value is dropped");
+        }
+    }
+
+    let log = Log::default();
+    let body_log = log.clone();
+    let mut generator = Generator::new(move |y| {
+        let _local = Noisy(body_log.clone());
+        // A body may catch the unwind that cancels it (so may a library it calls)...
+        let caught = catch_unwind(AssertUnwindSafe(|| y.yield_(1)));
+        body_log.say(format!("body:   caught the cancel: {}", caught.is_err()));
+        // ...but a dropped generator has nobody left to yield to: this must not suspend.
+        y.yield_(2);
+        body_log.say("body:   never gets here");
+    })
+    .expect("a generator");
+    let first = generator.resume();
+    log.say(format!("caller: got {first:?}, drops the generator"));
+    drop(generator);
+    log.say("caller: dropped");
+    assert_eq!(
+        log.lines(),
+        "caller: got Some(1), drops the generator\n\
+         body:   caught the cancel: true\n\
+         body:   its local value is dropped\n\
+         caller: dropped",
+        "once a generator is dropped, every yield_ of its body must unwind, so that the body \
+         ends, its destructors run and its stack can be freed"
+    );
+}
+
+#[test]
 fn a_panic_in_the_body_reaches_the_caller() {
     let made = catch_unwind(|| {
         Generator::new(|y| {

@@ -44,6 +44,9 @@ struct Shared<T> {
     /// The body's panic, on its way to the caller.
     panic: Cell<Option<Box<dyn Any + Send>>>,
     state: Cell<State>,
+    /// Set when the generator is dropped while the body is suspended: from then on every
+    /// `yield_` unwinds, even after the body caught one of those unwinds.
+    cancelled: Cell<bool>,
 }
 // ANCHOR_END: shared
 
@@ -119,6 +122,7 @@ impl<T: 'static> Generator<T> {
             slot: Cell::new(None),
             panic: Cell::new(None),
             state: Cell::new(State::NotStarted),
+            cancelled: Cell::new(false),
         });
         Ok(Generator {
             _thread_bound: PhantomData,
@@ -182,10 +186,14 @@ impl<T> Drop for Inner<T> {
         if shared.state.get() == State::Suspended {
             // The body is paused inside `yield_` with live values on its stack. Resume it once
             // more with CANCEL: `yield_` unwinds, their destructors run, the entry finishes.
+            // A body that catches the unwind cannot suspend again: `cancelled` makes every later
+            // `yield_` unwind too (goro's tasks do the same with their own cancel flag).
+            shared.cancelled.set(true);
             let t = shared.switch_to_body(CANCEL);
             if t.data != FINISHED {
-                // The body caught the unwind and yielded again. Its frames are still live and
-                // point into the state and the stack: leak both rather than free them.
+                // Cannot happen (a cancelled body never switches back without finishing), but
+                // if it did, its frames would still be live and point into the state and the
+                // stack: leak both rather than free them.
                 std::mem::forget(self.stack.take());
                 return;
             }
@@ -205,6 +213,14 @@ impl<T> Yielder<T> {
     pub fn yield_(&self, value: T) {
         // SAFETY: the state outlives the body (see `entry`).
         let shared = unsafe { self.shared.as_ref() };
+        if shared.cancelled.get() {
+            // The generator is gone: nobody is left to take a value. Unwind again, unless this
+            // is a destructor already running in that unwind (a second unwind would abort).
+            if std::thread::panicking() {
+                return;
+            }
+            resume_unwind(Box::new(Cancelled));
+        }
         shared.slot.set(Some(value));
         let caller = shared
             .caller_ctx
