@@ -44,7 +44,9 @@ impl fmt::Display for Report {
 }
 
 fn stamp(start: Instant, what: impl fmt::Display) -> String {
-    let ms = goro::time::now().saturating_duration_since(start).as_millis();
+    let ms = goro::time::now()
+        .saturating_duration_since(start)
+        .as_millis();
     format!("{ms:>5}ms  {what}")
 }
 

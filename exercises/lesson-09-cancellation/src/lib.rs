@@ -39,9 +39,19 @@ where
         .deterministic(seed)
         .build()
         .expect("could not start a goro runtime");
-    match runtime.block_on(f) {
-        Ok(value) => value,
-        Err(error) => panic!("{error}"),
+    // A panic in the main task comes back here as it was; panic again with its message, so
+    // that the test's own output says what went wrong.
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runtime.block_on(f))) {
+        Ok(Ok(value)) => value,
+        Ok(Err(error)) => panic!("{error}"),
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| payload.downcast_ref::<&str>().copied())
+                .unwrap_or("(a panic without a message)");
+            panic!("{message}")
+        }
     }
 }
 

@@ -24,10 +24,17 @@ fn cancel_closes_done_and_records_why() {
         assert!(!is_done(&ctx), "a live context's done() must not be ready");
         cancel.cancel();
         assert!(is_done(&ctx), "after cancel(), done() must be closed");
-        assert_eq!(ctx.err(), Some(CtxError::Canceled));
+        assert_eq!(ctx.err(), Some(CtxError::Canceled), "err() after cancel()");
         cancel.cancel();
-        assert_eq!(ctx.err(), Some(CtxError::Canceled), "cancelling twice changes nothing");
-        assert!(ctx.done().recv().is_err(), "done() carries no values; it closes");
+        assert_eq!(
+            ctx.err(),
+            Some(CtxError::Canceled),
+            "cancelling twice changes nothing"
+        );
+        assert!(
+            ctx.done().recv().is_err(),
+            "done() carries no values; it closes"
+        );
     });
 }
 
@@ -40,19 +47,27 @@ fn cancellation_flows_down_not_up() {
         let (sibling, _cancel_sibling) = with_cancel(&parent);
 
         cancel_child.cancel();
-        assert_eq!(child.err(), Some(CtxError::Canceled));
+        assert_eq!(child.err(), Some(CtxError::Canceled), "the cancelled child");
         assert_eq!(
             grandchild.err(),
             Some(CtxError::Canceled),
             "cancelling a context cancels every context derived from it"
         );
         assert!(is_done(&grandchild), "and closes their done() channels");
-        assert_eq!(parent.err(), None, "a child's cancel must not reach its parent");
+        assert_eq!(
+            parent.err(),
+            None,
+            "a child's cancel must not reach its parent"
+        );
         assert_eq!(sibling.err(), None, "nor its siblings");
 
         cancel_parent.cancel();
-        assert_eq!(sibling.err(), Some(CtxError::Canceled));
-        assert!(is_done(&sibling));
+        assert_eq!(
+            sibling.err(),
+            Some(CtxError::Canceled),
+            "cancelling the parent reaches every child"
+        );
+        assert!(is_done(&sibling), "and closes their done() channels");
 
         let (late, _cancel_late) = with_cancel(&parent);
         assert_eq!(
@@ -60,7 +75,7 @@ fn cancellation_flows_down_not_up() {
             Some(CtxError::Canceled),
             "a context derived from a cancelled one starts out cancelled"
         );
-        assert!(is_done(&late));
+        assert!(is_done(&late), "its done() is closed from the start");
     });
 }
 
@@ -73,7 +88,11 @@ fn cancel_wakes_every_waiter() {
         let woken = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         for i in 0..10 {
             let (ctx, wg, woken) = (
-                if i % 2 == 0 { ctx.clone() } else { child.clone() },
+                if i % 2 == 0 {
+                    ctx.clone()
+                } else {
+                    child.clone()
+                },
                 wg.clone(),
                 woken.clone(),
             );
@@ -97,7 +116,7 @@ fn dropping_the_cancel_func_cancels() {
     run_deterministic(0, || {
         let ctx = {
             let (ctx, _cancel) = with_cancel(&Context::background());
-            assert_eq!(ctx.err(), None);
+            assert_eq!(ctx.err(), None, "live while its CancelFunc is alive");
             ctx
         }; // `_cancel` dropped here: Rust's `defer cancel()`
         assert_eq!(
@@ -115,7 +134,7 @@ fn dropping_the_cancel_func_cancels() {
 }
 
 #[test]
-fn a_timeout_fires_on_the_virtual_clock() {
+fn timeout_fires_on_the_virtual_clock() {
     let (waited, err, deadline) = run_deterministic(1, || {
         let start = goro::time::now();
         let (ctx, _cancel) = with_timeout(&Context::background(), Duration::from_secs(2));
@@ -124,9 +143,21 @@ fn a_timeout_fires_on_the_virtual_clock() {
         let _ = ctx.done().recv();
         (goro::time::now() - start, ctx.err(), deadline)
     });
-    assert_eq!(deadline, Some(Duration::from_secs(2)), "deadline() = now + timeout");
-    assert_eq!(waited, Duration::from_secs(2), "done() must close at the deadline");
-    assert_eq!(err, Some(CtxError::DeadlineExceeded));
+    assert_eq!(
+        deadline,
+        Some(Duration::from_secs(2)),
+        "deadline() = now + timeout"
+    );
+    assert_eq!(
+        waited,
+        Duration::from_secs(2),
+        "done() must close at the deadline"
+    );
+    assert_eq!(
+        err,
+        Some(CtxError::DeadlineExceeded),
+        "err() after the deadline"
+    );
 }
 
 #[test]
@@ -142,32 +173,68 @@ fn the_earlier_deadline_wins() {
             parent.deadline(),
             "a child cannot outlive its parent's deadline"
         );
-        assert_eq!(plain.deadline(), parent.deadline(), "with_cancel keeps the parent's deadline");
-        assert_eq!(eager.deadline(), Some(start + Duration::from_millis(300)));
+        assert_eq!(
+            plain.deadline(),
+            parent.deadline(),
+            "with_cancel keeps the parent's deadline"
+        );
+        assert_eq!(
+            eager.deadline(),
+            Some(start + Duration::from_millis(300)),
+            "an earlier deadline of its own"
+        );
 
         let _ = eager.done().recv();
-        assert_eq!(goro::time::now() - start, Duration::from_millis(300));
-        assert_eq!(eager.err(), Some(CtxError::DeadlineExceeded));
-        assert_eq!(parent.err(), None, "a child's deadline does not reach its parent");
+        assert_eq!(
+            goro::time::now() - start,
+            Duration::from_millis(300),
+            "the 300 ms child's done() closes at 300 ms"
+        );
+        assert_eq!(
+            eager.err(),
+            Some(CtxError::DeadlineExceeded),
+            "err() after its deadline"
+        );
+        assert_eq!(
+            parent.err(),
+            None,
+            "a child's deadline does not reach its parent"
+        );
 
         let _ = lazy.done().recv();
-        assert_eq!(goro::time::now() - start, Duration::from_secs(1));
-        assert_eq!(lazy.err(), Some(CtxError::DeadlineExceeded), "the parent's deadline");
-        assert_eq!(plain.err(), Some(CtxError::DeadlineExceeded));
+        assert_eq!(
+            goro::time::now() - start,
+            Duration::from_secs(1),
+            "the 5 s child of a 1 s parent ends at 1 s"
+        );
+        assert_eq!(
+            lazy.err(),
+            Some(CtxError::DeadlineExceeded),
+            "the parent's deadline"
+        );
+        assert_eq!(
+            plain.err(),
+            Some(CtxError::DeadlineExceeded),
+            "a with_cancel child of a parent whose deadline passed"
+        );
     });
 }
 
 #[test]
-fn a_past_deadline_is_exceeded_at_once() {
+fn deadline_in_the_past_is_exceeded_at_once() {
     run_deterministic(0, || {
         let (ctx, _cancel) = with_deadline(&Context::background(), goro::time::now());
-        assert_eq!(ctx.err(), Some(CtxError::DeadlineExceeded));
-        assert!(is_done(&ctx));
+        assert_eq!(
+            ctx.err(),
+            Some(CtxError::DeadlineExceeded),
+            "a deadline that has already passed is exceeded at once"
+        );
+        assert!(is_done(&ctx), "and its done() is closed");
     });
 }
 
 #[test]
-fn cancel_before_the_deadline_is_canceled_and_leaves_nothing_behind() {
+fn early_cancel_beats_the_deadline_and_leaves_nothing_behind() {
     let (err, left) = run_deterministic(4, || {
         let baseline = goro::num_goroutines();
         let (ctx, cancel) = with_timeout(&Context::background(), Duration::from_secs(10));
@@ -176,7 +243,11 @@ fn cancel_before_the_deadline_is_canceled_and_leaves_nothing_behind() {
         settle();
         (ctx.err(), goro::num_goroutines() - baseline)
     });
-    assert_eq!(err, Some(CtxError::Canceled), "cancelled before its deadline: Canceled");
+    assert_eq!(
+        err,
+        Some(CtxError::Canceled),
+        "cancelled before its deadline: Canceled"
+    );
     assert_eq!(
         left, 0,
         "whatever waits for the deadline must stop when the context is cancelled first"

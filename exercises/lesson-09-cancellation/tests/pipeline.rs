@@ -22,8 +22,14 @@ fn the_generator_stops_when_cancelled() {
         (first, left, rest)
     });
     assert_eq!(first, [0, 1, 2, 3, 4]);
-    assert_eq!(left, 0, "the generator must end when its context is cancelled");
-    assert!(rest < 100, "a stopped generator closes its channel (its Sender is dropped)");
+    assert_eq!(
+        left, 0,
+        "the generator must end when its context is cancelled"
+    );
+    assert!(
+        rest < 100,
+        "a stopped generator closes its channel (its Sender is dropped)"
+    );
 }
 
 #[test]
@@ -42,7 +48,10 @@ fn a_deadline_stops_every_stage() {
 fn no_seed_leaves_a_goroutine_behind() {
     for seed in 0..8 {
         let report = run_deterministic(seed, || first_squares(3));
-        assert_eq!(report.left, 0, "seed {seed}, cancelled after 3 lines:\n{report}");
+        assert_eq!(
+            report.left, 0,
+            "seed {seed}, cancelled after 3 lines:\n{report}"
+        );
         let report = run_deterministic(seed, || squares_until(Duration::from_millis(25)));
         assert_eq!(report.left, 0, "seed {seed}, 25 ms deadline:\n{report}");
     }
@@ -61,5 +70,8 @@ fn a_consumer_that_returns_stops_the_pipeline() {
         settle();
         goro::num_goroutines() - baseline
     });
-    assert_eq!(left, 0, "a consumer that returns must leave no stage running");
+    assert_eq!(
+        left, 0,
+        "a consumer that returns must leave no stage running"
+    );
 }
