@@ -227,7 +227,7 @@ fn every_update_is_accounted_for_exactly_once() {
 }
 
 #[test]
-fn a_spent_restart_budget_is_reported() {
+fn the_spent_restart_budget_is_reported() {
     let updates: Vec<Update> = (1..=6)
         .map(|id| match id {
             2 => poison(2, "10.0.2.0/99"),
