@@ -49,8 +49,15 @@ fn dropping_a_stack_unmaps_all_of_it() {
         .expect("re-running the test binary as a child");
     let stderr = String::from_utf8_lossy(&output.stderr);
     let stdout = String::from_utf8_lossy(&output.stdout);
+    // The child's own panic message says what went wrong; put it first.
+    let all = format!("{stdout}\n{stderr}");
+    let why = all
+        .lines()
+        .skip_while(|l| !l.contains("panicked at"))
+        .nth(1)
+        .unwrap_or("the child process failed");
     assert!(
         output.status.success() && stdout.contains("1 passed"),
-        "the child process that dropped a stack reported:\n{stdout}\n{stderr}"
+        "{why}\n\nthe child process that dropped a stack reported:\n{all}"
     );
 }
