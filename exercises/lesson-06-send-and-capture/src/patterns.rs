@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::go;
+use crate::{go, scope};
 
 // ANCHOR: own_copy
 /// One task per number; each task squares its own copy of the loop variable.
@@ -71,3 +71,46 @@ pub fn guest_book(guests: &[&'static str]) -> Vec<String> {
     book.lock().unwrap().clone()
 }
 // ANCHOR_END: shared_log
+
+// ANCHOR: own_counter
+/// Go's `counter++` from many goroutines, written with `move`: it compiles, and it does not
+/// share anything. Each closure gets its own copy of `counter`, made when the closure is
+/// created; each task increments its copy. Returns the original (untouched) and what each
+/// task's copy ended at.
+pub fn bump_copies(tasks: usize) -> (u32, Vec<u32>) {
+    let mut counter = 0;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let handles: Vec<_> = (0..tasks)
+        .map(|_| {
+            let seen = Arc::clone(&seen);
+            go("bump", move || {
+                counter += 1; // this task's own `counter`
+                seen.lock().unwrap().push(counter);
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle.join().expect("a task panicked");
+    }
+    let seen = seen.lock().unwrap().clone();
+    (counter, seen)
+}
+// ANCHOR_END: own_counter
+
+// ANCHOR: scoped_sum
+/// Sums `numbers` in chunks, one scoped task per chunk. The tasks borrow `numbers` and the
+/// total directly: no `Arc`, no copies, because `scope` waits for them before it returns.
+pub fn sum_in_chunks(numbers: &[u64], chunk: usize) -> u64 {
+    let total = Mutex::new(0);
+    scope(|s| {
+        for part in numbers.chunks(chunk) {
+            let total = &total;
+            s.go("part", move || {
+                let sum: u64 = part.iter().sum();
+                *total.lock().unwrap() += sum;
+            });
+        }
+    });
+    total.into_inner().unwrap()
+}
+// ANCHOR_END: scoped_sum

@@ -1,6 +1,6 @@
 //! The right way to capture, run under goro's deterministic mode.
 
-use lesson_06_send_and_capture::patterns::{count_visits, guest_book, squares};
+use lesson_06_send_and_capture::patterns::{bump_copies, count_visits, guest_book, squares};
 use lesson_06_send_and_capture::run_deterministic;
 
 #[test]
@@ -34,4 +34,16 @@ fn every_guest_signs_once() {
     let mut lines = run_deterministic(2, || guest_book(&["ana", "bo", "cy"]));
     lines.sort();
     insta::assert_snapshot!(lines.join("\n"));
+}
+
+#[test]
+fn move_gives_each_task_its_own_counter() {
+    // `move || counter += 1` compiles: the closure owns a copy of `counter`, made when the
+    // closure is created. Each task bumps its own copy from 0 to 1; the original never moves.
+    let (original, copies) = run_deterministic(5, || bump_copies(3));
+    assert_eq!(copies, [1, 1, 1], "each task increments its own copy once");
+    assert_eq!(
+        original, 0,
+        "the caller's counter is not shared with the tasks"
+    );
 }
