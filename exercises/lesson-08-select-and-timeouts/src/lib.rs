@@ -2,14 +2,15 @@
 //!
 //! A payment service charges each payment through a remote gateway, one handler task per
 //! payment, fire-and-forget. Some gateway calls never come back, and the handler waiting for
-//! them never ends: a goroutine leak. You fix `handle` in `src/payments.rs` with `select!` and a
-//! timeout; [`process_batch`] reports how many goroutines are still alive afterwards.
+//! them never ends: a goroutine leak. You fix `handle` in `src/payments.rs` with a timeout
+//! built from a worker task, a reply channel and `select!`; [`process_batch`] reports how many
+//! goroutines are still alive afterwards, and what the gateway did with each call.
 
 pub mod gateway;
 pub mod payments;
 pub mod processor;
 
-pub use gateway::{Gateway, Payment, Receipt, Reply};
+pub use gateway::{Abort, Aborted, Call, Gateway, Outcome, Payment, Receipt, Reply};
 pub use payments::{TIMEOUT, handle};
 pub use processor::{Ledger, Report, process_batch};
 

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::gateway::{Gateway, Payment};
+use crate::gateway::{Aborted, Gateway, Payment};
 use crate::processor::Ledger;
 
 /// How long a handler waits for the gateway before giving up on a payment.
@@ -11,13 +11,14 @@ pub const TIMEOUT: Duration = Duration::from_secs(2);
 // ANCHOR: handle
 /// Charges `payment` through `gateway` and records the outcome in `ledger`.
 pub fn handle(payment: Payment, gateway: &Gateway, ledger: &Ledger) {
-    let reply = gateway.charge(&payment);
-    // TODO(lesson): the gateway may never answer, and then this handler waits forever: a
-    // leaked goroutine per hung request. Wait for the reply OR for TIMEOUT to pass, whichever
-    // comes first, and record "timed out after 2s" when the time runs out.
-    match reply.recv() {
+    let call = gateway.charge(&payment);
+    // TODO(lesson): `wait` returns when the gateway answers, and the gateway may never answer:
+    // then this handler waits forever, a leaked goroutine per hung request. Give up after
+    // TIMEOUT and record "timed out after 2s", and make sure that nothing you start for it
+    // outlives the payment, and that the ledger says what the gateway really did.
+    match call.wait() {
         Ok(receipt) => ledger.record(&payment, receipt),
-        Err(_) => ledger.record(&payment, "gateway hung up"),
+        Err(Aborted) => ledger.record(&payment, "aborted"),
     }
 }
 // ANCHOR_END: handle

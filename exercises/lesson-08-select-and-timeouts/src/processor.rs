@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::gateway::{Gateway, Payment};
+use crate::gateway::{Gateway, Outcome, Payment};
 use crate::payments::handle;
 
 /// Where handlers write what happened to each payment, stamped with goro's clock.
@@ -56,6 +56,9 @@ pub struct Report {
     pub leaked: usize,
     /// Those goroutines as a dump shows them: `goroutine N [wait reason] name`.
     pub stuck: Vec<String>,
+    /// What the gateway did with each call that was decided, by payment id. A call that is
+    /// neither answered nor aborted is still open, and missing here.
+    pub gateway: Vec<(u32, Outcome)>,
 }
 
 impl fmt::Display for Report {
@@ -63,6 +66,12 @@ impl fmt::Display for Report {
         for line in &self.ledger {
             writeln!(f, "{line}")?;
         }
+        let calls: Vec<String> = self
+            .gateway
+            .iter()
+            .map(|(id, outcome)| format!("{id} {outcome:?}"))
+            .collect();
+        writeln!(f, "gateway calls: {}", calls.join(", "))?;
         write!(f, "goroutines still alive after a minute: {}", self.leaked)?;
         for task in &self.stuck {
             write!(f, "\n    {task}")?;
@@ -87,6 +96,7 @@ pub fn process_batch(payments: &[Payment], gateway: &Arc<Gateway>) -> Report {
         ledger: ledger.lines(),
         leaked: goro::num_goroutines() - 1,
         stuck: stuck_goroutines(&goro::debug::dump()),
+        gateway: gateway.outcomes(),
     }
 }
 // ANCHOR_END: batch

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use lesson_08_select_and_timeouts::{Gateway, Payment, Reply, process_batch, run_deterministic};
+use lesson_08_select_and_timeouts::{
+    Gateway, Outcome, Payment, Reply, process_batch, run_deterministic,
+};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -63,6 +65,53 @@ fn a_slow_reply_times_out() {
         [" 2000ms  payment 4 (4000 cents): timed out after 2s"],
         "a reply that takes 5s must be given up on at the 2s timeout"
     );
+    assert_eq!(
+        report.gateway,
+        [(4, Outcome::Aborted)],
+        "a payment the ledger calls timed out must not be charged later: abort the call"
+    );
+}
+
+#[test]
+fn hung_calls_are_aborted_not_abandoned() {
+    let report = run_deterministic(3, || {
+        let (payments, gateway) = a_bad_day();
+        process_batch(&payments[1..2], &gateway)
+    });
+    assert_eq!(
+        report.gateway,
+        [(2, Outcome::Aborted)],
+        "the hung call must be aborted at the timeout:\n{report}"
+    );
+    assert_eq!(
+        report.leaked, 0,
+        "nothing started for the payment may still wait a minute later:\n{report}"
+    );
+}
+
+#[test]
+fn the_ledger_says_what_the_gateway_did() {
+    // The gateway answers at exactly 2 s, the moment the handler gives up. Which comes first
+    // depends on the schedule; either way the ledger must agree with the gateway: "approved"
+    // if the call was answered, "timed out" if it was aborted.
+    for seed in 0..16 {
+        let report = run_deterministic(seed, || {
+            let payments = [Payment { id: 7, cents: 700 }];
+            let gateway = Gateway::scripted([(7, Reply::Approve(ms(2000)))]);
+            process_batch(&payments, &gateway)
+        });
+        let expected = match report.gateway.as_slice() {
+            [(7, Outcome::Answered)] => " 2000ms  payment 7 (700 cents): approved",
+            [(7, Outcome::Aborted)] => " 2000ms  payment 7 (700 cents): timed out after 2s",
+            other => panic!("seed {seed}: the call must be answered or aborted, got {other:?}"),
+        };
+        assert_eq!(
+            report.ledger,
+            [expected],
+            "seed {seed}: the ledger disagrees with the gateway:\n{report}"
+        );
+        assert_eq!(report.leaked, 0, "seed {seed}:\n{report}");
+    }
 }
 
 #[test]
