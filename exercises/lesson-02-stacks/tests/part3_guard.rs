@@ -2,8 +2,10 @@
 //! so each test re-runs this binary as a child process that does the dangerous thing, and the
 //! parent reads how the child ended.
 //!
-//! The child installs a SIGSEGV/SIGBUS handler that looks at the faulting address and exits
-//! with [`IN_GUARD`] if it lies inside the guard page, or [`OUTSIDE_GUARD`] if not.
+//! The child first checks that there is a guard page to test (one page, mapped), exiting with
+//! [`NO_GUARD`] or [`GUARD_NOT_MAPPED`] if not. Then it installs a SIGSEGV/SIGBUS handler that
+//! looks at the faulting address and exits with [`IN_GUARD`] if it lies inside the guard page,
+//! or [`OUTSIDE_GUARD`] if not.
 
 use std::hint::black_box;
 use std::process::Command;
@@ -12,12 +14,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use goro::sys::context::stack::Stack as ContextStack;
 use goro::sys::context::{Context, Transfer};
 use goro::sys::libc;
-use lesson_02_stacks::Stack;
+use lesson_02_stacks::{Stack, page_size, resident_pages};
 
 const CHILD_ENV: &str = "LESSON_02_GUARD_CHILD";
 const IN_GUARD: i32 = 42;
 const OUTSIDE_GUARD: i32 = 43;
 const NO_FAULT: i32 = 44;
+const NO_GUARD: i32 = 45;
+const GUARD_NOT_MAPPED: i32 = 46;
 
 static GUARD_LO: AtomicUsize = AtomicUsize::new(0);
 static GUARD_HI: AtomicUsize = AtomicUsize::new(0);
@@ -36,9 +40,17 @@ extern "C" fn on_fault(_signal: libc::c_int, info: *mut libc::siginfo_t, _ctx: *
     unsafe { libc::_exit(code) };
 }
 
-/// In the child: remember where the guard is and catch the fault on an alternate stack (the
-/// faulting stack may have no room left for the handler).
+/// In the child: make sure there is a guard page to test, remember where it is, and catch the
+/// fault on an alternate stack (the faulting stack may have no room left for the handler).
 fn arm_fault_handler(stack: &Stack) {
+    let guard = stack.guard();
+    if guard.len() != page_size() || !guard.start.is_multiple_of(page_size()) {
+        std::process::exit(NO_GUARD);
+    }
+    // mincore fails (ENOMEM) on a range that is not mapped; a PROT_NONE page is mapped.
+    if resident_pages(guard.start, guard.end).is_err() {
+        std::process::exit(GUARD_NOT_MAPPED);
+    }
     GUARD_LO.store(stack.guard().start, Ordering::Relaxed);
     GUARD_HI.store(stack.guard().end, Ordering::Relaxed);
     let alt = Box::leak(vec![0u8; 64 * 1024].into_boxed_slice());
@@ -79,12 +91,20 @@ fn run_child(test: &str) -> (Option<i32>, String) {
 
 fn explain(code: Option<i32>, stderr: &str) -> String {
     match code {
-        Some(OUTSIDE_GUARD) => "the child went through the guard page without a fault and only \
-                                crashed below the whole mapping: nothing protects the page that \
-                                `guard()` returns"
+        Some(NO_GUARD) => "there is no guard page to test yet: `guard()` must be exactly one \
+                           page, page aligned, right below `bottom()` (part1_layout checks the \
+                           layout; make it pass first)"
             .to_string(),
-        Some(NO_FAULT) => "the child wrote into the guard page and nothing stopped it: the page \
-                           is readable and writable"
+        Some(GUARD_NOT_MAPPED) => "the page `guard()` returns is not mapped at all: the guard \
+                                   must be part of the stack's own mapping (an unmapped hole \
+                                   could be filled by the next `mmap` anywhere in the process)"
+            .to_string(),
+        Some(OUTSIDE_GUARD) => "the child faulted, but not inside `guard()`: it went through the \
+                                guard page without a fault and crashed somewhere else, so the \
+                                page `guard()` returns is still accessible"
+            .to_string(),
+        Some(NO_FAULT) => "the child ran into the guard page and nothing stopped it: the page is \
+                           readable and writable"
             .to_string(),
         other => format!("the child ended unexpectedly ({other:?}); its stderr:\n{stderr}"),
     }

@@ -37,7 +37,7 @@ fn the_guard_page_sits_right_below_the_stack() {
 }
 
 #[test]
-fn a_zero_size_stack_is_an_error() {
+fn zero_is_not_a_stack_size() {
     let err = Stack::new(0).expect_err("Stack::new(0) must fail");
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{err}");
 }
