@@ -28,7 +28,10 @@ fn mapped_pages(lo: usize, hi: usize) -> Vec<bool> {
 /// "usable page 3" (counted from `bottom()`, starting at 0).
 fn pages_that_are(pages: &[bool], want: bool) -> String {
     if pages.iter().all(|&m| m == want) {
-        return format!("all {} of them, the guard page and every usable page", pages.len());
+        return format!(
+            "all {} of them, the guard page and every usable page",
+            pages.len()
+        );
     }
     let names: Vec<String> = pages
         .iter()
