@@ -178,6 +178,8 @@ impl<'a> Cx<'a> {
     }
 
     /// Makes task `id` runnable again if it is parked. Does not switch: this task keeps running.
+    /// If `id` is Runnable or Running, its next `park` returns at once instead (one token,
+    /// however many unparks); if it is Dead, or no task has that id, nothing happens.
     pub fn unpark(&self, id: TaskId) {
         self.outbox.send(Request::Unpark(id));
     }

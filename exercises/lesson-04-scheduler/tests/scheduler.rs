@@ -153,6 +153,77 @@ fn unpark_of_a_task_that_is_not_waiting_is_kept_for_its_next_park() {
 }
 
 #[test]
+fn a_pending_wakeup_survives_a_yield() {
+    let mut scheduler = Scheduler::new();
+    let b = TaskId(2);
+    scheduler
+        .spawn("a", move |cx| {
+            // b is Runnable and has not run yet: this leaves a token for b's next park.
+            cx.unpark(b);
+            cx.say("a unparked b");
+        })
+        .unwrap();
+    scheduler
+        .spawn("b", |cx| {
+            cx.say("b yields");
+            cx.yield_now();
+            cx.say("b parks");
+            cx.park();
+            cx.say("b's park returned at once");
+        })
+        .unwrap();
+    if let Err(err) = scheduler.run() {
+        panic!(
+            "b's park must return at once: a's unpark left a token, and only a park uses it up \
+             (b's yield in between does not); run failed: {err}\n\ntrace:\n{}",
+            scheduler.trace().text()
+        );
+    }
+    assert_eq!(
+        scheduler.trace().said(),
+        ["a unparked b", "b yields", "b parks", "b's park returned at once"]
+    );
+}
+
+#[test]
+fn unpark_of_a_dead_or_unknown_task_does_nothing() {
+    let mut scheduler = Scheduler::new();
+    let early = scheduler.spawn("early", |cx| cx.say("early ran")).unwrap();
+    scheduler
+        .spawn("late", move |cx| {
+            cx.unpark(early); // early is Dead by now
+            cx.unpark(TaskId(0)); // ids start at 1
+            cx.unpark(TaskId(99)); // no such task
+            cx.yield_now();
+            cx.say("late carried on");
+        })
+        .unwrap();
+    if let Err(err) = scheduler.run() {
+        panic!("run failed: {err}\n\ntrace:\n{}", scheduler.trace().text());
+    }
+    let trace = scheduler.trace().text();
+    assert_eq!(
+        scheduler.trace().said(),
+        ["early ran", "late carried on"],
+        "trace:\n{trace}"
+    );
+    let early_changes: Vec<&str> = trace
+        .lines()
+        .filter(|l| l.contains(" early ") && !l.contains(" says: "))
+        .collect();
+    assert_eq!(
+        early_changes,
+        [
+            " #1 early    spawned  -> Runnable",
+            " #1 early    Runnable -> Running",
+            " #1 early    Running  -> Dead",
+        ],
+        "a Dead task stays Dead: an unpark of it (or of an id no task has) does nothing"
+    );
+    assert_eq!(scheduler.state(TaskId(99)), None);
+}
+
+#[test]
 fn a_lonely_park_is_a_deadlock() {
     let mut scheduler = Scheduler::new();
     let lonely = scheduler.spawn("lonely", |cx| cx.park()).unwrap();

@@ -19,6 +19,7 @@ struct Task {
     name: String,
     state: State,
     /// An `unpark` that arrived while the task was not parked; its next `park` returns at once.
+    /// `spawn` starts it at `false`; setting and consuming it is `run`'s job.
     wakeup_pending: bool,
     /// `None` once the task is Dead: its stack goes back as soon as it finishes.
     co: Option<Coroutine>,
