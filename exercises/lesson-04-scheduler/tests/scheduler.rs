@@ -181,7 +181,12 @@ fn a_pending_wakeup_survives_a_yield() {
     }
     assert_eq!(
         scheduler.trace().said(),
-        ["a unparked b", "b yields", "b parks", "b's park returned at once"]
+        [
+            "a unparked b",
+            "b yields",
+            "b parks",
+            "b's park returned at once"
+        ]
     );
 }
 

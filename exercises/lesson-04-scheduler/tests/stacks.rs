@@ -35,8 +35,7 @@ fn a_finished_task_gives_its_stack_back_at_once() {
             scheduler.trace().text()
         ),
         Some(n) => assert_eq!(
-            n,
-            1,
+            n, 1,
             "while the observer ran, {n} task stacks were live: the Dead task's stack should \
              have gone back when it finished (a Dead task's coroutine is dropped at once)"
         ),
