@@ -7,13 +7,16 @@
 //! Given: the [`Ring`] type below (its fields are the whole of its state), a step-by-step
 //! simulation of several workers ([`sim`]) that prints what each of them does, and, in
 //! [`migrate`], the one kind of task the compiler can prove safe to move between threads.
-
-use std::sync::atomic::{AtomicU32, AtomicU64};
+//! The ring's atomics come from [`watch`]: they behave exactly like `AtomicU32` and
+//! `AtomicU64`, and let the tests stop a thief at the worst moment and run the owner there.
 
 pub mod migrate;
 pub mod ring;
 pub mod schedule;
 pub mod sim;
+pub mod watch;
+
+use watch::{Counter, Slot};
 
 // ANCHOR: ring
 /// Slots in a ring. Go and goro use 256; eight keeps the simulation's traces short.
@@ -27,12 +30,12 @@ pub const CAPACITY: u32 = 8;
 /// thief move `head`, each with a compare-and-swap, so that each task is handed out once.
 pub struct Ring {
     /// Position of the oldest queued task: where `pop` and thieves take from.
-    pub(crate) head: AtomicU32,
+    pub(crate) head: Counter,
     /// Position one past the newest queued task: where the owner's `push` writes.
-    pub(crate) tail: AtomicU32,
-    /// The task ids. Atomics, so that a thief reading a slot while the owner rewrites it reads
-    /// an old or a new value rather than racing (the thief's compare-and-swap then fails).
-    pub(crate) slots: [AtomicU64; CAPACITY as usize],
+    pub(crate) tail: Counter,
+    /// The task ids. Atomics, so that a thief reading a slot while the owner rewrites it gets
+    /// an old or a new value, never undefined behaviour; which one it got is its problem.
+    pub(crate) slots: [Slot; CAPACITY as usize],
 }
 // ANCHOR_END: ring
 
@@ -40,14 +43,14 @@ impl Ring {
     /// An empty ring.
     pub fn new() -> Ring {
         Ring {
-            head: AtomicU32::new(0),
-            tail: AtomicU32::new(0),
-            slots: std::array::from_fn(|_| AtomicU64::new(0)),
+            head: Counter::new(0),
+            tail: Counter::new(0),
+            slots: std::array::from_fn(|_| Slot::new(0)),
         }
     }
 
     /// The slot that holds position `position`.
-    pub(crate) fn slot(&self, position: u32) -> &AtomicU64 {
+    pub(crate) fn slot(&self, position: u32) -> &Slot {
         &self.slots[(position % CAPACITY) as usize]
     }
 }

@@ -1,5 +1,9 @@
 //! The ring on one thread: what goes where.
 
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use lesson_12_work_stealing::watch::{When, interleave};
 use lesson_12_work_stealing::{CAPACITY, Ring};
 
 fn drain(ring: &Ring) -> Vec<u64> {
@@ -117,3 +121,113 @@ fn steals_and_spills_keep_every_task() {
         "every task exactly once"
     );
 }
+
+/// Every task of `all` exactly once among the lists: which ones were lost, and which were
+/// handed out more than once.
+fn lost_and_twice(all: std::ops::RangeInclusive<u64>, lists: &[&[u64]]) -> (Vec<u64>, Vec<u64>) {
+    let count = |t: u64| {
+        lists
+            .iter()
+            .flat_map(|l| l.iter())
+            .filter(|&&x| x == t)
+            .count()
+    };
+    let lost = all.clone().filter(|&t| count(t) == 0).collect();
+    let twice = all.filter(|&t| count(t) > 1).collect();
+    (lost, twice)
+}
+
+// ANCHOR: claimed
+#[test]
+fn the_owner_refills_the_slots_a_thief_just_claimed() {
+    // The victim holds g1-g4. The moment the thief's compare-and-swap of its head succeeds,
+    // the owner (running all along on another thread) pushes g5, g6... until its ring is full
+    // again, which writes into the very slots the thief just claimed.
+    let victim = Rc::new(filled(1..=4));
+    let thief = Ring::new();
+    let owner_ring = Rc::clone(&victim);
+    let pushed = Rc::new(Cell::new(4));
+    let spilled = Rc::new(RefCell::new(Vec::new()));
+    let (last, spill) = (Rc::clone(&pushed), Rc::clone(&spilled));
+    let owner = move || {
+        while owner_ring.len() < CAPACITY as usize {
+            let t = last.get() + 1;
+            last.set(t);
+            if let Err(batch) = owner_ring.push(t) {
+                spill.borrow_mut().extend(batch);
+                break;
+            }
+        }
+    };
+    let run = interleave(&victim, When::Claimed, owner, || thief.steal_into(&victim));
+    assert!(
+        run.owner_ran,
+        "the thief took nothing from a ring of four tasks"
+    );
+    let mut stolen = drain(&thief);
+    stolen.extend(run.result);
+    let left = drain(&victim);
+    let (lost, twice) = lost_and_twice(1..=pushed.get(), &[&stolen, &left, &spilled.borrow()]);
+    assert!(
+        lost.is_empty() && twice.is_empty(),
+        "lost {lost:?}, handed out twice {twice:?} (the thief got {stolen:?}, the victim kept \
+         {left:?}): the moment a thief's compare-and-swap moves `head`, the owner may write new \
+         tasks into those slots"
+    );
+}
+// ANCHOR_END: claimed
+
+// ANCHOR: torn
+#[test]
+fn a_torn_snapshot_is_not_believed() {
+    // The victim holds g1-g4. Right after the thief's first look at the victim's head or tail,
+    // the owner runs: it takes g1-g4, pushes g5-g12, and takes g5-g10. The thief's next load
+    // sees a different moment from its first.
+    let victim = Rc::new(filled(1..=4));
+    let thief = Ring::new();
+    let (owner_ring, owner_log) = (Rc::clone(&victim), Rc::new(RefCell::new(Vec::new())));
+    let log = Rc::clone(&owner_log);
+    let run = interleave(
+        &victim,
+        When::FirstLook,
+        move || {
+            let mut log = log.borrow_mut();
+            log.extend(std::iter::from_fn(|| owner_ring.pop()).take(4));
+            for t in 5..=12 {
+                if let Err(spilled) = owner_ring.push(t) {
+                    log.extend(spilled);
+                }
+            }
+            log.extend(std::iter::from_fn(|| owner_ring.pop()).take(6));
+        },
+        || thief.steal_into(&victim),
+    );
+    assert!(
+        run.owner_ran,
+        "the thief never looked at the victim's head or tail"
+    );
+    let too_many: Vec<u32> = run
+        .claims
+        .iter()
+        .copied()
+        .filter(|&n| n > CAPACITY / 2)
+        .collect();
+    assert!(
+        too_many.is_empty(),
+        "the thief tried to claim {too_many:?} tasks at once (its claims: {:?}), from a ring \
+         that never holds more than {CAPACITY}: half of that is {}. Its (head, tail) snapshot \
+         was torn: the owner took and pushed tasks between the thief's two loads",
+        run.claims,
+        CAPACITY / 2
+    );
+    let mut stolen: Vec<u64> = drain(&thief);
+    stolen.extend(run.result);
+    let left = drain(&victim);
+    let (lost, twice) = lost_and_twice(1..=12, &[&stolen, &left, &owner_log.borrow()]);
+    assert!(
+        lost.is_empty() && twice.is_empty(),
+        "lost {lost:?}, handed out twice {twice:?} (the thief got {stolen:?}, the victim kept \
+         {left:?})"
+    );
+}
+// ANCHOR_END: torn

@@ -53,6 +53,39 @@ fn the_global_queue_is_not_starved() {
 // ANCHOR_END: starved
 
 #[test]
+fn a_fairness_tick_takes_one_task_from_the_global_queue() {
+    for own_tasks in [vec![100], vec![]] {
+        let own = Ring::new();
+        for &t in &own_tasks {
+            own.push(t).expect("an empty ring has room");
+        }
+        let mut global: VecDeque<u64> = (1..=12).collect();
+        let found = find_task(Places {
+            tick: 2 * FAIRNESS_TICK,
+            own: &own,
+            global: &mut global,
+            victims: Vec::new(),
+            workers: 4,
+        });
+        assert_eq!(
+            found,
+            Some(Found {
+                task: 1,
+                source: Source::FairnessTick
+            }),
+            "tick {} is a fairness tick: the global queue goes first (own ring: {own_tasks:?})",
+            2 * FAIRNESS_TICK
+        );
+        assert_eq!(
+            (own.len(), global.len()),
+            (own_tasks.len(), 11),
+            "on a fairness tick a worker takes one task from the global queue, not a share \
+             (own ring before: {own_tasks:?})"
+        );
+    }
+}
+
+#[test]
 fn an_idle_worker_takes_a_fair_share_of_the_global_queue() {
     let own = Ring::new();
     let mut global: VecDeque<u64> = (1..=12).collect();
@@ -73,8 +106,8 @@ fn an_idle_worker_takes_a_fair_share_of_the_global_queue() {
     assert_eq!(
         own.len(),
         3,
-        "12 tasks in the global queue and 4 workers: a fair share is 12 / 4 + 1 = 4, one to \
-         run now and 3 for the worker's own ring"
+        "12 tasks in the global queue and 4 workers: the page's fair share is 4, one to run now \
+         and 3 for the worker's own ring"
     );
     assert_eq!(global.len(), 8);
 
