@@ -151,8 +151,9 @@ pub fn grade(root: &Path, args: &GradeArgs, verbose: bool) -> Result<bool> {
             rerun_after_timeout: true,
             test_env: Vec::new(),
             time_limit: Duration::from_secs(lesson.meta.time_limit_secs),
+            sandbox: true,
         };
-        let exec = check::execute(&lesson.dir, lesson, &opts, false)?;
+        let exec = check::execute(&lesson.dir, lesson, None, &opts, false)?;
         let passed = exec.passed();
         let (error, tests) = match &exec.run {
             None => (
@@ -216,6 +217,7 @@ fn outcome_word(o: &Outcome) -> &'static str {
         Outcome::Crashed(_) => "crashed",
         Outcome::TimedOut(_) => "timed_out",
         Outcome::NotRun => "not_run",
+        Outcome::Invalid(_) => "invalid",
     }
 }
 

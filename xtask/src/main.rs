@@ -14,6 +14,7 @@ mod learner;
 mod lock;
 mod report;
 mod runner;
+mod sandbox;
 mod scaffold;
 mod scratch;
 mod state;
@@ -142,6 +143,18 @@ fn default_root() -> PathBuf {
 }
 
 fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("__sandbox") {
+        // The launcher of test processes (see sandbox.rs); not a command for people.
+        return match sandbox::main(&args[2..]) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::from(1),
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(125)
+            }
+        };
+    }
     let cli = Cli::parse();
     match cli.color {
         Color::Always => anstream::ColorChoice::Always.write_global(),
