@@ -162,17 +162,40 @@ pub fn check(course: &Course, lesson: &Lesson, options: CheckOptions) -> Result<
         ),
         paint(DIM, course.rel(&lesson.page(course)))
     );
+    for file in &lesson.meta.edit {
+        crate::guard::no_links(&course.root, &format!("exercises/{}/{file}", lesson.name))?;
+    }
+    if let Some(note) = crate::guard::env_note() {
+        anstream::println!("  {}", paint(DIM, format!("(note: {note})")));
+    }
+    let shipped_build_script = lock::read(course)?
+        .and_then(|l| l.lessons.get(&lesson.name).cloned())
+        .is_some_and(|e| e.protected.contains_key("build.rs"));
+    let config = crate::guard::judging_files(&course.root, &lesson.dir, shipped_build_script);
+    if !config.is_empty() {
+        anstream::println!(
+            "  {} these files change how the lesson is judged, so it is not checked:",
+            paint(BAD, "refused:")
+        );
+        for f in &config {
+            anstream::println!("    {} — {}", paint(HEAD, &f.file), f.why);
+        }
+        anstream::println!(
+            "{} remove them (`cargo xtask grade` never uses them either) and check again.",
+            paint(HEAD, "Next:")
+        );
+        return Ok(false);
+    }
     let problems = lock::check(course, lesson)?;
     if problems.is_none() {
         anstream::println!(
-            "  {}",
+            "  {} exercises/{} is missing or has no entry for this lesson, so changed tests \
+             cannot be detected and the lesson cannot count as passed; restore it with {}",
+            paint(BAD, "no lock:"),
+            lock::LOCK_FILE,
             paint(
-                DIM,
-                format!(
-                    "(exercises/{} has no entry for this lesson, so changed tests cannot be \
-                     detected; instructors: cargo xtask seal)",
-                    lock::LOCK_FILE
-                )
+                CMD,
+                format!("git checkout -- exercises/{}", lock::LOCK_FILE)
             )
         );
     }
@@ -190,7 +213,19 @@ pub fn check(course: &Course, lesson: &Lesson, options: CheckOptions) -> Result<
         sandbox: true,
     };
     let exec = execute(&lesson.dir, lesson, None, &opts, true)?;
-    let tampered = problems.as_ref().is_some_and(|p| !p.is_empty());
+    // A test process that changed protected files while it ran counts as tampering too.
+    let after = lock::check(course, lesson)?;
+    if problems.as_ref().is_some_and(|p| p.is_empty())
+        && let Some(changed) = after.as_ref().filter(|p| !p.is_empty())
+    {
+        anstream::println!(
+            "  {} a test process changed protected files while it ran:",
+            paint(BAD, "tampering:")
+        );
+        print_lock_problems(course, lesson, changed);
+    }
+    let tampered = problems.as_ref().is_none_or(|p| !p.is_empty())
+        || after.as_ref().is_none_or(|p| !p.is_empty());
     let passed = exec.passed() && !tampered;
     let mut state = State::load(course);
     state.record(lesson, passed);
@@ -204,6 +239,9 @@ pub fn check(course: &Course, lesson: &Lesson, options: CheckOptions) -> Result<
         return Ok(false);
     }
     let run = exec.run.as_ref().expect("built");
+    for note in &run.notes {
+        anstream::println!("  {}", paint(DIM, format!("(note: {note})")));
+    }
     if !options.verbose && !exec.build.warnings.is_empty() {
         anstream::println!(
             "  {}",

@@ -252,6 +252,9 @@ pub fn build(
 ) -> Result<Build> {
     let manifest = dir.join("Cargo.toml");
     let mut cmd = cargo();
+    // Cargo reads `.cargo/config.toml` from the folders above where it runs: run it in the
+    // lesson, whose folders up to the course root `check` and `grade` have vetted.
+    cmd.current_dir(dir);
     cmd.args(["test", "--no-run", "--manifest-path"])
         .arg(&manifest)
         .arg("--message-format")
