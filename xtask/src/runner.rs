@@ -155,8 +155,6 @@ pub fn judging_var(key: &str) -> bool {
         "RUSTC_WORKSPACE_WRAPPER",
         "RUSTC_BOOTSTRAP",
         "TRYBUILD",
-        "LD_PRELOAD",
-        "LD_LIBRARY_PATH",
         "RUST_TEST_THREADS",
         "RUST_TEST_NOCAPTURE",
     ];
