@@ -59,7 +59,7 @@ pub struct Meta {
     pub title: String,
     /// Files the learner edits, relative to the exercise folder.
     pub edit: Vec<String>,
-    /// Time limit per test binary, in seconds.
+    /// Time limit per test (each runs in a process of its own), in seconds.
     #[serde(default = "default_time_limit")]
     pub time_limit_secs: u64,
     /// Tests the exercise fails as shipped, as `<test-target>::<test path>`.

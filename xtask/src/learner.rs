@@ -31,6 +31,9 @@ pub fn list(course: &Course) -> Result<()> {
         };
         anstream::println!("  {}  {mark}  {}", lesson.nn(), lesson.meta.title);
     }
+    for b in &course.broken {
+        anstream::println!("  {}  {}: {}", paint(BAD, "✗ broken"), b.name, b.error);
+    }
     let total = course.lessons.len();
     anstream::println!(
         "\n  {} {passed}/{total} lessons passed",

@@ -1082,6 +1082,47 @@ mod tests {
         assert_eq!(p.started.as_deref(), Some("hangs"));
     }
 
+    fn pass(code: i32) -> Pass {
+        Pass {
+            status: ExitStatus::from_raw(code << 8),
+            timed_out: false,
+            failure: "boom".into(),
+            stderr: String::new(),
+            stdout_and_stderr: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_verdict_needs_the_report_and_the_exit_status_to_agree() {
+        let limit = Duration::from_secs(1);
+        assert_eq!(judge("t", "ok t\n", &pass(0), limit), Outcome::Passed);
+        assert_eq!(judge("t", "ignored t\n", &pass(0), limit), Outcome::Ignored);
+        assert_eq!(
+            judge("t", "failed t\n", &pass(101), limit),
+            Outcome::Failed("boom".into())
+        );
+        let invalid = |o: Outcome, needle: &str| match o {
+            Outcome::Invalid(why) => assert!(why.contains(needle), "{why}"),
+            other => panic!("{other:?}"),
+        };
+        // Ended before the harness reported, with status 0.
+        invalid(
+            judge("t", "", &pass(0), limit),
+            "before the test harness reported",
+        );
+        // A report about a test it was not asked to run.
+        invalid(judge("t", "ok t\nok u\n", &pass(0), limit), "`u`");
+        // A pass that the exit status contradicts.
+        invalid(judge("t", "ok t\n", &pass(3), limit), "exit code 3");
+        // Two reports for one test.
+        invalid(judge("t", "ok t\nok t\n", &pass(0), limit), "2 results");
+        // No report and a failing status: the process died.
+        assert!(matches!(
+            judge("t", "", &pass(3), limit),
+            Outcome::Crashed(_)
+        ));
+    }
+
     #[test]
     fn capped_keeps_head_and_tail() {
         let mut c = Capped::default();

@@ -58,6 +58,12 @@ pub fn verify(course: &Course, names: &[String], with_book: bool, verbose: bool)
     };
     let _scratch = scratch::lock(&course.root)?;
     let mut failed: Vec<(String, Vec<String>)> = Vec::new();
+    if names.is_empty() {
+        for b in &course.broken {
+            anstream::println!("{} {}: {}", paint(BAD, "✗"), b.name, b.error);
+            failed.push((b.name.clone(), vec![b.error.clone()]));
+        }
+    }
     for lesson in &lessons {
         anstream::println!(
             "{}",
