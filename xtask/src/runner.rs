@@ -311,7 +311,9 @@ pub fn build(
                     } else if target.kind.iter().any(|k| k.contains("lib")) {
                         "lib".to_string()
                     } else {
-                        target.name
+                        // A binary's own unit tests: named apart from an integration test of
+                        // the same stem (tests/main_exits.rs next to src/bin/main_exits.rs).
+                        format!("{}-{}", target.kind.join("-"), target.name)
                     };
                     out.targets.push(TestTarget { name, exe });
                 }

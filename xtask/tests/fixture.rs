@@ -970,7 +970,7 @@ fn workflow_commands(file: &str, key: &str) -> Vec<String> {
 
 /// Runs a workflow's command line with `sh`, `cargo xtask` being the grader under test.
 fn run_workflow_line(line: &str, cwd: &Path, shim: &Path) -> (i32, String) {
-    let mut cmd = xtask_command();
+    let cmd = xtask_command();
     let path = format!(
         "{}:{}",
         shim.display(),
