@@ -35,6 +35,7 @@ impl Execution {
 pub fn execute(
     dir: &Path,
     lesson: &Lesson,
+    expected: Option<&runner::Expected>,
     opts: &runner::Options,
     live: bool,
 ) -> Result<Execution> {
@@ -92,6 +93,7 @@ pub fn execute(
         &lesson.package,
         &lesson.version,
         &build.targets,
+        expected,
         opts,
         &mut on_event,
     )?;
@@ -135,6 +137,11 @@ pub fn print_case(case: &TestCase) {
         Outcome::NotRun => {
             anstream::println!("  {} {id} {}", paint(DIM, "·"), paint(DIM, "(not run)"))
         }
+        Outcome::Invalid(_) => anstream::println!(
+            "  {} {id} {}",
+            paint(BAD, "✗"),
+            paint(BAD, "not trusted: the run does not add up")
+        ),
     }
 }
 
@@ -155,17 +162,40 @@ pub fn check(course: &Course, lesson: &Lesson, options: CheckOptions) -> Result<
         ),
         paint(DIM, course.rel(&lesson.page(course)))
     );
+    for file in &lesson.meta.edit {
+        crate::guard::no_links(&course.root, &format!("exercises/{}/{file}", lesson.name))?;
+    }
+    if let Some(note) = crate::guard::env_note() {
+        anstream::println!("  {}", paint(DIM, format!("(note: {note})")));
+    }
+    let shipped_build_script = lock::read(course)?
+        .and_then(|l| l.lessons.get(&lesson.name).cloned())
+        .is_some_and(|e| e.protected.contains_key("build.rs"));
+    let config = crate::guard::judging_files(&course.root, &lesson.dir, shipped_build_script);
+    if !config.is_empty() {
+        anstream::println!(
+            "  {} these files change how the lesson is judged, so it is not checked:",
+            paint(BAD, "refused:")
+        );
+        for f in &config {
+            anstream::println!("    {} — {}", paint(HEAD, &f.file), f.why);
+        }
+        anstream::println!(
+            "{} remove them (`cargo xtask grade` never uses them either) and check again.",
+            paint(HEAD, "Next:")
+        );
+        return Ok(false);
+    }
     let problems = lock::check(course, lesson)?;
     if problems.is_none() {
         anstream::println!(
-            "  {}",
+            "  {} exercises/{} is missing or has no entry for this lesson, so changed tests \
+             cannot be detected and the lesson cannot count as passed; restore it with {}",
+            paint(BAD, "no lock:"),
+            lock::LOCK_FILE,
             paint(
-                DIM,
-                format!(
-                    "(exercises/{} has no entry for this lesson, so changed tests cannot be \
-                     detected; instructors: cargo xtask seal)",
-                    lock::LOCK_FILE
-                )
+                CMD,
+                format!("git checkout -- exercises/{}", lock::LOCK_FILE)
             )
         );
     }
@@ -180,9 +210,22 @@ pub fn check(course: &Course, lesson: &Lesson, options: CheckOptions) -> Result<
         rerun_after_timeout: false,
         test_env: Vec::new(),
         time_limit: Duration::from_secs(lesson.meta.time_limit_secs),
+        sandbox: true,
     };
-    let exec = execute(&lesson.dir, lesson, &opts, true)?;
-    let tampered = problems.as_ref().is_some_and(|p| !p.is_empty());
+    let exec = execute(&lesson.dir, lesson, None, &opts, true)?;
+    // A test process that changed protected files while it ran counts as tampering too.
+    let after = lock::check(course, lesson)?;
+    if problems.as_ref().is_some_and(|p| p.is_empty())
+        && let Some(changed) = after.as_ref().filter(|p| !p.is_empty())
+    {
+        anstream::println!(
+            "  {} a test process changed protected files while it ran:",
+            paint(BAD, "tampering:")
+        );
+        print_lock_problems(course, lesson, changed);
+    }
+    let tampered = problems.as_ref().is_none_or(|p| !p.is_empty())
+        || after.as_ref().is_none_or(|p| !p.is_empty());
     let passed = exec.passed() && !tampered;
     let mut state = State::load(course);
     state.record(lesson, passed);
@@ -196,6 +239,9 @@ pub fn check(course: &Course, lesson: &Lesson, options: CheckOptions) -> Result<
         return Ok(false);
     }
     let run = exec.run.as_ref().expect("built");
+    for note in &run.notes {
+        anstream::println!("  {}", paint(DIM, format!("(note: {note})")));
+    }
     if !options.verbose && !exec.build.warnings.is_empty() {
         anstream::println!(
             "  {}",
@@ -264,6 +310,9 @@ pub fn check(course: &Course, lesson: &Lesson, options: CheckOptions) -> Result<
     let what = match &first.outcome {
         Outcome::TimedOut(_) => format!("find what `{}` waits for forever", first.name),
         Outcome::Crashed(_) => format!("find why `{}` crashes", first.name),
+        Outcome::Invalid(_) => {
+            format!("make `{}` pass without ending the test process", first.name)
+        }
         _ => format!("make `{}` pass", first.name),
     };
     next_line(course, lesson, hints_shown, &what);

@@ -16,7 +16,21 @@ pub struct Course {
     pub root: PathBuf,
     /// Lessons sorted by number.
     pub lessons: Vec<Lesson>,
+    /// Lessons whose manifest could not be read: they block only themselves.
+    pub broken: Vec<Broken>,
 }
+
+/// A lesson folder whose `Cargo.toml` is unusable, and why.
+#[derive(Debug, Clone)]
+pub struct Broken {
+    /// The folder name.
+    pub name: String,
+    /// What is wrong, naming the file.
+    pub error: String,
+}
+
+/// The longest `time_limit_secs` a lesson may ask for (an hour per test).
+pub const MAX_TIME_LIMIT_SECS: u64 = 3600;
 
 /// One lesson: an exercise crate, its solution files and its book page.
 #[derive(Debug, Clone)]
@@ -45,7 +59,7 @@ pub struct Meta {
     pub title: String,
     /// Files the learner edits, relative to the exercise folder.
     pub edit: Vec<String>,
-    /// Time limit per test binary, in seconds.
+    /// Time limit per test (each runs in a process of its own), in seconds.
     #[serde(default = "default_time_limit")]
     pub time_limit_secs: u64,
     /// Tests the exercise fails as shipped, as `<test-target>::<test path>`.
@@ -94,14 +108,22 @@ impl Course {
             .into());
         }
         let mut lessons = Vec::new();
+        let mut broken = Vec::new();
         for entry in std::fs::read_dir(&exercises)? {
             let entry = entry?;
             let name = entry.file_name().to_string_lossy().into_owned();
             if !name.starts_with("lesson-") || !entry.path().join("Cargo.toml").is_file() {
                 continue;
             }
-            lessons.push(Lesson::load(&entry.path(), &name)?);
+            match Lesson::load(&entry.path(), &name) {
+                Ok(lesson) => lessons.push(lesson),
+                Err(e) => broken.push(Broken {
+                    name,
+                    error: e.to_string(),
+                }),
+            }
         }
+        broken.sort_by(|a, b| a.name.cmp(&b.name));
         lessons.sort_by(|a, b| a.number.cmp(&b.number).then(a.name.cmp(&b.name)));
         for pair in lessons.windows(2) {
             if pair[0].number == pair[1].number {
@@ -112,7 +134,11 @@ impl Course {
                 .into());
             }
         }
-        Ok(Course { root, lessons })
+        Ok(Course {
+            root,
+            lessons,
+            broken,
+        })
     }
 
     /// Finds a lesson by `lesson-07`, `07`, `7`, `channels`, `lesson-07-channels` or package name.
@@ -137,6 +163,13 @@ impl Course {
         });
         if let Some(lesson) = found {
             return Ok(lesson);
+        }
+        if let Some(b) = self.broken.iter().find(|b| {
+            let rest = b.name.strip_prefix("lesson-").unwrap_or(&b.name);
+            let (num, slug) = rest.split_once('-').unwrap_or((rest, ""));
+            b.name == q || slug == q || (number.is_some() && num.parse::<u32>().ok() == number)
+        }) {
+            return Err(format!("lesson {} cannot be used: {}", b.name, b.error).into());
         }
         Err(self.unknown_lesson(query).into())
     }
@@ -221,13 +254,25 @@ impl Lesson {
                 format!("{shown}: `edit` must name at least one file the learner edits").into(),
             );
         }
-        if meta.time_limit_secs == 0 {
-            return Err(format!("{shown}: `time_limit_secs` must be at least 1").into());
+        if meta.time_limit_secs == 0 || meta.time_limit_secs > MAX_TIME_LIMIT_SECS {
+            return Err(format!(
+                "{shown}: `time_limit_secs = {}` is out of range: give the seconds one test \
+                 may run, from 1 to {MAX_TIME_LIMIT_SECS}",
+                meta.time_limit_secs
+            )
+            .into());
         }
         for file in &meta.edit {
-            if Path::new(file).is_absolute() || file.contains("..") {
+            if Path::new(file).is_absolute() || file.contains("..") || file.contains('\\') {
                 return Err(format!(
                     "{shown}: edit entry `{file}` must be a path inside the exercise folder"
+                )
+                .into());
+            }
+            if !file.ends_with(".rs") || file == "build.rs" || file.starts_with("tests/") {
+                return Err(format!(
+                    "{shown}: edit entry `{file}` must be a Rust source file of the crate \
+                     (not a test, a build script or a config file: those judge the lesson)"
                 )
                 .into());
             }
@@ -340,7 +385,10 @@ mod tests {
         let d = dir.path().join("exercises/lesson-01-x");
         std::fs::create_dir_all(&d).unwrap();
         std::fs::write(d.join("Cargo.toml"), "[package]\nname = \"x\"\n").unwrap();
-        let err = Course::load(dir.path()).unwrap_err().to_string();
+        // A broken manifest blocks only its own lesson.
+        let course = Course::load(dir.path()).unwrap();
+        assert!(course.lessons.is_empty());
+        let err = course.find("01").unwrap_err().to_string();
         assert!(
             err.contains("exercises/lesson-01-x/Cargo.toml has no [package.metadata.workbook]"),
             "{err}"

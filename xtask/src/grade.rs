@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::Result;
 use crate::check;
-use crate::course::Course;
+use crate::course::{Course, Lesson};
 use crate::lock;
 use crate::report;
 use crate::runner::{self, Outcome};
@@ -59,6 +59,9 @@ struct LessonGrade {
     /// Why the lesson could not be run at all (missing files, build errors).
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
+    /// How the tests ran (e.g. without the read-only guard on this kernel).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    notes: Vec<String>,
     tests: Vec<TestGrade>,
 }
 
@@ -77,6 +80,158 @@ struct Grade {
     lessons: Vec<LessonGrade>,
 }
 
+fn failed(lesson: &Lesson, error: String) -> LessonGrade {
+    LessonGrade {
+        lesson: lesson.name.clone(),
+        title: lesson.meta.title.clone(),
+        passed: false,
+        error: Some(error),
+        notes: vec![],
+        tests: vec![],
+    }
+}
+
+/// Grades one lesson of the pristine `course` with the learner's files from `submission`.
+fn grade_lesson(
+    course: &Course,
+    lesson: &Lesson,
+    submission: &Path,
+    target: &Path,
+    verbose: bool,
+) -> Result<LessonGrade> {
+    let not_pristine = |what: &str, problems: &[lock::Problem]| -> Result<()> {
+        Err(format!(
+            "the course copy is not pristine {what}: {} differs from its lock in {}; grade \
+             against the official course with --course DIR",
+            lesson.name,
+            problems
+                .iter()
+                .map(|p| p.path().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+        .into())
+    };
+    match lock::check(course, lesson)? {
+        Some(problems) if !problems.is_empty() => not_pristine("", &problems)?,
+        Some(_) => {}
+        None => {
+            return Err(format!(
+                "the course has no lock entry for {} (exercises/{}): grade against the \
+                 official course with --course DIR, or seal it first (`cargo xtask seal`)",
+                lesson.name,
+                lock::LOCK_FILE
+            )
+            .into());
+        }
+    }
+    let shipped_build_script = lesson.dir.join("build.rs").is_file();
+    let config = crate::guard::judging_files(&course.root, &lesson.dir, shipped_build_script);
+    if let Some(f) = config.first() {
+        return Err(format!("the course folder has {}: {}", f.file, f.why).into());
+    }
+    let opts = runner::Options {
+        verbose,
+        target_dir: Some(target.to_path_buf()),
+        rerun_after_timeout: true,
+        test_env: Vec::new(),
+        time_limit: Duration::from_secs(lesson.meta.time_limit_secs),
+        sandbox: true,
+    };
+    // The list of tests comes from the course as shipped, before any code of the learner's
+    // is built: a test that vanishes from the submission's build fails.
+    let shipped = runner::build(&lesson.dir, &opts, false, &mut |_| {})?;
+    if !shipped.success {
+        return Ok(failed(
+            lesson,
+            format!(
+                "the course's exercise as shipped does not build, so its tests are unknown \
+                 (run `cargo xtask verify {}` on the course):\n{}",
+                lesson.nn(),
+                runner::tail(&shipped.cargo_stderr, 20)
+            ),
+        ));
+    }
+    let expected = runner::list_all(
+        &lesson.dir,
+        &lesson.package,
+        &lesson.version,
+        &shipped.targets,
+    )?;
+    let mut missing = Vec::new();
+    for file in &lesson.meta.edit {
+        let rel = format!("exercises/{}/{file}", lesson.name);
+        match crate::guard::read_regular(submission, &rel) {
+            Ok(bytes) => std::fs::write(lesson.dir.join(file), bytes)?,
+            Err(e)
+                if e.downcast_ref::<std::io::Error>()
+                    .is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound) =>
+            {
+                missing.push(file.clone())
+            }
+            Err(e) => return Ok(failed(lesson, format!("not graded: {e}"))),
+        }
+    }
+    if !missing.is_empty() {
+        return Ok(failed(
+            lesson,
+            format!("not submitted: {} missing", missing.join(", ")),
+        ));
+    }
+    let exec = check::execute(&lesson.dir, lesson, Some(&expected), &opts, false)?;
+    // What the tests ran against must still be what the course shipped.
+    if let Some(problems) = lock::check(course, lesson)?
+        && !problems.is_empty()
+    {
+        return Ok(failed(
+            lesson,
+            format!(
+                "a test process changed the course's files while it ran: {}",
+                problems
+                    .iter()
+                    .map(|p| p.path().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+    let passed = exec.passed();
+    let notes = exec
+        .run
+        .as_ref()
+        .map(|r| r.notes.clone())
+        .unwrap_or_default();
+    let (error, tests) = match &exec.run {
+        None => (
+            Some(format!(
+                "does not compile:\n{}",
+                strip_ansi(&exec.build.errors.join("\n"))
+                    + &runner::tail(&exec.build.cargo_stderr, 20)
+            )),
+            vec![],
+        ),
+        Some(run) => (
+            None,
+            run.cases
+                .iter()
+                .map(|c| TestGrade {
+                    name: c.id(),
+                    outcome: outcome_word(&c.outcome),
+                    message: report::plain(c, run.stderr.get(&c.target).map_or("", |s| s)),
+                })
+                .collect(),
+        ),
+    };
+    Ok(LessonGrade {
+        lesson: lesson.name.clone(),
+        title: lesson.meta.title.clone(),
+        passed,
+        error,
+        notes,
+        tests,
+    })
+}
+
 /// Runs `grade`; returns whether every graded lesson passed.
 pub fn grade(root: &Path, args: &GradeArgs, verbose: bool) -> Result<bool> {
     let root = root.canonicalize()?;
@@ -85,7 +240,15 @@ pub fn grade(root: &Path, args: &GradeArgs, verbose: bool) -> Result<bool> {
         .clone()
         .unwrap_or_else(|| root.clone())
         .canonicalize()
-        .map_err(|e| format!("submission folder: {e}"))?;
+        .map_err(|e| {
+            format!(
+                "--submission {}: {e}",
+                args.submission
+                    .as_deref()
+                    .unwrap_or(Path::new("."))
+                    .display()
+            )
+        })?;
     let _scratch = crate::scratch::lock(&root)?;
     let work = root.join("target").join("workbook").join("grade");
     let pristine = work.join("course");
@@ -109,80 +272,28 @@ pub fn grade(root: &Path, args: &GradeArgs, verbose: bool) -> Result<bool> {
     let target = std::env::var_os("XTASK_SCRATCH_TARGET")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target").join("workbook").join("target"));
+    if let Some(note) = crate::guard::env_note() {
+        eprintln!("note: {note}");
+    }
     let mut grades = Vec::new();
-    for lesson in lessons {
-        eprintln!("grading {} …", lesson.name);
-        if let Some(problems) = lock::check(&course, lesson)?
-            && !problems.is_empty()
-        {
-            return Err(format!(
-                "the course copy is not pristine: {} differs from its lock in {}; grade against \
-                 the official course with --course DIR",
-                lesson.name,
-                problems
-                    .iter()
-                    .map(|p| p.path().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-            .into());
-        }
-        let mut missing = Vec::new();
-        for file in &lesson.meta.edit {
-            let from = submission.join("exercises").join(&lesson.name).join(file);
-            match std::fs::read(&from) {
-                Ok(bytes) => std::fs::write(lesson.dir.join(file), bytes)?,
-                Err(_) => missing.push(file.clone()),
-            }
-        }
-        if !missing.is_empty() {
+    for broken in &course.broken {
+        if args.lessons.is_empty() {
             grades.push(LessonGrade {
-                lesson: lesson.name.clone(),
-                title: lesson.meta.title.clone(),
+                lesson: broken.name.clone(),
+                title: broken.name.clone(),
                 passed: false,
-                error: Some(format!("not submitted: {} missing", missing.join(", "))),
+                error: Some(format!("the course's lesson is broken: {}", broken.error)),
+                notes: vec![],
                 tests: vec![],
             });
-            continue;
         }
-        let opts = runner::Options {
-            verbose,
-            target_dir: Some(target.clone()),
-            rerun_after_timeout: true,
-            test_env: Vec::new(),
-            time_limit: Duration::from_secs(lesson.meta.time_limit_secs),
-        };
-        let exec = check::execute(&lesson.dir, lesson, &opts, false)?;
-        let passed = exec.passed();
-        let (error, tests) = match &exec.run {
-            None => (
-                Some(format!(
-                    "does not compile:\n{}",
-                    strip_ansi(&exec.build.errors.join("\n"))
-                        + &runner::tail(&exec.build.cargo_stderr, 20)
-                )),
-                vec![],
-            ),
-            Some(run) => (
-                None,
-                run.cases
-                    .iter()
-                    .map(|c| TestGrade {
-                        name: c.id(),
-                        outcome: outcome_word(&c.outcome),
-                        message: report::plain(c, run.stderr.get(&c.target).map_or("", |s| s)),
-                    })
-                    .collect(),
-            ),
-        };
-        grades.push(LessonGrade {
-            lesson: lesson.name.clone(),
-            title: lesson.meta.title.clone(),
-            passed,
-            error,
-            tests,
-        });
     }
+    for lesson in lessons {
+        eprintln!("grading {} …", lesson.name);
+        let grade = grade_lesson(&course, lesson, &submission, &target, verbose)?;
+        grades.push(grade);
+    }
+    grades.sort_by(|a, b| a.lesson.cmp(&b.lesson));
     let grade = Grade {
         passed: grades.iter().filter(|g| g.passed).count(),
         total: grades.len(),
@@ -216,6 +327,7 @@ fn outcome_word(o: &Outcome) -> &'static str {
         Outcome::Crashed(_) => "crashed",
         Outcome::TimedOut(_) => "timed_out",
         Outcome::NotRun => "not_run",
+        Outcome::Invalid(_) => "invalid",
     }
 }
 
@@ -339,21 +451,73 @@ fn git_archive(root: &Path, rev: &str, dest: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Files a course may hold; more means `--course` points somewhere else (a home folder, say).
+const MAX_COURSE_FILES: usize = 20_000;
+
+/// Copies the course at `from` into `dest`: only its own files, never build output (`target/`
+/// at any depth), git's folder, learner state or `dest` itself, and never through links.
 fn copy_course(from: &Path, dest: &Path) -> Result<()> {
+    let shown = from.display().to_string();
     let from = from
         .canonicalize()
-        .map_err(|e| format!("--course {}: {e}", from.display()))?;
-    for entry in walkdir::WalkDir::new(&from).into_iter().filter_entry(|e| {
+        .map_err(|e| format!("--course {shown}: {e}"))?;
+    if !from.join("Cargo.toml").is_file() || !from.join("exercises").is_dir() {
+        return Err(format!(
+            "--course {shown} is not a course: it has no Cargo.toml and exercises/ folder (give \
+             the root of a checkout of the official course)"
+        )
+        .into());
+    }
+    if !from.join("exercises").join(lock::LOCK_FILE).is_file() {
+        return Err(format!(
+            "--course {shown} has no exercises/{}: the course to grade against must be sealed \
+             (`cargo xtask seal` there, and commit it)",
+            lock::LOCK_FILE
+        )
+        .into());
+    }
+    let dest = dest.canonicalize()?;
+    // Validate before copying anything: the whole walk, counted.
+    let keep = |e: &walkdir::DirEntry| {
         let n = e.file_name().to_string_lossy();
-        !(e.depth() == 1 && (n == "target" || n == ".git" || n == ".workbook"))
-    }) {
+        e.path() != dest
+            && !(e.file_type().is_dir() && n == "target")
+            && !(e.depth() == 1 && (n == ".git" || n == ".workbook"))
+    };
+    let mut files = Vec::new();
+    let mut links = Vec::new();
+    for entry in walkdir::WalkDir::new(&from).into_iter().filter_entry(keep) {
         let entry = entry?;
-        let rel = entry.path().strip_prefix(&from).expect("inside");
-        let to = dest.join(rel);
-        if entry.file_type().is_dir() {
+        let rel = entry
+            .path()
+            .strip_prefix(&from)
+            .expect("inside")
+            .to_path_buf();
+        if entry.path_is_symlink() {
+            links.push(rel.display().to_string());
+        } else {
+            files.push((rel, entry.file_type().is_dir()));
+        }
+        if files.len() > MAX_COURSE_FILES {
+            return Err(format!(
+                "--course {shown} holds more than {MAX_COURSE_FILES} files outside target/: is \
+                 it really the course's root?"
+            )
+            .into());
+        }
+    }
+    if !links.is_empty() {
+        eprintln!(
+            "note: --course {shown}: symbolic links are not copied: {}",
+            links.join(", ")
+        );
+    }
+    for (rel, is_dir) in files {
+        let to = dest.join(&rel);
+        if is_dir {
             std::fs::create_dir_all(&to)?;
-        } else if entry.file_type().is_file() {
-            std::fs::copy(entry.path(), &to)?;
+        } else {
+            std::fs::copy(from.join(&rel), &to)?;
         }
     }
     Ok(())

@@ -10,10 +10,12 @@ mod check;
 mod ci;
 mod course;
 mod grade;
+mod guard;
 mod learner;
 mod lock;
 mod report;
 mod runner;
+mod sandbox;
 mod scaffold;
 mod scratch;
 mod state;
@@ -21,7 +23,7 @@ mod ui;
 mod verify;
 mod watch;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -41,7 +43,8 @@ pub type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
                   Run the project's tests: `cargo xtask ci`."
 )]
 struct Cli {
-    /// The course root (default: the repository this xtask was built from)
+    /// The course root (default: the course that holds the current folder, found as cargo
+    /// finds its workspace)
     #[arg(long, global = true, env = "XTASK_ROOT", value_name = "DIR")]
     root: Option<PathBuf>,
     /// Show compiler warnings, cargo's output and full test output
@@ -89,7 +92,18 @@ enum Command {
     /// Restore a lesson's exercise as shipped, after backing up your files
     Reset {
         /// The lesson
+        #[arg(required_unless_present = "list")]
+        lesson: Option<String>,
+        /// List the backups (of LESSON, or of every lesson) instead
+        #[arg(long)]
+        list: bool,
+    },
+    /// Bring back a backup that `reset` made (after backing up your files as they are now)
+    Restore {
+        /// The lesson
         lesson: String,
+        /// The backup's folder name (default: the newest; `reset --list` shows them)
+        backup: Option<String>,
     },
     /// Instructors: prove every lesson is sound (solutions pass, exercises fail as declared, book builds)
     Verify {
@@ -134,14 +148,38 @@ enum Command {
     },
 }
 
-fn default_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives inside the repository")
-        .to_path_buf()
+/// The course that holds the current folder: the nearest folder, from here up, with a
+/// `Cargo.toml` and an `exercises/` folder (as cargo finds its workspace). Never the folder
+/// this binary was built from: with a shared `CARGO_TARGET_DIR` that may be another checkout.
+fn find_root() -> Result<PathBuf> {
+    let cwd = std::env::current_dir()
+        .map_err(|e| format!("cannot read the current folder ({e}); pass --root DIR"))?;
+    cwd.ancestors()
+        .find(|d| d.join("Cargo.toml").is_file() && d.join("exercises").is_dir())
+        .map(Path::to_path_buf)
+        .ok_or_else(|| {
+            format!(
+                "{} is not inside a course checkout (no folder from here up has both \
+                 Cargo.toml and exercises/): cd into the course, or pass --root DIR",
+                cwd.display()
+            )
+            .into()
+        })
 }
 
 fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("__sandbox") {
+        // The launcher of test processes (see sandbox.rs); not a command for people.
+        return match sandbox::main(&args[2..]) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::from(1),
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(125)
+            }
+        };
+    }
     let cli = Cli::parse();
     match cli.color {
         Color::Always => anstream::ColorChoice::Always.write_global(),
@@ -159,7 +197,10 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<bool> {
-    let root = cli.root.clone().unwrap_or_else(default_root);
+    let root = match cli.root.clone() {
+        Some(r) => r,
+        None => find_root()?,
+    };
     let verbose = cli.verbose;
     let load = || Course::load(&root);
     match cli.command {
@@ -193,9 +234,20 @@ fn run(cli: Cli) -> Result<bool> {
             };
             watch::watch(&course, &lesson, poll, verbose)
         }
-        Command::Reset { lesson } => {
+        Command::Reset { lesson, list } => {
             let course = load()?;
-            learner::reset(&course, course.find(&lesson)?)?;
+            if list {
+                let lesson = lesson.as_deref().map(|l| course.find(l)).transpose()?;
+                learner::list_backups(&course, lesson)?;
+            } else {
+                let lesson = lesson.expect("clap requires it without --list");
+                learner::reset(&course, course.find(&lesson)?)?;
+            }
+            Ok(true)
+        }
+        Command::Restore { lesson, backup } => {
+            let course = load()?;
+            learner::restore(&course, course.find(&lesson)?, backup.as_deref())?;
             Ok(true)
         }
         Command::Verify { lessons, no_book } => {

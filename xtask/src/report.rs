@@ -18,6 +18,7 @@ pub fn explain(case: &TestCase, stderr: &str, verbose: bool) {
                 "did not run: an earlier test in the same file hung or crashed"
             )
         ),
+        Outcome::Invalid(why) => anstream::println!("    {}", paint(BAD, why)),
         Outcome::Passed | Outcome::Ignored => {}
     }
 }
@@ -417,6 +418,7 @@ pub fn plain(case: &TestCase, stderr: &str) -> String {
     match &case.outcome {
         Outcome::Passed | Outcome::Ignored => String::new(),
         Outcome::NotRun => "did not run: an earlier test in the same file hung or crashed".into(),
+        Outcome::Invalid(why) => format!("not trusted: {why}"),
         Outcome::TimedOut(d) => format!(
             "still running after {} s (a task waiting forever?)\n{}",
             d.as_secs(),

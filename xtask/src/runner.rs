@@ -31,8 +31,10 @@ pub struct Options {
     pub rerun_after_timeout: bool,
     /// Extra environment for test processes (e.g. `INSTA_UPDATE=always` for `bless`).
     pub test_env: Vec<(String, String)>,
-    /// Time limit per test binary.
+    /// Time limit per test (each runs in a process of its own).
     pub time_limit: Duration,
+    /// Run test processes behind the read-only guard (off only for `bless`, which records).
+    pub sandbox: bool,
 }
 
 /// A test binary cargo built.
@@ -74,6 +76,9 @@ pub enum Outcome {
     TimedOut(Duration),
     /// Never ran (its binary was stopped before reaching it).
     NotRun,
+    /// The run cannot be trusted: the process's report, its exit status and the course's list
+    /// of tests disagree, or the test binary changed after it was built. Counts as failed.
+    Invalid(String),
 }
 
 impl Outcome {
@@ -127,6 +132,8 @@ pub struct Run {
     pub cases: Vec<TestCase>,
     /// Per target: everything the binary wrote on stderr (capped).
     pub stderr: BTreeMap<String, String>,
+    /// Things the reader should know about how the tests ran.
+    pub notes: Vec<String>,
 }
 
 impl Run {
@@ -136,8 +143,46 @@ impl Run {
     }
 }
 
+/// Variables that change how code is built or how tests judge: a learner's shell (or a
+/// submission's instructions) must not decide them. Removed for every cargo and test process.
+pub fn judging_var(key: &str) -> bool {
+    const EXACT: &[&str] = &[
+        "RUSTFLAGS",
+        "RUSTDOCFLAGS",
+        "RUSTC",
+        "RUSTDOC",
+        "RUSTC_WRAPPER",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "RUSTC_BOOTSTRAP",
+        "TRYBUILD",
+        "RUST_TEST_THREADS",
+        "RUST_TEST_NOCAPTURE",
+    ];
+    EXACT.contains(&key)
+        || key.starts_with("INSTA_")
+        || key.starts_with("CARGO_ENCODED_RUSTFLAGS")
+        || key.starts_with("CARGO_BUILD_")
+        || key.starts_with("CARGO_TARGET_") && key != "CARGO_TARGET_DIR"
+        || key.starts_with("CARGO_PROFILE_")
+        || key.starts_with("CARGO_UNSTABLE_")
+        || key.starts_with("CARGO_PATCH")
+        || key.starts_with("__CARGO")
+}
+
+/// The judging variables set in this process's environment (for a note saying they are ignored).
+pub fn judging_vars_set() -> Vec<String> {
+    let mut keys: Vec<String> = std::env::vars_os()
+        .map(|(k, _)| k.to_string_lossy().into_owned())
+        .filter(|k| judging_var(k) && k != "CARGO_BUILD_JOBS")
+        .collect();
+    keys.sort();
+    keys
+}
+
 /// The environment that every cargo and test process gets: the variables `cargo run` set for
-/// xtask itself are removed, snapshots are never written, trybuild never overwrites.
+/// xtask itself are removed, and so is everything that changes how tests are built or judged
+/// ([`judging_var`]); snapshots are never written and never forced to pass, trybuild never
+/// overwrites.
 fn clean_env(cmd: &mut Command) {
     for (key, _) in std::env::vars_os() {
         let key = key.to_string_lossy();
@@ -146,13 +191,12 @@ fn clean_env(cmd: &mut Command) {
             || key.starts_with("CARGO_BIN_")
             || key == "CARGO_CRATE_NAME"
             || key == "CARGO_PRIMARY_PACKAGE"
-            || key.starts_with("INSTA_")
-            || key == "TRYBUILD"
+            || (judging_var(&key) && key != "CARGO_BUILD_JOBS")
         {
             cmd.env_remove(key.as_ref());
         }
     }
-    cmd.env("INSTA_UPDATE", "no");
+    cmd.env("INSTA_UPDATE", "no").env("INSTA_FORCE_PASS", "0");
 }
 
 /// The cargo to run: the one that started us, else `cargo` on PATH.
@@ -206,6 +250,9 @@ pub fn build(
 ) -> Result<Build> {
     let manifest = dir.join("Cargo.toml");
     let mut cmd = cargo();
+    // Cargo reads `.cargo/config.toml` from the folders above where it runs: run it in the
+    // lesson, whose folders up to the course root `check` and `grade` have vetted.
+    cmd.current_dir(dir);
     cmd.args(["test", "--no-run", "--manifest-path"])
         .arg(&manifest)
         .arg("--message-format")
@@ -264,7 +311,9 @@ pub fn build(
                     } else if target.kind.iter().any(|k| k.contains("lib")) {
                         "lib".to_string()
                     } else {
-                        target.name
+                        // A binary's own unit tests: named apart from an integration test of
+                        // the same stem (tests/main_exits.rs next to src/bin/main_exits.rs).
+                        format!("{}-{}", target.kind.join("-"), target.name)
                     };
                     out.targets.push(TestTarget { name, exe });
                 }
@@ -296,33 +345,118 @@ pub fn build(
     Ok(out)
 }
 
-/// Runs every test binary of a build. `lesson_dir` becomes the working directory and
-/// `CARGO_MANIFEST_DIR`, as under `cargo test`.
-pub fn run_tests(
+/// The tests a lesson must have, per test target (`lib` or an integration test's stem), known
+/// before anything of the learner's runs: `grade` lists them from the course as shipped.
+pub type Expected = BTreeMap<String, Vec<String>>;
+
+/// The order test binaries run in: trybuild's compile-fail cases first (they only compile the
+/// learner's code, so they run before any binary that links it has had a chance to run), then
+/// the unit tests, then the integration tests by name.
+fn run_order(name: &str) -> (bool, bool, String) {
+    (name != COMPILE_FAIL, name != "lib", name.to_string())
+}
+
+/// The name of the test target that holds trybuild's compile-fail cases (`tests/compile_fail.rs`).
+pub const COMPILE_FAIL: &str = "compile_fail";
+
+/// Lists the tests of every binary of a build (`--list`). Only for code the course trusts:
+/// a binary that links the learner's code can print any list it likes.
+pub fn list_all(
     lesson_dir: &Path,
     package: &str,
     version: &str,
     targets: &[TestTarget],
-    opts: &Options,
-    on_event: &mut dyn FnMut(Event),
-) -> Result<Run> {
-    let mut run = Run::default();
-    // Unit tests first, then the integration tests by name, compile-fail cases last: the
-    // first failure shown should be about behaviour before it is about types.
-    let mut targets: Vec<&TestTarget> = targets.iter().collect();
-    targets.sort_by_key(|t| (t.name != "lib", t.name == "compile_fail", t.name.clone()));
+) -> Result<Expected> {
+    let mut expected = Expected::new();
     for target in targets {
         let env = TestEnv {
             dir: lesson_dir,
             package,
             version,
-            extra: &opts.test_env,
+            extra: &[],
         };
         let names = list_tests(&target.exe, &env)?;
-        if names.is_empty() {
-            continue;
+        if !names.is_empty() {
+            expected.insert(target.name.clone(), names);
         }
-        let (cases, stderr) = run_target(target, &names, &env, opts, on_event)?;
+    }
+    Ok(expected)
+}
+
+/// Runs every test of a build, each in a process of its own. `lesson_dir` becomes the working
+/// directory and `CARGO_MANIFEST_DIR`, as under `cargo test`. The tests to run come from
+/// `expected` when given (`grade`: the course's own list), else from the binaries' `--list`.
+pub fn run_tests(
+    lesson_dir: &Path,
+    package: &str,
+    version: &str,
+    targets: &[TestTarget],
+    expected: Option<&Expected>,
+    opts: &Options,
+    on_event: &mut dyn FnMut(Event),
+) -> Result<Run> {
+    let mut run = Run::default();
+    let guard = if opts.sandbox {
+        crate::sandbox::guard()
+    } else {
+        &crate::sandbox::Guard::Off
+    };
+    if let crate::sandbox::Guard::Unavailable(why) = guard {
+        run.notes.push(format!(
+            "the tests ran without the read-only guard ({why}); test binaries were copied and \
+             checked before each run instead"
+        ));
+    }
+    // Private copies of the binaries, outside the target folder: what is checked is what runs.
+    let bins = tempfile::Builder::new().prefix("xtask-bins-").tempdir()?;
+    let env = TestEnv {
+        dir: lesson_dir,
+        package,
+        version,
+        extra: &opts.test_env,
+    };
+    let mut plan: Vec<(String, Vec<String>)> = match expected {
+        Some(e) => e.iter().map(|(t, n)| (t.clone(), n.clone())).collect(),
+        None => {
+            let mut plan = Vec::new();
+            for t in targets {
+                let names = list_tests(&t.exe, &env)?;
+                if !names.is_empty() {
+                    plan.push((t.name.clone(), names));
+                }
+            }
+            plan
+        }
+    };
+    plan.sort_by_key(|(name, _)| run_order(name));
+    for (target_name, names) in plan {
+        let Some(target) = targets.iter().find(|t| t.name == target_name) else {
+            for name in names {
+                let case = TestCase {
+                    target: target_name.clone(),
+                    name,
+                    outcome: Outcome::Invalid(format!(
+                        "the course has this test, but the build has no test binary \
+                         `{target_name}`: a test that vanishes counts as failed"
+                    )),
+                };
+                on_event(Event::Finished(&case));
+                run.cases.push(case);
+            }
+            continue;
+        };
+        let exe = if target.name == COMPILE_FAIL {
+            // trybuild finds its way from the binary's own path; it runs before any code of the
+            // learner's has, so the binary in the target folder is still the one cargo built.
+            target.exe.clone()
+        } else {
+            let copy = bins.path().join(&target.name);
+            std::fs::copy(&target.exe, &copy)?;
+            copy
+        };
+        let sealed = crate::lock::hash_file(&exe)?;
+        let (cases, stderr) =
+            run_target(target, &exe, &sealed, &names, &env, guard, opts, on_event)?;
         run.cases.extend(cases);
         run.stderr.insert(target.name.clone(), stderr);
     }
@@ -339,7 +473,12 @@ struct TestEnv<'a> {
 impl TestEnv<'_> {
     fn command(&self, exe: &Path) -> Command {
         let mut cmd = Command::new(exe);
-        clean_env(&mut cmd);
+        self.apply(&mut cmd);
+        cmd
+    }
+
+    fn apply(&self, cmd: &mut Command) {
+        clean_env(cmd);
         cmd.current_dir(self.dir)
             .env("CARGO_MANIFEST_DIR", self.dir)
             .env("CARGO_MANIFEST_PATH", self.dir.join("Cargo.toml"))
@@ -357,7 +496,6 @@ impl TestEnv<'_> {
         for (k, v) in self.extra {
             cmd.env(k, v);
         }
-        cmd
     }
 }
 
@@ -416,118 +554,185 @@ fn list_tests(exe: &Path, env: &TestEnv) -> Result<Vec<String>> {
         .collect())
 }
 
-/// Runs one binary to completion, re-running it past tests that crashed it.
+/// Runs the tests of one binary, one process per test.
+#[allow(clippy::too_many_arguments)]
 fn run_target(
     target: &TestTarget,
+    exe: &Path,
+    sealed: &str,
     names: &[String],
     env: &TestEnv,
+    guard: &crate::sandbox::Guard,
     opts: &Options,
     on_event: &mut dyn FnMut(Event),
 ) -> Result<(Vec<TestCase>, String)> {
-    let mut results: HashMap<String, Outcome> = HashMap::new();
+    let mut cases = Vec::new();
     let mut stderr_all = String::new();
-    loop {
-        let mut cmd = env.command(&target.exe);
-        cmd.args(["--test-threads=1", "--color", "never"]);
-        if !results.is_empty() {
-            cmd.arg("--exact");
-            for done in results.keys() {
-                cmd.args(["--skip", done]);
-            }
+    let mut stopped: Option<Outcome> = None;
+    for test in names {
+        if stopped.is_none() && crate::lock::hash_file(exe)? != sealed {
+            stopped = Some(Outcome::Invalid(format!(
+                "the test binary changed after it was built (something wrote to {}): \
+                 nothing it reports can be trusted",
+                exe.display()
+            )));
         }
-        let pass = run_once(cmd, opts.time_limit, &target.name, on_event)?;
-        if !stderr_all.is_empty() && !pass.stderr.is_empty() {
-            stderr_all.push_str("\n(re-run after the crash)\n");
-        }
-        stderr_all.push_str(&pass.stderr);
-        for (name, outcome) in pass.results {
+        if let Some(outcome) = &stopped {
             let case = TestCase {
                 target: target.name.clone(),
-                name: name.clone(),
-                outcome,
+                name: test.clone(),
+                outcome: outcome.clone(),
             };
             on_event(Event::Finished(&case));
-            results.insert(name, case.outcome);
+            cases.push(case);
+            continue;
         }
-        let stop = match pass.interrupted {
-            None => true,
-            Some(Interruption { test, outcome }) => {
-                let timed_out = matches!(outcome, Outcome::TimedOut(_));
-                let progressed = test.is_some();
-                // A binary that dies before its first test (a crash in a static initialiser,
-                // say) is charged to the first test that has no result.
-                let test =
-                    test.or_else(|| names.iter().find(|n| !results.contains_key(*n)).cloned());
-                if let Some(test) = test {
-                    let mut outcome = outcome;
-                    if let Outcome::Crashed(crash) = &mut outcome {
-                        // libtest captured what the test printed (a panic message, say) and the
-                        // crash lost it: run the test alone, uncaptured, to hear its last words.
-                        let mut cmd = env.command(&target.exe);
-                        cmd.args([
-                            "--test-threads=1",
-                            "--color",
-                            "never",
-                            "--nocapture",
-                            "--exact",
-                        ])
-                        .arg(&test);
-                        if let Ok(again) = run_once(cmd, opts.time_limit, &target.name, &mut |_| {})
-                        {
-                            let words = tail(&again.stdout_and_stderr, 60);
-                            if !words.trim().is_empty() {
-                                crash.stderr = words;
-                            }
-                        }
-                    }
-                    let case = TestCase {
-                        target: target.name.clone(),
-                        name: test.clone(),
-                        outcome,
-                    };
-                    on_event(Event::Finished(&case));
-                    results.insert(test, case.outcome);
+        on_event(Event::Started(&target.name, test));
+        let single = run_single(exe, &target.name, test, env, guard, opts, false)?;
+        if !single.stderr.is_empty() {
+            if !stderr_all.is_empty() {
+                stderr_all.push('\n');
+            }
+            stderr_all.push_str(&single.stderr);
+        }
+        let mut outcome = single.outcome;
+        if let Outcome::Crashed(crash) = &mut outcome {
+            // libtest captured what the test printed (a panic message, say) and the crash
+            // lost it: run the test again, uncaptured, to hear its last words.
+            if let Ok(again) = run_single(exe, &target.name, test, env, guard, opts, true) {
+                let words = tail(&again.stdout_and_stderr, 60);
+                if !words.trim().is_empty() {
+                    crash.stderr = words;
                 }
-                !progressed || (timed_out && !opts.rerun_after_timeout)
             }
-        };
-        if stop || results.len() >= names.len() {
-            break;
         }
+        if matches!(outcome, Outcome::TimedOut(_)) && !opts.rerun_after_timeout {
+            stopped = Some(Outcome::NotRun);
+        }
+        let case = TestCase {
+            target: target.name.clone(),
+            name: test.clone(),
+            outcome,
+        };
+        on_event(Event::Finished(&case));
+        cases.push(case);
     }
-    let cases = names
-        .iter()
-        .map(|name| {
-            let outcome = results.remove(name).unwrap_or(Outcome::NotRun);
-            if outcome == Outcome::NotRun {
-                on_event(Event::Finished(&TestCase {
-                    target: target.name.clone(),
-                    name: name.clone(),
-                    outcome: Outcome::NotRun,
-                }));
-            }
-            TestCase {
-                target: target.name.clone(),
-                name: name.clone(),
-                outcome,
-            }
-        })
-        .collect();
     Ok((cases, stderr_all))
 }
 
-struct Interruption {
-    /// The test that was running (None: before any test started).
-    test: Option<String>,
+/// One test process's results, judged.
+struct Single {
     outcome: Outcome,
-}
-
-struct Pass {
-    results: Vec<(String, Outcome)>,
-    interrupted: Option<Interruption>,
     stderr: String,
     /// Both streams in arrival order, without libtest's own lines (for `--nocapture` runs).
     stdout_and_stderr: String,
+}
+
+/// Runs one test in a process of its own and judges it. The verdict comes from libtest's
+/// report in a file of its own (`--logfile`), never from what the process printed, and it must
+/// agree with the exit status: a pass is `ok NAME` for this test alone and exit status 0.
+fn run_single(
+    exe: &Path,
+    target: &str,
+    test: &str,
+    env: &TestEnv,
+    guard: &crate::sandbox::Guard,
+    opts: &Options,
+    nocapture: bool,
+) -> Result<Single> {
+    let private = tempfile::Builder::new().prefix("xtask-test-").tempdir()?;
+    let log = private.path().join("results");
+    let tmp = private.path().join("tmp");
+    std::fs::create_dir(&tmp)?;
+    // libtest opens the log itself; it must exist for Landlock to grant writing it.
+    std::fs::write(&log, "")?;
+    let mut writable = vec![tmp.clone(), PathBuf::from("/dev")];
+    let mut files = vec![log.clone()];
+    if target == COMPILE_FAIL {
+        // trybuild builds the cases with cargo, in the target folder.
+        writable.extend(crate::sandbox::build_dirs(exe));
+        files.clear();
+        writable.push(private.path().to_path_buf());
+    }
+    let mut cmd = match guard {
+        crate::sandbox::Guard::Landlock => crate::sandbox::command(&writable, &files, exe),
+        _ => Command::new(exe),
+    };
+    env.apply(&mut cmd);
+    if target == COMPILE_FAIL
+        && let Some(t) = crate::sandbox::target_of(exe)
+    {
+        cmd.env("CARGO_TARGET_DIR", t);
+    }
+    cmd.env("TMPDIR", &tmp)
+        .args(["--exact", test, "--test-threads=1", "--color", "never"])
+        .arg("--logfile")
+        .arg(&log);
+    if nocapture {
+        cmd.arg("--nocapture");
+    }
+    let pass = run_once(cmd, opts.time_limit, target, &mut |_| {})?;
+    let report = std::fs::read_to_string(&log).unwrap_or_default();
+    let outcome = judge(test, &report, &pass, opts.time_limit);
+    Ok(Single {
+        outcome,
+        stderr: pass.stderr,
+        stdout_and_stderr: pass.stdout_and_stderr,
+    })
+}
+
+/// The verdict on one test process: libtest's own report (`report`, the `--logfile` lines),
+/// the exit status and the test that was asked for must agree.
+fn judge(test: &str, report: &str, pass: &Pass, limit: Duration) -> Outcome {
+    if pass.timed_out {
+        return Outcome::TimedOut(limit);
+    }
+    if let Some(signo) = pass.status.signal() {
+        return Outcome::Crashed(Crash {
+            signal: signal_name(signo),
+            signo: Some(signo),
+            stderr: tail(&pass.stderr, 60),
+        });
+    }
+    let mut entries = Vec::new();
+    for line in report.lines().filter(|l| !l.trim().is_empty()) {
+        let (word, name) = line.split_once(' ').unwrap_or((line, ""));
+        entries.push((word, name));
+    }
+    if let Some((_, other)) = entries.iter().find(|(_, name)| *name != test) {
+        return Outcome::Invalid(format!(
+            "the test process reported a result for `{other}`, a test it was not asked to run"
+        ));
+    }
+    let code = pass.status.code();
+    match entries.as_slice() {
+        [] => match code {
+            Some(0) => Outcome::Invalid(
+                "the test process exited with status 0 before the test harness reported a \
+                 result (does the code call std::process::exit?)"
+                    .to_string(),
+            ),
+            _ => Outcome::Crashed(Crash {
+                signal: describe_status(pass.status),
+                signo: None,
+                stderr: tail(&pass.stderr, 60),
+            }),
+        },
+        [(word, _)] => match (*word, code) {
+            ("ok", Some(0)) => Outcome::Passed,
+            ("ignored", Some(0)) => Outcome::Ignored,
+            ("failed", Some(101)) => Outcome::Failed(pass.failure.clone()),
+            ("failed", _) => Outcome::Failed(pass.failure.clone()),
+            (word, _) => Outcome::Invalid(format!(
+                "the test harness reported `{word}` but the process ended with {}",
+                describe_status(pass.status)
+            )),
+        },
+        _ => Outcome::Invalid(format!(
+            "the test harness reported {} results for one test",
+            entries.len()
+        )),
+    }
 }
 
 enum Chunk {
@@ -568,6 +773,7 @@ struct LibtestParser {
     line: String,
     started: Option<String>,
     announced: bool,
+    #[cfg_attr(not(test), allow(dead_code))]
     results: Vec<(String, Outcome)>,
     failures: HashMap<String, String>,
     section: Option<String>,
@@ -645,6 +851,7 @@ impl LibtestParser {
         }
     }
 
+    #[cfg(test)]
     fn into_results(mut self) -> Vec<(String, Outcome)> {
         for (name, outcome) in &mut self.results {
             if let Outcome::Failed(out) = outcome {
@@ -655,11 +862,23 @@ impl LibtestParser {
     }
 }
 
+/// What one test process did.
+struct Pass {
+    status: ExitStatus,
+    timed_out: bool,
+    /// The failure section libtest printed (the panic message, a snapshot diff), if any. Text
+    /// the test could have printed itself: used to explain a failure, never to judge.
+    failure: String,
+    stderr: String,
+    /// Both streams in arrival order, without libtest's own lines (for `--nocapture` runs).
+    stdout_and_stderr: String,
+}
+
 fn run_once(
     mut cmd: Command,
     limit: Duration,
-    target: &str,
-    on_event: &mut dyn FnMut(Event),
+    _target: &str,
+    _on_event: &mut dyn FnMut(Event),
 ) -> Result<Pass> {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -679,45 +898,40 @@ fn run_once(
     let mut drain_until: Option<Instant> = None;
     let mut pending = Vec::new();
     let mut both = Capped::default();
-    let mut handle = |chunk: Chunk,
-                      parser: &mut LibtestParser,
-                      stderr: &mut Capped,
-                      open: &mut i32,
-                      on_event: &mut dyn FnMut(Event)| {
-        match chunk {
-            Chunk::Out(data) => {
-                both.push(&String::from_utf8_lossy(&data));
-                pending.extend_from_slice(&data);
-                // Only decode whole UTF-8 sequences.
-                let valid = match std::str::from_utf8(&pending) {
-                    Ok(_) => pending.len(),
-                    Err(e) if e.error_len().is_none() => e.valid_up_to(),
-                    Err(_) => pending.len(),
-                };
-                let text = String::from_utf8_lossy(&pending[..valid]).into_owned();
-                pending.drain(..valid);
-                if let Some(name) = parser.feed(&text) {
-                    on_event(Event::Started(target, &name));
+    let mut handle =
+        |chunk: Chunk, parser: &mut LibtestParser, stderr: &mut Capped, open: &mut i32| {
+            match chunk {
+                Chunk::Out(data) => {
+                    both.push(&String::from_utf8_lossy(&data));
+                    pending.extend_from_slice(&data);
+                    // Only decode whole UTF-8 sequences.
+                    let valid = match std::str::from_utf8(&pending) {
+                        Ok(_) => pending.len(),
+                        Err(e) if e.error_len().is_none() => e.valid_up_to(),
+                        Err(_) => pending.len(),
+                    };
+                    let text = String::from_utf8_lossy(&pending[..valid]).into_owned();
+                    pending.drain(..valid);
+                    parser.feed(&text);
                 }
+                Chunk::Err(data) => {
+                    let text = String::from_utf8_lossy(&data);
+                    both.push(&text);
+                    stderr.push(&text);
+                }
+                Chunk::Closed => *open -= 1,
             }
-            Chunk::Err(data) => {
-                let text = String::from_utf8_lossy(&data);
-                both.push(&text);
-                stderr.push(&text);
-            }
-            Chunk::Closed => *open -= 1,
-        }
-    };
+        };
     loop {
         if open > 0 {
             match rx.recv_timeout(Duration::from_millis(50)) {
-                Ok(chunk) => handle(chunk, &mut parser, &mut stderr, &mut open, on_event),
+                Ok(chunk) => handle(chunk, &mut parser, &mut stderr, &mut open),
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => open = 0,
             }
         } else {
             // Both pipes closed but the process lives on: keep the time limit running.
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(20));
         }
         if status.is_none() {
             status = child.try_wait()?;
@@ -750,38 +964,12 @@ fn run_once(
         .filter(|l| !(l.starts_with("running ") || l.trim().is_empty()))
         .collect::<Vec<_>>()
         .join("\n");
-    let running = parser.started.clone();
-    let saw_summary = parser.saw_summary;
-    let results = parser.into_results();
-    let interrupted = if timed_out {
-        Some(Interruption {
-            test: running,
-            outcome: Outcome::TimedOut(limit),
-        })
-    } else if let Some(signo) = status.signal() {
-        Some(Interruption {
-            test: running,
-            outcome: Outcome::Crashed(Crash {
-                signal: signal_name(signo),
-                signo: Some(signo),
-                stderr: tail(&stderr, 60),
-            }),
-        })
-    } else if !saw_summary && !status.success() {
-        Some(Interruption {
-            test: running,
-            outcome: Outcome::Crashed(Crash {
-                signal: describe_status(status),
-                signo: None,
-                stderr: tail(&stderr, 60),
-            }),
-        })
-    } else {
-        None
-    };
+    parser.feed("\n");
+    let failure = parser.failures.into_values().next().unwrap_or_default();
     Ok(Pass {
-        results,
-        interrupted,
+        status,
+        timed_out,
+        failure,
         stderr,
         stdout_and_stderr,
     })
@@ -894,6 +1082,47 @@ mod tests {
         let mut p = LibtestParser::default();
         p.feed("running 2 tests\ntest a ... ok\ntest hangs ... ");
         assert_eq!(p.started.as_deref(), Some("hangs"));
+    }
+
+    fn pass(code: i32) -> Pass {
+        Pass {
+            status: ExitStatus::from_raw(code << 8),
+            timed_out: false,
+            failure: "boom".into(),
+            stderr: String::new(),
+            stdout_and_stderr: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_verdict_needs_the_report_and_the_exit_status_to_agree() {
+        let limit = Duration::from_secs(1);
+        assert_eq!(judge("t", "ok t\n", &pass(0), limit), Outcome::Passed);
+        assert_eq!(judge("t", "ignored t\n", &pass(0), limit), Outcome::Ignored);
+        assert_eq!(
+            judge("t", "failed t\n", &pass(101), limit),
+            Outcome::Failed("boom".into())
+        );
+        let invalid = |o: Outcome, needle: &str| match o {
+            Outcome::Invalid(why) => assert!(why.contains(needle), "{why}"),
+            other => panic!("{other:?}"),
+        };
+        // Ended before the harness reported, with status 0.
+        invalid(
+            judge("t", "", &pass(0), limit),
+            "before the test harness reported",
+        );
+        // A report about a test it was not asked to run.
+        invalid(judge("t", "ok t\nok u\n", &pass(0), limit), "`u`");
+        // A pass that the exit status contradicts.
+        invalid(judge("t", "ok t\n", &pass(3), limit), "exit code 3");
+        // Two reports for one test.
+        invalid(judge("t", "ok t\nok t\n", &pass(0), limit), "2 results");
+        // No report and a failing status: the process died.
+        assert!(matches!(
+            judge("t", "", &pass(3), limit),
+            Outcome::Crashed(_)
+        ));
     }
 
     #[test]

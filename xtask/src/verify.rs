@@ -58,6 +58,12 @@ pub fn verify(course: &Course, names: &[String], with_book: bool, verbose: bool)
     };
     let _scratch = scratch::lock(&course.root)?;
     let mut failed: Vec<(String, Vec<String>)> = Vec::new();
+    if names.is_empty() {
+        for b in &course.broken {
+            anstream::println!("{} {}: {}", paint(BAD, "✗"), b.name, b.error);
+            failed.push((b.name.clone(), vec![b.error.clone()]));
+        }
+    }
     for lesson in &lessons {
         anstream::println!(
             "{}",
@@ -237,12 +243,13 @@ fn verify_lesson(course: &Course, lesson: &Lesson, verbose: bool) -> Result<Vec<
         rerun_after_timeout: true,
         test_env: Vec::new(),
         time_limit: Duration::from_secs(lesson.meta.time_limit_secs),
+        sandbox: true,
     };
     // The solution.
     progress("building and testing the solution");
     let sol_dir = base.join("solution");
     scratch::prepare(course, lesson, &sol_dir, true)?;
-    let exec = check::execute(&sol_dir, lesson, &opts, false)?;
+    let exec = check::execute(&sol_dir, lesson, None, &opts, false)?;
     if exec.passed() {
         let n = exec.run.as_ref().map_or(0, |r| r.cases.len());
         f.ok(&format!("the solution passes all {n} tests"));
@@ -263,7 +270,7 @@ fn verify_lesson(course: &Course, lesson: &Lesson, verbose: bool) -> Result<Vec<
     progress("building and testing the exercise as shipped");
     let ex_dir = base.join("exercise");
     scratch::prepare(course, lesson, &ex_dir, false)?;
-    let exec = check::execute(&ex_dir, lesson, &opts, false)?;
+    let exec = check::execute(&ex_dir, lesson, None, &opts, false)?;
     match &exec.run {
         None => {
             f.fail(
@@ -445,12 +452,14 @@ pub fn bless(course: &Course, lesson: &Lesson, verbose: bool) -> Result<bool> {
             ("TRYBUILD".into(), "overwrite".into()),
         ],
         time_limit: Duration::from_secs(lesson.meta.time_limit_secs.max(120)),
+        sandbox: false,
     };
     anstream::println!("Recording with the solution of lesson {}…", lesson.nn());
-    let _ = check::execute(&dir, lesson, &opts, true)?;
+    let _ = check::execute(&dir, lesson, None, &opts, true)?;
     // Second run, read-only: the recordings must now pass.
     opts.test_env.clear();
-    let exec = check::execute(&dir, lesson, &opts, false)?;
+    opts.sandbox = true;
+    let exec = check::execute(&dir, lesson, None, &opts, false)?;
     if !exec.passed() {
         anstream::println!(
             "{} the solution does not pass even with fresh recordings: {}",

@@ -84,16 +84,36 @@ impl Course {
 
     /// Runs `cargo xtask ARGS` on this course; returns (exit code, stdout + stderr).
     fn xtask(&self, args: &[&str]) -> (i32, String) {
-        let out: Output = Command::new(env!("CARGO_BIN_EXE_xtask"))
-            .arg("--root")
-            .arg(self.dir.path())
-            .args(["--color", "never"])
-            .args(args)
-            .env("CARGO_TARGET_DIR", shared_target("fixture-target"))
-            .env("XTASK_SCRATCH_TARGET", shared_target("fixture-scratch"))
-            .env_remove("CI")
-            .output()
-            .unwrap();
+        self.xtask_with(args, &[])
+    }
+
+    /// `xtask` with extra environment variables.
+    fn xtask_with(&self, args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
+        let mut cmd = xtask_command();
+        cmd.arg("--root").arg(self.dir.path());
+        cmd.args(["--color", "never"]).args(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        run(cmd)
+    }
+}
+
+/// The grader under test: this build's, or another one named by `XTASK_UNDER_TEST` (to show
+/// that a regression test fails against the grader before its fix).
+fn xtask_command() -> Command {
+    let exe =
+        std::env::var_os("XTASK_UNDER_TEST").unwrap_or_else(|| env!("CARGO_BIN_EXE_xtask").into());
+    let mut cmd = Command::new(exe);
+    cmd.env("CARGO_TARGET_DIR", shared_target("fixture-target"))
+        .env("XTASK_SCRATCH_TARGET", shared_target("fixture-scratch"))
+        .env_remove("CI");
+    cmd
+}
+
+fn run(mut cmd: Command) -> (i32, String) {
+    {
+        let out: Output = cmd.output().unwrap();
         let text = format!(
             "{}{}",
             String::from_utf8_lossy(&out.stdout),
@@ -493,4 +513,547 @@ fn watch_checks_at_once_and_quits_on_q() {
         "{text}"
     );
     assert!(text.contains("1/1 Send the answer"), "the hint: {text}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Attacks. Each test is written as a learner who wants the points without the work would try
+// it, from inside the one file they may edit (or their own checkout and shell). Lesson 01's
+// honest failure: `add` is right for the `adding` tests and wrong for the snapshot table.
+
+const LIB: &str = "exercises/lesson-01-adding/src/lib.rs";
+
+/// Right where `adding` looks, wrong where `table` looks: fails `table::the_table` honestly.
+const HALF_RIGHT: &str =
+    "pub fn add(a: u32, b: u32) -> u32 { if a == b && a > 0 { a * b } else { a + b } }\n";
+
+fn grade_json(
+    c: &Course,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (i32, serde_json::Value, String) {
+    let report = c.path("grade.json");
+    let mut args = vec![
+        "grade",
+        "--format",
+        "json",
+        "--out",
+        report.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let (code, out) = c.xtask_with(&args, env);
+    let json = std::fs::read_to_string(&report)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(serde_json::Value::Null);
+    (code, json, out)
+}
+
+fn lesson_passed(json: &serde_json::Value, lesson: &str) -> bool {
+    json["lessons"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|l| l["lesson"] == lesson && l["passed"] == true)
+}
+
+#[test]
+fn attack_printing_libtest_lines_and_exiting_0_is_no_pass() {
+    let c = Course::new();
+    c.write(
+        LIB,
+        r#"pub fn add(a: u32, b: u32) -> u32 {
+    use std::io::Write;
+    // Straight to fd 1, past libtest's capture: what the old grader read as the verdict.
+    let mut out = std::io::stdout().lock();
+    for name in ["adding::adds_small_numbers", "adds_small_numbers", "adds_zero", "the_table"] {
+        let _ = writeln!(out, "ok\ntest {name} ... ok");
+    }
+    let _ = writeln!(out, "\ntest result: ok. 2 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s");
+    let _ = out.flush();
+    let _ = (a, b);
+    std::process::exit(0)
+}
+"#,
+    );
+    let (code, json, out) = grade_json(&c, &["01"], &[]);
+    assert_eq!(code, 1, "{out}\n{json}");
+    assert!(!lesson_passed(&json, "lesson-01-adding"), "{json}");
+    let text = json.to_string();
+    assert!(
+        text.contains("exited with status 0 before the test harness reported a result"),
+        "the report says why: {text}"
+    );
+    // check, the learner's mirror, agrees.
+    let (code, out) = c.xtask(&["check", "01"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("not trusted"), "{out}");
+}
+
+/// The attack on the binaries: the first test binary to run rewrites every later one it can
+/// find into a script that claims success.
+const OVERWRITE_LATER_BINARIES: &str = r##"pub fn add(a: u32, b: u32) -> u32 {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let fake = "#!/bin/sh\nfor a in \"$@\"; do [ \"$a\" = --list ] && { echo 'the_table: test'; exit 0; }; done\necho 'test the_table ... ok'\necho 'test result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out'\nexit 0\n";
+        let me = std::env::current_exe().unwrap();
+        let mut dirs = vec![me.parent().unwrap().to_path_buf()];
+        dirs.push(std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+        for dir in dirs {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.starts_with("table") && entry.path() != me {
+                    let _ = std::fs::remove_file(entry.path());
+                    let _ = std::fs::write(entry.path(), fake);
+                    use std::os::unix::fs::PermissionsExt;
+                    let _ = std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o755));
+                }
+            }
+        }
+    });
+    if a == b && a > 0 { a * b } else { a + b }
+}
+"##;
+
+#[test]
+fn attack_rewriting_a_later_test_binary_is_no_pass() {
+    let c = Course::new();
+    c.write(LIB, OVERWRITE_LATER_BINARIES);
+    // Behind Landlock the write is refused; without it, the changed binary is caught by its hash.
+    for env in [&[][..], &[("XTASK_NO_LANDLOCK", "1")][..]] {
+        let (code, json, out) = grade_json(&c, &["01"], env);
+        assert_eq!(code, 1, "{env:?}: {out}\n{json}");
+        assert!(!lesson_passed(&json, "lesson-01-adding"), "{env:?}: {json}");
+        let text = json.to_string();
+        assert!(text.contains("table::the_table"), "{env:?}: {text}");
+    }
+    let (_, json, _) = grade_json(&c, &["01"], &[("XTASK_NO_LANDLOCK", "1")]);
+    let text = json.to_string();
+    assert!(
+        text.contains("without the read-only guard") || text.contains("test binary changed"),
+        "{text}"
+    );
+}
+
+#[test]
+fn attack_hiding_a_test_from_the_list_is_no_pass() {
+    let c = Course::new();
+    // Code that runs before main (as a static constructor) and makes the snapshot test's
+    // binary list no tests, so the test vanishes.
+    c.write(
+        LIB,
+        r#"pub fn add(a: u32, b: u32) -> u32 { if a == b && a > 0 { a * b } else { a + b } }
+
+#[used]
+#[unsafe(link_section = ".init_array")]
+static HIDE: extern "C" fn() = hide;
+
+extern "C" fn hide() {
+    let me = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default();
+    if me.contains("table") && std::env::args().any(|a| a == "--list") {
+        std::process::exit(0);
+    }
+}
+"#,
+    );
+    let (code, json, out) = grade_json(&c, &["01"], &[]);
+    assert_eq!(code, 1, "{out}\n{json}");
+    assert!(!lesson_passed(&json, "lesson-01-adding"), "{json}");
+    assert!(json.to_string().contains("table::the_table"), "{json}");
+}
+
+#[test]
+fn compile_fail_cases_run_before_any_binary_that_links_the_learner_code() {
+    let c = Course::new();
+    let (_, out) = c.xtask(&["check", "02"]);
+    let first = out
+        .find("compile_fail::misuse_does_not_compile")
+        .expect(&out);
+    let later = out.find("waiting::").expect(&out);
+    assert!(first < later, "{out}");
+}
+
+#[test]
+fn attack_insta_config_forcing_a_pass_is_refused() {
+    let c = Course::new();
+    c.write(LIB, HALF_RIGHT);
+    for file in [
+        "insta.yaml",
+        "exercises/lesson-01-adding/.config/insta.yaml",
+    ] {
+        std::fs::create_dir_all(c.path(file).parent().unwrap()).unwrap();
+        c.write(file, "behavior:\n  force_pass: true\n");
+        let (code, out) = c.xtask_with(&["check", "01"], &[("INSTA_FORCE_PASS", "1")]);
+        assert_eq!(code, 1, "{out}");
+        assert!(!out.contains("passed: all"), "{out}");
+        assert!(
+            out.contains("refused:") && out.contains(file),
+            "names {file}: {out}"
+        );
+        std::fs::remove_file(c.path(file)).unwrap();
+    }
+}
+
+#[test]
+fn attack_cargo_config_patching_insta_is_refused() {
+    let c = Course::new();
+    c.write(LIB, HALF_RIGHT);
+    // A fake insta whose assertion checks nothing, patched in by a cargo config.
+    let fake = c.path("exercises/lesson-01-adding/.fake-insta");
+    std::fs::create_dir_all(fake.join("src")).unwrap();
+    std::fs::write(
+        fake.join("Cargo.toml"),
+        "[package]\nname = \"insta\"\nversion = \"1.999.0\"\nedition = \"2021\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        fake.join("src/lib.rs"),
+        "#[macro_export]\nmacro_rules! assert_snapshot { ($($t:tt)*) => {}; }\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(c.path("exercises/lesson-01-adding/.cargo")).unwrap();
+    c.write(
+        "exercises/lesson-01-adding/.cargo/config.toml",
+        &format!(
+            "[patch.crates-io]\ninsta = {{ path = \"{}\" }}\n",
+            fake.display()
+        ),
+    );
+    let (code, out) = c.xtask(&["check", "01"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("exercises/lesson-01-adding/.cargo/config.toml") && out.contains("[patch]"),
+        "{out}"
+    );
+}
+
+#[test]
+fn attack_through_build_environment_and_build_script_is_neutralised() {
+    let c = Course::new();
+    c.solve("lesson-01-adding");
+    let marker = c.path("wrapper-ran");
+    let wrapper = c.path("wrapper.sh");
+    std::fs::write(
+        &wrapper,
+        format!("#!/bin/sh\ntouch {}\nexec \"$@\"\n", marker.display()),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (code, out) = c.xtask_with(
+        &["check", "01"],
+        &[("RUSTC_WRAPPER", wrapper.to_str().unwrap())],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(!marker.exists(), "RUSTC_WRAPPER ran: {out}");
+    assert!(out.contains("ignoring RUSTC_WRAPPER"), "{out}");
+    // A build script runs code at build time: refused before anything is built.
+    c.write(
+        "exercises/lesson-01-adding/build.rs",
+        &format!(
+            "fn main() {{ std::fs::write({:?}, \"\").unwrap(); }}\n",
+            marker.display().to_string()
+        ),
+    );
+    let (code, out) = c.xtask(&["check", "01"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(!marker.exists(), "build.rs ran: {out}");
+    assert!(out.contains("exercises/lesson-01-adding/build.rs"), "{out}");
+}
+
+#[test]
+fn attack_deleting_the_lock_makes_no_pass() {
+    let c = Course::new();
+    c.write(LIB, HALF_RIGHT);
+    // "Fix" the snapshot, then remove the lock that would notice.
+    let snap = "exercises/lesson-01-adding/tests/snapshots/table__the_table.snap";
+    c.write(
+        snap,
+        &c.read(snap)
+            .replace("1 + 1 = 2", "1 + 1 = 1")
+            .replace("3 + 3 = 6", "3 + 3 = 9"),
+    );
+    std::fs::remove_file(c.path("exercises/workbook.lock")).unwrap();
+    let (code, out) = c.xtask(&["check", "01"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("git checkout -- exercises/workbook.lock"),
+        "{out}"
+    );
+}
+
+#[test]
+fn attack_a_symlinked_learner_file_is_never_read_or_written_through() {
+    let c = Course::new();
+    let secret_dir = tempfile::tempdir().unwrap();
+    let secret = secret_dir.path().join("secret.txt");
+    std::fs::write(&secret, "TOP-SECRET-LINE\n").unwrap();
+    std::fs::remove_file(c.path(LIB)).unwrap();
+    std::os::unix::fs::symlink(&secret, c.path(LIB)).unwrap();
+    // grade: the submission's link is refused, never read, never quoted.
+    let (code, json, out) = grade_json(&c, &["01"], &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        !out.contains("TOP-SECRET") && !json.to_string().contains("TOP-SECRET"),
+        "{out}\n{json}"
+    );
+    assert!(json.to_string().contains("symbolic link"), "{json}");
+    // check refuses with a message; reset refuses and writes nothing through the link.
+    let (code, out) = c.xtask(&["check", "01"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("symbolic link") && !out.contains("TOP-SECRET"),
+        "{out}"
+    );
+    let (code, out) = c.xtask(&["reset", "01"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("symbolic link"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(&secret).unwrap(),
+        "TOP-SECRET-LINE\n"
+    );
+}
+
+#[test]
+fn resets_in_quick_succession_keep_every_attempt_and_restore_brings_them_back() {
+    let c = Course::new();
+    let mut saved = Vec::new();
+    for attempt in ["// attempt 1\n", "// attempt 2\n"] {
+        c.write(LIB, attempt);
+        let (code, out) = c.xtask(&["reset", "01"]);
+        assert_eq!(code, 0, "{out}");
+        let line = out
+            .lines()
+            .find(|l| l.contains("backed up in"))
+            .expect(&out)
+            .to_string();
+        saved.push(line);
+    }
+    assert_ne!(saved[0], saved[1]);
+    let backups: Vec<_> = std::fs::read_dir(c.path(".workbook/backups"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(backups.len(), 2, "{backups:?}");
+    let mut contents: Vec<String> = backups
+        .iter()
+        .map(|b| std::fs::read_to_string(b.join("src/lib.rs")).unwrap())
+        .collect();
+    contents.sort();
+    assert_eq!(contents, ["// attempt 1\n", "// attempt 2\n"]);
+    let (code, list) = c.xtask(&["reset", "--list"]);
+    assert_eq!(code, 0, "{list}");
+    assert!(list.contains("cargo xtask restore 01"), "{list}");
+    // restore brings the newest back, after backing up what is there now.
+    c.write(LIB, "// attempt 3\n");
+    let (code, out) = c.xtask(&["restore", "01"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(c.read(LIB), "// attempt 2\n");
+    let (_, list) = c.xtask(&["reset", "--list", "01"]);
+    assert_eq!(
+        list.matches(".workbook/backups/lesson-01-adding-").count(),
+        3,
+        "{list}"
+    );
+    // And an older one by name.
+    let oldest = list
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(".workbook/backups/"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .to_string();
+    let (code, out) = c.xtask(&["restore", "01", &oldest]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(c.read(LIB), "// attempt 1\n");
+}
+
+#[test]
+fn every_command_finds_the_course_from_the_current_folder() {
+    let c = Course::new();
+    let mut cmd = xtask_command();
+    cmd.current_dir(c.path("exercises/lesson-01-adding/src"))
+        .args(["--color", "never", "list"]);
+    let (code, out) = run(cmd);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("01  · not started  Adding"), "{out}");
+    let outside = tempfile::tempdir().unwrap();
+    let mut cmd = xtask_command();
+    cmd.current_dir(outside.path())
+        .args(["--color", "never", "list"]);
+    let (code, out) = run(cmd);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("not inside a course checkout") && out.contains("--root"),
+        "{out}"
+    );
+}
+
+#[test]
+fn bad_manifests_and_course_folders_are_clear_errors_that_block_only_themselves() {
+    let c = Course::new();
+    let manifest = "exercises/lesson-02-waiting/Cargo.toml";
+    c.write(
+        manifest,
+        &c.read(manifest).replace(
+            "time_limit_secs = 3",
+            "time_limit_secs = 9223372036854775807",
+        ),
+    );
+    let (code, out) = c.xtask(&["check", "02"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains(manifest) && out.contains("time_limit_secs"),
+        "{out}"
+    );
+    assert!(!out.contains("panicked"), "{out}");
+    // Lesson 01 is not blocked by lesson 02's manifest.
+    c.solve("lesson-01-adding");
+    let (code, out) = c.xtask(&["check", "01"]);
+    assert_eq!(code, 0, "{out}");
+    // grade --course: a folder that is not a course is refused before anything is copied.
+    let (code, out) = c.xtask(&["grade", "--course", c.path("exercises").to_str().unwrap()]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("--course") && out.contains("is not a course"),
+        "{out}"
+    );
+}
+
+#[test]
+fn grade_course_never_copies_build_output_into_itself() {
+    let c = Course::new();
+    // The instructor's checkout lives inside the official course folder they grade against.
+    let inner = c.path("checkout");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/course"),
+        &inner,
+    );
+    std::fs::create_dir_all(c.path("exercises/lesson-01-adding/target/debug")).unwrap();
+    c.write(
+        "exercises/lesson-01-adding/target/debug/junk",
+        "build output",
+    );
+    c.solve("lesson-01-adding");
+    let mut cmd = xtask_command();
+    cmd.current_dir(&inner).args([
+        "--color",
+        "never",
+        "grade",
+        "01",
+        "--course",
+        c.dir.path().to_str().unwrap(),
+        "--submission",
+        c.dir.path().to_str().unwrap(),
+    ]);
+    let (code, out) = run(cmd);
+    assert_eq!(code, 0, "{out}");
+    let copy = inner.join("target/workbook/grade/course");
+    assert!(copy.join("exercises/lesson-01-adding/src/lib.rs").is_file());
+    assert!(
+        !copy.join("checkout/target").exists(),
+        "copied its own target folder"
+    );
+    assert!(!copy.join("exercises/lesson-01-adding/target").exists());
+}
+
+/// The `cargo xtask grade` command lines of a workflow in `.github/workflows/`, as written.
+fn workflow_commands(file: &str, key: &str) -> Vec<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../.github/workflows")
+        .join(file);
+    let text = std::fs::read_to_string(&path).unwrap();
+    text.lines()
+        .filter_map(|l| l.trim().strip_prefix(key))
+        .filter(|l| l.contains("cargo xtask grade"))
+        .map(|l| l.trim().to_string())
+        .collect()
+}
+
+/// Runs a workflow's command line with `sh`, `cargo xtask` being the grader under test.
+fn run_workflow_line(line: &str, cwd: &Path, shim: &Path) -> (i32, String) {
+    let cmd = xtask_command();
+    let path = format!(
+        "{}:{}",
+        shim.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut sh = Command::new("sh");
+    sh.arg("-c").arg(line).current_dir(cwd).env("PATH", path);
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => sh.env(k, v),
+            None => sh.env_remove(k),
+        };
+    }
+    sh.env("XTASK_BIN", cmd.get_program());
+    run(sh)
+}
+
+/// A `cargo` that runs the grader under test for `cargo xtask`, and the real cargo otherwise.
+fn cargo_shim(dir: &Path) -> PathBuf {
+    let shim = dir.join("shim");
+    std::fs::create_dir_all(&shim).unwrap();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    std::fs::write(
+        shim.join("cargo"),
+        format!(
+            "#!/bin/sh\nif [ \"$1\" = xtask ]; then shift; exec \"$XTASK_BIN\" --color never \"$@\"; fi\nexec {cargo} \"$@\"\n"
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(shim.join("cargo"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    shim
+}
+
+fn fixture_repo(dest: &Path, solved: &[&str]) {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/course");
+    copy_dir(&src, dest);
+    for lesson in solved {
+        std::fs::copy(
+            dest.join(format!("solutions/{lesson}/src/lib.rs")),
+            dest.join(format!("exercises/{lesson}/src/lib.rs")),
+        )
+        .unwrap();
+    }
+    git(dest, &["init", "-q"]);
+    git(dest, &["add", "."]);
+    git(dest, &["commit", "-q", "-m", "repo"]);
+}
+
+#[test]
+fn the_cohort_and_classroom_commands_work() {
+    let _turn = Course::new();
+    let layout = tempfile::tempdir().unwrap();
+    let shim = cargo_shim(layout.path());
+    // Cohort: course/ and submission/ side by side, as the workflow checks them out.
+    let cohort = layout.path().join("cohort");
+    fixture_repo(&cohort.join("course"), &[]);
+    fixture_repo(&cohort.join("submission"), &["lesson-01-adding"]);
+    let lines = workflow_commands("grade-cohort.yml", "run:");
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let line = lines[0].replace("${{ inputs.lessons }}", "");
+    let (code, out) = run_workflow_line(&line, &cohort.join("course"), &shim);
+    assert_eq!(
+        code, 0,
+        "a failed lesson is a result, not a broken job: {out}"
+    );
+    let xml = std::fs::read_to_string(cohort.join("report.xml")).unwrap();
+    assert!(
+        xml.contains("lesson-01-adding · Adding") && xml.contains("failures=\"0\""),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("waiting::the_answer_arrives") && xml.contains("<failure"),
+        "{xml}"
+    );
+    // Classroom: the student's repository, with the official course checked out in course/.
+    let student = layout.path().join("student");
+    fixture_repo(&student, &["lesson-01-adding"]);
+    fixture_repo(&student.join("course"), &[]);
+    let lines = workflow_commands("classroom.yml", "command:");
+    assert!(lines.len() >= 2, "{lines:?}");
+    for (line, want) in lines.iter().take(2).zip([0, 1]) {
+        let (code, out) = run_workflow_line(line, &student, &shim);
+        assert_eq!(code, want, "{line}: {out}");
+    }
 }
