@@ -22,6 +22,11 @@ pub use supervisor::supervise;
 
 /// Runs `f` as the main task of a deterministic goro runtime: one worker thread, scheduling
 /// choices drawn from `seed`, so the same seed gives the same interleaving every time.
+///
+/// # Panics
+/// If every task ends up waiting for another (a deadlock): the panic names the caller, shows
+/// goro's goroutine dump and says where such a wait usually comes from in this lesson.
+#[track_caller]
 pub fn run_deterministic<F, T>(seed: u64, f: F) -> T
 where
     F: FnOnce() -> T + Send + 'static,
@@ -33,6 +38,12 @@ where
         .expect("could not start a goro runtime");
     match runtime.block_on(f) {
         Ok(value) => value,
-        Err(error) => panic!("{error}"),
+        Err(error) => panic!(
+            "{error}\n\
+             The main task runs `supervise`. A supervisor waiting for a message that no worker \
+             will send any more (is every worker it waits for still alive?), or a producer \
+             waiting on a full inbox that nobody reads (when no worker is left, drain it into \
+             the report), stops everything like this."
+        ),
     }
 }

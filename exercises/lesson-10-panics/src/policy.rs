@@ -15,7 +15,8 @@ pub struct Policy {
 }
 
 /// The name of the worker task in `slot` (1, 2, ...) after that slot has been restarted
-/// `restarts` times: `routes/w2`, then `routes/w2#1`, `routes/w2#2`, ...
+/// `restarts` times: `routes/w2`, then `routes/w2#1`, `routes/w2#2`, ... Each slot counts its
+/// own restarts: `routes/w2#1` is slot 2's first replacement, whatever the other slots did.
 pub fn worker_name(supervisor: &str, slot: usize, restarts: usize) -> String {
     if restarts == 0 {
         format!("{supervisor}/w{slot}")

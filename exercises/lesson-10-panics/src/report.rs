@@ -8,9 +8,11 @@ use std::fmt;
 pub enum Fate {
     /// The worker's replacement tries it again before it takes anything new.
     Retried,
-    /// It has panicked `max_attempts` times: it is reported, not tried again.
+    /// It has panicked `max_attempts` times: it is reported, not tried again, whether or not
+    /// the worker is restarted.
     GivenUp,
-    /// It had attempts left but nobody to try them: the restart budget was spent.
+    /// It had attempts left but nobody to try them: the restart budget was spent, so the worker
+    /// was not restarted.
     Unprocessed,
 }
 
@@ -23,7 +25,8 @@ pub struct Crash {
     pub update: u32,
     /// Which attempt at that update this was (1 for the first).
     pub attempt: u32,
-    /// The panic's message (its payload as text).
+    /// The panic's message: the payload itself when it is a `&str` or a `String`, else
+    /// `Box<dyn Any>` (what Rust's own panic message says then).
     pub message: String,
     /// The name of the task started in its place, or `None` if it was not restarted.
     pub restarted_as: Option<String>,
@@ -111,10 +114,7 @@ fn id_list(ids: &[u32]) -> String {
     if ids.is_empty() {
         return "-".to_owned();
     }
-    ids.iter()
-        .map(u32::to_string)
-        .collect::<Vec<_>>()
-        .join(" ")
+    ids.iter().map(u32::to_string).collect::<Vec<_>>().join(" ")
 }
 
 /// One line per panic, one line for what followed it, then the fate of every update.

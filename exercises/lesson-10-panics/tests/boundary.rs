@@ -55,7 +55,11 @@ fn panic_crashes_ends_the_process_like_go() {
     }
     // Run this very test again in a child process, with the variable set.
     let child = Command::new(std::env::current_exe().expect("the test binary's path"))
-        .args(["--exact", "panic_crashes_ends_the_process_like_go", "--nocapture"])
+        .args([
+            "--exact",
+            "panic_crashes_ends_the_process_like_go",
+            "--nocapture",
+        ])
         .args(["--test-threads", "1"])
         .env("LESSON10_GO_RULES", "1")
         .output()
