@@ -3,10 +3,11 @@
 //!
 //! Lesson: 07 (channels), where the learner builds the same hand-off on park/unpark.
 
-use super::lock::Locked;
-use super::timer::TimerHandle;
-use super::waiter::{Selector, TIMED_OUT, WaitList, Waiter};
-use crate::task::{Parker, WaitReason};
+use crate::task::parking::current_parker;
+use crate::task::record::Parker;
+use crate::task::state::WaitReason;
+use crate::time::timer::{TimerHandle, cancel_timer};
+use crate::wait::{Locked, Selector, WaitList, Waiter, Woken};
 use std::collections::VecDeque;
 use std::sync::atomic::AtomicUsize;
 use std::time::Instant;
@@ -180,7 +181,7 @@ impl<T> Chan<T> {
             self.state.unlock();
             return Err(Fail::WouldBlock);
         }
-        let sel = Selector::solo(crate::task::current_parker());
+        let sel = Selector::solo(current_parker());
         let node = Waiter::new(None);
         node.prepare(&sel, 0);
         // SAFETY: lock held; the node stays on this frame until `Blocked` unlinks it or a
@@ -193,9 +194,9 @@ impl<T> Chan<T> {
             sel: &sel,
             recv: true,
         };
-        let index = blocked.wait(mode, reason);
+        let woken = blocked.wait(mode, reason);
         std::mem::forget(blocked);
-        if index == TIMED_OUT && self.unlink(&node, true) {
+        if woken == Woken::TimedOut && self.unlink(&node, true) {
             return Err(Fail::Timeout);
         }
         // SAFETY: the selector is final, so no other thread touches the node any more.
@@ -225,7 +226,7 @@ impl<T> Chan<T> {
                 return Err(fail);
             }
         };
-        let sel = Selector::solo(crate::task::current_parker());
+        let sel = Selector::solo(current_parker());
         let node = Waiter::new(Some(value));
         node.prepare(&sel, 0);
         // SAFETY: as in `recv`.
@@ -237,9 +238,9 @@ impl<T> Chan<T> {
             sel: &sel,
             recv: false,
         };
-        let index = blocked.wait(mode, WaitReason::ChanSend);
+        let woken = blocked.wait(mode, WaitReason::ChanSend);
         std::mem::forget(blocked);
-        if index == TIMED_OUT && self.unlink(&node, false) {
+        if woken == Woken::TimedOut && self.unlink(&node, false) {
             // SAFETY: unlinked and our selector is final: the node is ours alone.
             let value = unsafe { node.take() }.expect("a timed-out send still holds its value");
             return Err((value, Fail::Timeout));
@@ -293,7 +294,7 @@ impl<T> Chan<T> {
             p.wake();
         }
         if let Some(timer) = timer {
-            super::timer::cancel_timer(*timer);
+            cancel_timer(*timer);
         }
         // Values are dropped outside the lock: their destructors may use channels too.
         drop(buffered);
@@ -319,7 +320,7 @@ struct Blocked<'a, T> {
 }
 
 impl<T> Blocked<'_, T> {
-    fn wait(&self, mode: Mode, reason: WaitReason) -> usize {
+    fn wait(&self, mode: Mode, reason: WaitReason) -> Woken {
         match mode {
             Mode::Until(deadline) => self.sel.wait_until(reason, deadline),
             _ => self.sel.wait(reason),
