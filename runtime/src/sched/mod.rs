@@ -4,8 +4,9 @@
 //! switches straight to the next task it has ready, or goes back to its loop (this file),
 //! which looks for work in a fixed order and puts the thread to sleep when there is none:
 //!
-//! 1. every 61st tick (or when a direct switch skipped it), the global queue first, so a busy
-//!    local queue cannot starve it (Go uses the same prime), then due timers;
+//! 1. due timers, at every scheduling point (one compare while none is pending); then every
+//!    61st tick (or when a direct switch skipped it), the global queue first, so a busy
+//!    local queue cannot starve it (Go uses the same prime);
 //! 2. its own queues: `runnext`, then the private FIFO and the ring, alternating;
 //! 3. due timers again (they may have woken something);
 //! 4. other workers' rings, if one is ripe for stealing;
@@ -42,6 +43,8 @@
 //! 2. Every scheduling point is counted as a tick (here, in `find_local` and in a chained
 //!    start), and the periodic checks run at least every `FAIRNESS_TICK` ticks.
 //! 3. A worker goes to sleep only through `idle` (`idle.rs`), which owns the wake protocol.
+//! 4. The earliest timer is checked at every scheduling point: here, and before every direct
+//!    switch and chained start (`switch.rs`, rule 6), which go back to the loop to fire it.
 //!
 //! Go counterpart: `runtime/proc.go` (`schedule`, `findRunnable`, `runqput`, `runqsteal`,
 //! `wakep`, `stopm`), `checkdead`. Lessons: 04 (scheduler) and 12 (work stealing).
@@ -148,13 +151,16 @@ impl Worker {
 
     fn find_task_now(&self, wait: &mut Option<Duration>) -> Option<TaskRef> {
         let (tick, periodic) = self.count_tick();
+        // Timers first, at every scheduling point (rule 4; Go's `checkTimers` in `schedule`).
+        if self.shared.timers.due() {
+            self.fire_timers();
+        }
         if periodic {
             if self.shared.global_takeable(self.index, wait)
                 && let Some(t) = self.shared.global.pop(None, self.shared.workers.len())
             {
                 return Some(t);
             }
-            self.fire_timers();
             if let Some(t) = self.runnext.take() {
                 // Do not let a ping-pong pair monopolise the worker.
                 self.pinned.push_back(t);

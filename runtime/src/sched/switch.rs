@@ -24,6 +24,10 @@
 //!    worker, so after its switch it looks its worker up again.
 //! 5. No task is current while a finished one is retired: dropping its record must not see
 //!    it as the running task.
+//! 6. Every direct switch and every chained start checks the earliest timer first (one
+//!    compare while none is pending): if one is due, the switch goes back to the loop, which
+//!    fires it. A task that never yields still reaches a scheduling point when it finishes,
+//!    so a sleeper waits at most one task's run past its deadline.
 //!
 //! Go counterpart: `gogo`, `mcall`, `park_m`, `goschedImpl`, `goexit0` in `runtime/proc.go`.
 //! Lessons: 03 (the context switch) and 04 (scheduler).
@@ -232,7 +236,8 @@ impl Worker {
     }
 
     /// A cheap pick for a direct task-to-task switch: only this worker's own queues (rule 3).
-    /// Every 61st tick, and whenever they are empty, the task goes back to the scheduler loop,
+    /// Every 61st tick, when a timer is due, and whenever they are empty, the task goes back to
+    /// the scheduler loop,
     /// which does the heavier work (global queue, timers, stealing, parking the thread). That
     /// keeps those paths off task stacks, which stay one page deep when parked.
     #[inline(always)]
@@ -316,7 +321,7 @@ impl Worker {
         // The tick `find_local` would count. It is only counted here if the chain happens;
         // otherwise `find_local` counts it and decides exactly as it would have.
         let tick = self.tick.get().wrapping_add(1);
-        if tick.is_multiple_of(FAIRNESS_TICK) {
+        if tick.is_multiple_of(FAIRNESS_TICK) || self.shared.timers.due() {
             return None;
         }
         // SAFETY: as above, for `runnext`.
@@ -373,13 +378,15 @@ impl Worker {
     }
 
     /// This worker's own queues only, the task ready to switch into (prepared); None every
-    /// 61st tick so the scheduler loop gets to run its periodic checks.
+    /// 61st tick, and when a timer is due, so the scheduler loop gets to run its checks.
     #[inline(always)]
     fn find_local(&self) -> Option<TaskRef> {
         self.drain_inbox();
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);
-        if tick.is_multiple_of(FAIRNESS_TICK) {
+        // The earliest timer is checked at every scheduling point (rule 6); a due one is fired
+        // by the loop, off this task's stack.
+        if tick.is_multiple_of(FAIRNESS_TICK) || self.shared.timers.due() {
             self.periodic_due.set(true);
             return None;
         }

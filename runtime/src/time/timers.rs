@@ -109,6 +109,18 @@ impl Timers {
         self.next_deadline().is_some_and(|d| d <= self.now())
     }
 
+    /// Whether a timer is due: the scheduler asks at every scheduling point. One load and one
+    /// compare while no timer is pending; the clock is read only while one is (out of line).
+    #[inline(always)]
+    pub(crate) fn due(&self) -> bool {
+        self.next.load(Ordering::Acquire) != u64::MAX && self.next_deadline_due_slow()
+    }
+
+    #[inline(never)]
+    fn next_deadline_due_slow(&self) -> bool {
+        self.next_deadline_due()
+    }
+
     /// Runs every callback whose deadline is at or before `now`; true if any ran. Callbacks run
     /// without the lock held, so they may add timers.
     pub(crate) fn fire_due(&self, now: Instant) -> bool {
