@@ -6,7 +6,6 @@
 use crate::task::parking::current_parker;
 use crate::task::record::Parker;
 use crate::task::state::WaitReason;
-use crate::time::timer::{TimerHandle, cancel_timer};
 use crate::wait::{Locked, Selector, WaitList, Waiter, Woken};
 use std::collections::VecDeque;
 use std::sync::atomic::AtomicUsize;
@@ -43,10 +42,10 @@ pub(crate) struct State<T> {
     pub(crate) senders_gone: bool,
     /// Every receiver was dropped: sends fail at once and give the value back.
     pub(crate) receivers_gone: bool,
-    /// The pending timer of an `after`/`tick` channel: cancelled when the last receiver goes,
-    /// so an abandoned timeout neither keeps the deadlock detector quiet nor moves the
-    /// virtual clock.
-    pub(crate) timer: Option<Box<TimerHandle>>,
+    /// Run once when the last receiver goes: an `after`/`tick` channel cancels its pending
+    /// timer here, so an abandoned timeout neither keeps the deadlock detector quiet nor moves
+    /// the virtual clock. (The channel knows nothing of timers: `crate::time` installs it.)
+    pub(crate) on_receivers_gone: Option<Box<dyn FnOnce() + Send>>,
 }
 
 // SAFETY: the raw node pointers in the wait queues are only followed under the channel lock, and
@@ -86,7 +85,7 @@ impl<T> Chan<T> {
                 sendq: WaitList::new(),
                 senders_gone: false,
                 receivers_gone: false,
-                timer: None,
+                on_receivers_gone: None,
             }),
             cap,
             senders: AtomicUsize::new(1),
@@ -284,17 +283,17 @@ impl<T> Chan<T> {
     /// The last receiver is gone: fail every parked sender and drop what is buffered.
     pub(crate) fn disconnect_receivers(&self) {
         let mut wake = Vec::new();
-        let (buffered, timer) = self.state.with(|st| {
+        let (buffered, hook) = self.state.with(|st| {
             st.receivers_gone = true;
             // SAFETY: lock held.
             unsafe { st.sendq.disconnect_all(&mut wake) };
-            (std::mem::take(&mut st.buf), st.timer.take())
+            (std::mem::take(&mut st.buf), st.on_receivers_gone.take())
         });
         for p in wake {
             p.wake();
         }
-        if let Some(timer) = timer {
-            cancel_timer(*timer);
+        if let Some(hook) = hook {
+            hook();
         }
         // Values are dropped outside the lock: their destructors may use channels too.
         drop(buffered);

@@ -13,7 +13,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::timer::{cancel_timer, now, schedule};
+use super::timer::{TimerHandle, cancel_timer, now, schedule};
 use crate::chan::{Chan, Receiver, Sender, new_pair};
 
 /// Returns a channel that receives the current time once `d` has passed
@@ -48,8 +48,9 @@ pub fn after(d: Duration) -> Receiver<Instant> {
             let _ = tx.try_send(now());
         }),
     );
-    // Dropping every receiver cancels the timer (see `State::timer`).
-    chan.state.with(|st| st.timer = Some(Box::new(timer)));
+    // Dropping every receiver cancels the timer (rule 2).
+    chan.state
+        .with(|st| st.on_receivers_gone = Some(cancel_on_drop(timer)));
     rx
 }
 
@@ -92,7 +93,7 @@ fn arm(ticker: Ticker) {
         if st.receivers_gone {
             Some(timer) // the last receiver left meanwhile: nobody will cancel this one
         } else {
-            st.timer = Some(Box::new(timer));
+            st.on_receivers_gone = Some(cancel_on_drop(timer));
             None
         }
     });
@@ -119,4 +120,11 @@ fn deadline_in(d: Duration) -> Instant {
     let now = now();
     now.checked_add(d)
         .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
+}
+
+/// The channel's hook for its last receiver leaving: cancels `timer`.
+fn cancel_on_drop(timer: TimerHandle) -> Box<dyn FnOnce() + Send> {
+    Box::new(move || {
+        cancel_timer(timer);
+    })
 }
