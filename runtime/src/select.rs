@@ -53,7 +53,7 @@ use crate::chan::{Chan, Fail, Receiver, RecvError, SendError, Sender};
 use crate::task::parking::{current_parker, park_with};
 use crate::task::record::Parker;
 use crate::task::state::WaitReason;
-use crate::wait::{Selector, Waiter, Woken};
+use crate::wait::{Selector, Waiter};
 use std::cell::Cell;
 
 /// Selects over channel operations; see the [module documentation](mod@crate::select) for the
@@ -484,7 +484,7 @@ fn run(arms: &[&dyn Arm], poll_order: &[usize], lock_order: &[usize], has_defaul
     let dequeue = Dequeue { arms, sel: &sel };
     let woken = sel.0.wait(WaitReason::Select);
     drop(dequeue);
-    let Woken::Arm(index) = woken else {
+    let Some(index) = woken.arm() else {
         unreachable!("only the owner gives up a select, and it is parked");
     };
     arms[index].set_chosen();

@@ -1,6 +1,20 @@
 //! The channel itself (Go: `hchan` in `runtime/chan.go`): one lock around a ring buffer and two
 //! wait queues. Every operation takes the lock once on its fast path and never allocates.
 //!
+//! Rules:
+//!
+//! 1. Every operation takes the channel's lock (`crate::wait::Locked`) once on its fast path;
+//!    whoever it completes is woken only after the lock is released.
+//! 2. A send hands its value to the first parked receiver if there is one, else to the
+//!    buffer; a receive takes from the buffer first and then refills it from the first parked
+//!    sender (or, on a rendezvous channel, takes that sender's value): senders and receivers
+//!    are served in FIFO order.
+//! 3. A parked operation's node is claimed and completed under the lock, as the selector's
+//!    rules say (`crate::wait`); a solo wait gives up by unlinking its node under the lock, and
+//!    a node already gone means a waker completed it.
+//! 4. When the last sender or the last receiver goes, every operation parked on the other
+//!    side completes as "disconnected", and nothing new ever parks there.
+//!
 //! Lesson: 07 (channels), where the learner builds the same hand-off on park/unpark.
 
 use crate::task::parking::current_parker;
@@ -195,7 +209,7 @@ impl<T> Chan<T> {
         };
         let woken = blocked.wait(mode, reason);
         std::mem::forget(blocked);
-        if woken == Woken::TimedOut && self.unlink(&node, true) {
+        if woken == Woken::TIMED_OUT && self.unlink(&node, true) {
             return Err(Fail::Timeout);
         }
         // SAFETY: the selector is final, so no other thread touches the node any more.
@@ -239,7 +253,7 @@ impl<T> Chan<T> {
         };
         let woken = blocked.wait(mode, WaitReason::ChanSend);
         std::mem::forget(blocked);
-        if woken == Woken::TimedOut && self.unlink(&node, false) {
+        if woken == Woken::TIMED_OUT && self.unlink(&node, false) {
             // SAFETY: unlinked and our selector is final: the node is ours alone.
             let value = unsafe { node.take() }.expect("a timed-out send still holds its value");
             return Err((value, Fail::Timeout));

@@ -38,6 +38,7 @@ use std::sync::atomic::Ordering;
 
 use context::Transfer;
 
+use super::shared::Shared;
 use super::worker::{FAIRNESS_TICK, TASK, Worker, wake_joiner, worker_here};
 use crate::coroutine;
 use crate::task::record::{Header, TaskRef, cancelled_payload};
@@ -48,8 +49,11 @@ use crate::task::state::Switch;
 pub(crate) fn leave_task(req: Switch) {
     // Read before the switch: this function is never inlined (see `worker_here`).
     let w = worker_here();
-    assert!(!w.is_null(), "a task runs on a worker");
-    // SAFETY: the worker outlives every task it runs.
+    // Checked by the callers (`task::parking`), which call this only from a running task.
+    debug_assert!(!w.is_null(), "a task runs on a worker");
+    // SAFETY: the caller is a running task (its `current_task_ptr` is not null), and a task
+    // runs only inside its worker's `execute`, while that worker is installed on this thread;
+    // the worker outlives every task it runs.
     unsafe { (*w).switch_from_task(req) };
 }
 
@@ -188,8 +192,11 @@ impl Worker {
         // The main task's exit ends the run: go back to the scheduler so nothing else runs
         // after it. During shutdown every switch goes back to the scheduler too.
         let main_exits = me.is_main && req == Switch::Finished;
-        let direct = !(main_exits || self.shared.is_shutting_down());
-        let next = if direct { self.pick_next() } else { None };
+        // One read of the run's address for the whole pick (the compiler cannot tell that the
+        // worker's cells, written in between, do not change it).
+        let shared: &Shared = &self.shared;
+        let direct = !(main_exits || shared.is_shutting_down());
+        let next = if direct { self.pick_next(shared) } else { None };
         let me_ptr = Arc::as_ptr(&me);
         self.set_pending(Some(me), req);
         let back = match next {
@@ -241,11 +248,11 @@ impl Worker {
     /// which does the heavier work (global queue, timers, stealing, parking the thread). That
     /// keeps those paths off task stacks, which stay one page deep when parked.
     #[inline(always)]
-    fn pick_next(&self) -> Option<TaskRef> {
+    fn pick_next(&self, shared: &Shared) -> Option<TaskRef> {
         if self.deterministic {
             self.pick_next_deterministic()
         } else {
-            self.find_local()
+            self.find_local(shared)
         }
     }
 
@@ -308,7 +315,8 @@ impl Worker {
     /// choice is `find_local`'s: the same tick, the same fairness, `runnext` and the private
     /// queue first when it is their turn; anything else goes the usual way.
     fn chain(&self) -> Option<*const Header> {
-        if self.deterministic || self.shared.is_shutting_down() {
+        let shared: &Shared = &self.shared;
+        if self.deterministic || shared.is_shutting_down() {
             return None;
         }
         // SAFETY: `running` is only touched by this worker's thread, and no other reference
@@ -321,7 +329,7 @@ impl Worker {
         // The tick `find_local` would count. It is only counted here if the chain happens;
         // otherwise `find_local` counts it and decides exactly as it would have.
         let tick = self.tick.get().wrapping_add(1);
-        if tick.is_multiple_of(FAIRNESS_TICK) || self.shared.timers.due() {
+        if tick.is_multiple_of(FAIRNESS_TICK) || shared.timers.due() {
             return None;
         }
         // SAFETY: as above, for `runnext`.
@@ -380,13 +388,13 @@ impl Worker {
     /// This worker's own queues only, the task ready to switch into (prepared); None every
     /// 61st tick, and when a timer is due, so the scheduler loop gets to run its checks.
     #[inline(always)]
-    fn find_local(&self) -> Option<TaskRef> {
+    fn find_local(&self, shared: &Shared) -> Option<TaskRef> {
         self.drain_inbox();
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);
         // The earliest timer is checked at every scheduling point (rule 6); a due one is fired
         // by the loop, off this task's stack.
-        if tick.is_multiple_of(FAIRNESS_TICK) || self.shared.timers.due() {
+        if tick.is_multiple_of(FAIRNESS_TICK) || shared.timers.due() {
             self.periodic_due.set(true);
             return None;
         }

@@ -168,10 +168,16 @@ impl Parker {
 }
 
 /// Wakes the joiner a finished record handed back, if any.
+#[inline(always)]
 pub(super) fn wake_joiner(joiner: Option<Parker>) {
     if let Some(p) = joiner {
-        p.unpark();
+        wake_parker(p);
     }
+}
+
+#[inline(never)]
+fn wake_parker(p: Parker) {
+    p.unpark();
 }
 
 impl Shared {

@@ -329,6 +329,7 @@ impl Header {
     /// and returns the joiner, whom the caller must wake (the record cannot: waking is the
     /// scheduler's).
     #[must_use = "the joiner must be woken"]
+    #[inline]
     pub(crate) fn complete(&self, panic: Option<Box<dyn Any + Send>>) -> Option<Parker> {
         // SAFETY: written once by the task's owner before OUT_DONE is published.
         unsafe { *self.panic.get() = panic };

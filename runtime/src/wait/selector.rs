@@ -69,13 +69,21 @@ impl SelState {
     }
 }
 
-/// How a wait ended, as its owner sees it.
+/// How a wait ended, as its owner sees it: arm `index` completed ([`Woken::arm`]), or the
+/// owner gave up first ([`Woken::TIMED_OUT`]: deadline, or unwinding). A final [`SelState`]
+/// in the selector's own encoding, so reading one costs a single compare.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Woken {
-    /// A waker completed arm `index` (for a plain operation, 0).
-    Arm(usize),
-    /// The owner gave up first (deadline, or unwinding).
-    TimedOut,
+pub(crate) struct Woken(usize);
+
+impl Woken {
+    /// The owner gave up before any waker completed an arm.
+    pub(crate) const TIMED_OUT: Woken = Woken(TIMED_OUT);
+
+    /// The arm that completed, or None if the owner gave up.
+    #[inline]
+    pub(crate) fn arm(self) -> Option<usize> {
+        (self != Woken::TIMED_OUT).then_some(self.0)
+    }
 }
 
 /// The shared completion word of one blocking operation or one `select!`.
@@ -144,8 +152,8 @@ impl Selector {
     pub(crate) fn finished(&self) -> Option<Woken> {
         match SelState::decode(self.state.load(Ordering::Acquire)) {
             SelState::Waiting | SelState::Busy => None,
-            SelState::TimedOut => Some(Woken::TimedOut),
-            SelState::Done(index) => Some(Woken::Arm(index)),
+            SelState::TimedOut => Some(Woken::TIMED_OUT),
+            SelState::Done(index) => Some(Woken(index)),
         }
     }
 
@@ -161,7 +169,7 @@ impl Selector {
     }
 
     /// Solo waits only: parks until completed or until `deadline` passed; returns the arm, or
-    /// `TimedOut` if the deadline passed first. Then the caller must take the lock and unlink
+    /// `Woken::TIMED_OUT` if the deadline passed first. Then the caller must take the lock and unlink
     /// its node: if the node is already gone, a waker completed it after all (and
     /// `finished()` says so).
     pub(crate) fn wait_until(&self, reason: WaitReason, deadline: Instant) -> Woken {
@@ -171,7 +179,7 @@ impl Selector {
                 return index;
             }
             if crate::time::now() >= deadline {
-                return Woken::TimedOut;
+                return Woken::TIMED_OUT;
             }
             crate::time::park_until(reason, deadline);
         }
@@ -186,7 +194,7 @@ impl Selector {
             .state
             .compare_exchange(WAITING, TIMED_OUT, Ordering::Acquire, Ordering::Acquire)
         {
-            Ok(_) => Woken::TimedOut,
+            Ok(_) => Woken::TIMED_OUT,
             Err(_) => loop {
                 if let Some(index) = self.finished() {
                     return index;
