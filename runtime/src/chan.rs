@@ -39,19 +39,13 @@
 //! ```
 //!
 //! Inside: one lock around a buffer and two FIFO queues of parked operations, whose nodes live
-//! on the parked tasks' stacks (no allocation per operation); see `chan/imp.rs` and
-//! `chan/waiter.rs`.
+//! on the parked tasks' stacks (no allocation per operation); see `chan/imp.rs`, and
+//! `crate::wait` for the waiting primitives it shares with `select!` and `sync`.
 
 mod imp;
-mod lock;
-mod timer;
-mod waiter;
 
+pub use crate::time::{after, tick};
 pub(crate) use imp::{Chan, Fail, Mode};
-pub(crate) use lock::Locked;
-pub(crate) use timer::{TimerHandle, cancel_timer, schedule};
-pub use timer::{after, tick};
-pub(crate) use waiter::{Selector, Waiter};
 
 use std::fmt;
 use std::sync::Arc;

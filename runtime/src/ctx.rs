@@ -44,7 +44,9 @@
 //! assert_eq!(err, Some(CtxError::DeadlineExceeded));
 //! ```
 
-use crate::chan::{self, Receiver, Sender, TimerHandle};
+use crate::chan::{self, Receiver, Sender};
+use crate::task::state::WaitReason;
+use crate::time::timer::{self, TimerHandle};
 use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
@@ -199,9 +201,7 @@ impl Context {
     pub fn wait(&self) -> CtxError {
         let done = &self.cancel_state().done;
         // Shown as `[context]` in the goroutine dump.
-        let _ = done
-            .chan
-            .recv_as(chan::Mode::Block, crate::task::WaitReason::Context);
+        let _ = done.chan.recv_as(chan::Mode::Block, WaitReason::Context);
         self.err()
             .expect("a closed done channel means the context was cancelled")
     }
@@ -293,7 +293,7 @@ pub fn with_deadline(parent: &Context, deadline: Instant) -> (Context, CancelFun
         return (ctx, cancel_fn);
     }
     let weak = Arc::downgrade(&ctx.node);
-    let timer = chan::schedule(
+    let timer = timer::schedule(
         deadline,
         Box::new(move || {
             if let Some(node) = weak.upgrade() {
@@ -316,7 +316,7 @@ pub fn with_deadline(parent: &Context, deadline: Instant) -> (Context, CancelFun
         }
     };
     if let Some(timer) = leftover {
-        chan::cancel_timer(timer);
+        timer::cancel_timer(timer);
     }
     (ctx, cancel_fn)
 }
@@ -396,7 +396,7 @@ fn cancel(node: &Arc<Node>, err: CtxError, remove_from_parent: bool) {
     // Closing the channel wakes every task parked on `done()`, in O(waiters).
     drop(done_tx);
     if let Some(timer) = timer {
-        chan::cancel_timer(timer);
+        timer::cancel_timer(timer);
     }
     for child in children.into_values().filter_map(|w| w.upgrade()) {
         cancel(&child, err, false);

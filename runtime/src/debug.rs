@@ -9,9 +9,8 @@
 //! `checkdead` message "all goroutines are asleep - deadlock!". Lesson: 16 (debugging).
 
 use std::fmt;
-use std::fmt::Write as _;
 
-use crate::sched::{self, Shared};
+use crate::sched;
 use crate::stack::GuardKind;
 
 /// Counters from the runtime and its stack layer. `Display` prints one `key: value` per line.
@@ -103,37 +102,5 @@ pub fn num_goroutines() -> usize {
 /// that were spawned but have not started yet have no stack or state worth showing; they are
 /// counted in one last line. Empty outside a runtime.
 pub fn dump() -> String {
-    sched::with_shared(|s| dump_shared(s)).unwrap_or_default()
-}
-
-pub(crate) fn dump_shared(shared: &Shared) -> String {
-    let mut out = String::new();
-    for (i, t) in shared.snapshot().iter().enumerate() {
-        if i > 0 {
-            out.push('\n');
-        }
-        let _ = writeln!(out, "goroutine {} [{}]:", t.id, t.state());
-        if let Some(name) = t.name.as_deref() {
-            let _ = writeln!(out, "    name: {name}");
-        }
-        let _ = writeln!(
-            out,
-            "    spawned at {}:{}:{}",
-            t.location.file(),
-            t.location.line(),
-            t.location.column()
-        );
-    }
-    let unstarted = shared.unstarted();
-    if unstarted > 0 {
-        if !out.is_empty() {
-            out.push('\n');
-        }
-        let _ = writeln!(
-            out,
-            "...and {unstarted} goroutine{} spawned but not started yet [runnable]",
-            if unstarted == 1 { "" } else { "s" }
-        );
-    }
-    out
+    sched::with_shared(|s| s.dump()).unwrap_or_default()
 }

@@ -24,6 +24,7 @@ pub mod coroutine;
 pub mod ctx;
 pub mod debug;
 mod panic;
+mod rand;
 pub mod runtime;
 mod sched;
 pub mod select;
@@ -32,6 +33,7 @@ pub mod stack;
 pub mod sync;
 pub mod task;
 pub mod time;
+mod wait;
 
 pub use runtime::Runtime;
 pub use task::{JoinHandle, Task, TaskId, WaitReason, current, park, spawn, yield_now};
@@ -58,35 +60,4 @@ where
         Ok(v) => v,
         Err(e) => panic!("{e}"),
     }
-}
-
-use std::cell::Cell;
-
-thread_local! {
-    static FASTRAND: Cell<u64> = const { Cell::new(0) };
-}
-
-/// A fast per-thread pseudo-random number (xorshift64). Inside a deterministic runtime the
-/// worker seeds it from the runtime's seed, so random choices (such as `select!`'s) replay.
-pub(crate) fn fastrand() -> u64 {
-    FASTRAND.with(|c| {
-        let mut x = c.get();
-        if x == 0 {
-            let local = 0u8;
-            x = sched::splitmix(
-                (&local as *const u8 as u64)
-                    ^ std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map_or(0, |d| d.as_nanos() as u64),
-            ) | 1;
-        }
-        x = sched::xorshift(x);
-        c.set(x);
-        x
-    })
-}
-
-/// Seeds this thread's [`fastrand`] (deterministic mode).
-pub(crate) fn seed_fastrand(seed: u64) {
-    FASTRAND.with(|c| c.set(seed | 1));
 }

@@ -1,6 +1,6 @@
 //! Panic containment: a task's panic stops at the task boundary and is reported once.
 //!
-//! The task entry (`task.rs`) runs the body under `catch_unwind`, so a panic never unwinds
+//! The task entry (`sched/switch.rs`) runs the body under `catch_unwind`, so a panic never unwinds
 //! through the `extern "C"` switch frame; the payload goes to `JoinHandle::join` as `Err`. What
 //! this module adds is the report: a panic hook, chained in front of the one that was installed
 //! before, that recognises panics raised inside a task and prints one message naming the task

@@ -44,7 +44,6 @@ use std::sync::Arc;
 use std::thread;
 
 use crate::sched::{self, Config, Shared, Worker};
-use crate::task;
 
 /// Default usable stack bytes per task. See [`Builder::stack_size`] for the trade-off.
 pub const DEFAULT_STACK_SIZE: usize = 64 * 1024;
@@ -235,7 +234,7 @@ impl Runtime {
         let shared = Arc::new(Shared::new(self.config.clone()));
         let worker0 = Worker::new(shared.clone(), 0);
         worker0.enter();
-        let main = task::new_header(
+        let main = sched::new_task(
             &worker0,
             Some(1),
             Some("main".into()),

@@ -49,8 +49,11 @@
 //! After waking, the task takes its remaining nodes off the other channels. A ready `select!`
 //! allocates nothing; a blocking one allocates nothing either (the nodes live on the stack).
 
-use crate::chan::{Chan, Fail, Receiver, RecvError, Selector, SendError, Sender, Waiter};
-use crate::task::{Parker, WaitReason};
+use crate::chan::{Chan, Fail, Receiver, RecvError, SendError, Sender};
+use crate::task::parking::{current_parker, park_with};
+use crate::task::record::Parker;
+use crate::task::state::WaitReason;
+use crate::wait::{Selector, Waiter};
 use std::cell::Cell;
 
 /// Selects over channel operations; see the [module documentation](mod@crate::select) for the
@@ -419,7 +422,7 @@ fn random_below(n: usize) -> usize {
         return 0;
     }
     // Lemire's multiply-shift: uniform enough for arm choice and cheaper than `%`.
-    ((crate::fastrand() as u32 as u64 * n as u64) >> 32) as usize
+    ((crate::rand::fastrand() as u32 as u64 * n as u64) >> 32) as usize
 }
 
 fn lock_all(arms: &[&dyn Arm], lock_order: &[usize]) {
@@ -450,7 +453,7 @@ fn run(arms: &[&dyn Arm], poll_order: &[usize], lock_order: &[usize], has_defaul
             return;
         }
         loop {
-            crate::task::park_with(WaitReason::Select);
+            park_with(WaitReason::Select);
         }
     }
     lock_all(arms, lock_order);
@@ -471,7 +474,7 @@ fn run(arms: &[&dyn Arm], poll_order: &[usize], lock_order: &[usize], has_defaul
         return;
     }
     // Pass 2: wait on all of them.
-    let sel = SelectCtx(Selector::new(crate::task::current_parker()));
+    let sel = SelectCtx(Selector::new(current_parker()));
     for (i, arm) in arms.iter().enumerate() {
         // SAFETY: locks held; each node is unlinked; `sel` lives until `Dequeue` below has
         // taken every node off its queue.
@@ -479,8 +482,11 @@ fn run(arms: &[&dyn Arm], poll_order: &[usize], lock_order: &[usize], has_defaul
     }
     unlock_all(arms, lock_order);
     let dequeue = Dequeue { arms, sel: &sel };
-    let index = sel.0.wait(WaitReason::Select);
+    let woken = sel.0.wait(WaitReason::Select);
     drop(dequeue);
+    let Some(index) = woken.arm() else {
+        unreachable!("only the owner gives up a select, and it is parked");
+    };
     arms[index].set_chosen();
 }
 

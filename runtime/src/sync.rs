@@ -27,8 +27,10 @@
 //! "starvation mode", always on), so a stream of newcomers cannot starve a parked task. An
 //! uncontended `lock`/`unlock` is one compare-and-swap each.
 
-use crate::chan::{Locked, Selector};
-use crate::task::{Parker, WaitReason};
+use crate::task::parking::{current_parker, park_with};
+use crate::task::record::Parker;
+use crate::task::state::WaitReason;
+use crate::wait::{Locked, Selector};
 use std::cell::UnsafeCell;
 use std::collections::VecDeque;
 use std::fmt;
@@ -119,7 +121,7 @@ impl WaitGroup {
         if self.inner.count.load(Ordering::Acquire) == 0 {
             return;
         }
-        let parker = crate::task::current_parker();
+        let parker = current_parker();
         let generation = self.inner.waiters.with(|w| {
             // Checked under the lock: `done` takes the lock after reaching zero, so either we
             // see zero here or `done` sees our parker.
@@ -131,7 +133,7 @@ impl WaitGroup {
         });
         let Some(generation) = generation else { return };
         while self.inner.generation.load(Ordering::Acquire) == generation {
-            crate::task::park_with(WaitReason::WaitGroup);
+            park_with(WaitReason::WaitGroup);
         }
     }
 
@@ -324,7 +326,7 @@ impl<T: ?Sized> Mutex<T> {
                 return;
             }
         }
-        let sel = Selector::solo(crate::task::current_parker());
+        let sel = Selector::solo(current_parker());
         let queued = self.queue.with(|q| {
             loop {
                 match self.state.load(Ordering::Relaxed) {
@@ -585,7 +587,7 @@ impl<T: ?Sized> RwLock<T> {
     }
 
     fn acquire(&self, write: bool) {
-        let parker = crate::task::current_parker();
+        let parker = current_parker();
         let sel = Selector::solo(parker);
         let queued = self.state.with(|st| {
             let free = if write {

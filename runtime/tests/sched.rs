@@ -259,3 +259,51 @@ fn migratable_tasks_run_to_completion() {
         .unwrap();
     assert_eq!(total, (0..100u64).sum::<u64>() * (0..20u64).sum::<u64>());
 }
+
+#[test]
+fn a_sleep_wakes_on_time_among_tasks_that_never_yield() {
+    // 200 tasks each compute for 2 ms without yielding; a task sleeping 10 ms among them must
+    // wake while most of them are still to come (counted in finished tasks, not in time). The
+    // earliest timer is checked at every scheduling point, as Go's `checkTimers` does in
+    // `schedule`; checking it only every 61st tick would let about 61 tasks per worker finish
+    // first, and a worker that never runs dry would not look sooner.
+    const TASKS: usize = 200;
+    const COMPUTE: Duration = Duration::from_millis(2);
+    let (at_sleep, at_wake) = runtime(2)
+        .block_on(|| {
+            let done = Arc::new(AtomicUsize::new(0));
+            let seen = done.clone();
+            let sleeper = goro::spawn(move || {
+                let at_sleep = seen.load(Ordering::SeqCst);
+                goro::sleep(Duration::from_millis(10));
+                (at_sleep, seen.load(Ordering::SeqCst))
+            });
+            let workers: Vec<_> = (0..TASKS)
+                .map(|_| {
+                    let done = done.clone();
+                    goro::spawn(move || {
+                        let start = Instant::now();
+                        while start.elapsed() < COMPUTE {
+                            std::hint::spin_loop();
+                        }
+                        done.fetch_add(1, Ordering::SeqCst);
+                    })
+                })
+                .collect();
+            let counts = sleeper.join().unwrap();
+            for w in workers {
+                w.join().unwrap();
+            }
+            counts
+        })
+        .unwrap();
+    // About 5 tasks per worker fit in 10 ms; a quarter of them is ample slack for a busy
+    // machine (a descheduled worker's task finishes at once when it comes back, since it
+    // measures wall time, so the count stays low).
+    let finished_meanwhile = at_wake - at_sleep;
+    assert!(
+        finished_meanwhile < TASKS / 4,
+        "the 10 ms sleep woke after {finished_meanwhile} of {TASKS} 2 ms tasks had finished \
+         (at {at_sleep} when it went to sleep, {at_wake} when it woke)"
+    );
+}

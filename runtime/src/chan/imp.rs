@@ -1,12 +1,26 @@
 //! The channel itself (Go: `hchan` in `runtime/chan.go`): one lock around a ring buffer and two
 //! wait queues. Every operation takes the lock once on its fast path and never allocates.
 //!
+//! Rules:
+//!
+//! 1. Every operation takes the channel's lock (`crate::wait::Locked`) once on its fast path;
+//!    whoever it completes is woken only after the lock is released.
+//! 2. A send hands its value to the first parked receiver if there is one, else to the
+//!    buffer; a receive takes from the buffer first and then refills it from the first parked
+//!    sender (or, on a rendezvous channel, takes that sender's value): senders and receivers
+//!    are served in FIFO order.
+//! 3. A parked operation's node is claimed and completed under the lock, as the selector's
+//!    rules say (`crate::wait`); a solo wait gives up by unlinking its node under the lock, and
+//!    a node already gone means a waker completed it.
+//! 4. When the last sender or the last receiver goes, every operation parked on the other
+//!    side completes as "disconnected", and nothing new ever parks there.
+//!
 //! Lesson: 07 (channels), where the learner builds the same hand-off on park/unpark.
 
-use super::lock::Locked;
-use super::timer::TimerHandle;
-use super::waiter::{Selector, TIMED_OUT, WaitList, Waiter};
-use crate::task::{Parker, WaitReason};
+use crate::task::parking::current_parker;
+use crate::task::record::Parker;
+use crate::task::state::WaitReason;
+use crate::wait::{Locked, Selector, WaitList, Waiter, Woken};
 use std::collections::VecDeque;
 use std::sync::atomic::AtomicUsize;
 use std::time::Instant;
@@ -42,10 +56,10 @@ pub(crate) struct State<T> {
     pub(crate) senders_gone: bool,
     /// Every receiver was dropped: sends fail at once and give the value back.
     pub(crate) receivers_gone: bool,
-    /// The pending timer of an `after`/`tick` channel: cancelled when the last receiver goes,
-    /// so an abandoned timeout neither keeps the deadlock detector quiet nor moves the
-    /// virtual clock.
-    pub(crate) timer: Option<Box<TimerHandle>>,
+    /// Run once when the last receiver goes: an `after`/`tick` channel cancels its pending
+    /// timer here, so an abandoned timeout neither keeps the deadlock detector quiet nor moves
+    /// the virtual clock. (The channel knows nothing of timers: `crate::time` installs it.)
+    pub(crate) on_receivers_gone: Option<Box<dyn FnOnce() + Send>>,
 }
 
 // SAFETY: the raw node pointers in the wait queues are only followed under the channel lock, and
@@ -85,7 +99,7 @@ impl<T> Chan<T> {
                 sendq: WaitList::new(),
                 senders_gone: false,
                 receivers_gone: false,
-                timer: None,
+                on_receivers_gone: None,
             }),
             cap,
             senders: AtomicUsize::new(1),
@@ -180,7 +194,7 @@ impl<T> Chan<T> {
             self.state.unlock();
             return Err(Fail::WouldBlock);
         }
-        let sel = Selector::solo(crate::task::current_parker());
+        let sel = Selector::solo(current_parker());
         let node = Waiter::new(None);
         node.prepare(&sel, 0);
         // SAFETY: lock held; the node stays on this frame until `Blocked` unlinks it or a
@@ -193,9 +207,9 @@ impl<T> Chan<T> {
             sel: &sel,
             recv: true,
         };
-        let index = blocked.wait(mode, reason);
+        let woken = blocked.wait(mode, reason);
         std::mem::forget(blocked);
-        if index == TIMED_OUT && self.unlink(&node, true) {
+        if woken == Woken::TIMED_OUT && self.unlink(&node, true) {
             return Err(Fail::Timeout);
         }
         // SAFETY: the selector is final, so no other thread touches the node any more.
@@ -225,7 +239,7 @@ impl<T> Chan<T> {
                 return Err(fail);
             }
         };
-        let sel = Selector::solo(crate::task::current_parker());
+        let sel = Selector::solo(current_parker());
         let node = Waiter::new(Some(value));
         node.prepare(&sel, 0);
         // SAFETY: as in `recv`.
@@ -237,9 +251,9 @@ impl<T> Chan<T> {
             sel: &sel,
             recv: false,
         };
-        let index = blocked.wait(mode, WaitReason::ChanSend);
+        let woken = blocked.wait(mode, WaitReason::ChanSend);
         std::mem::forget(blocked);
-        if index == TIMED_OUT && self.unlink(&node, false) {
+        if woken == Woken::TIMED_OUT && self.unlink(&node, false) {
             // SAFETY: unlinked and our selector is final: the node is ours alone.
             let value = unsafe { node.take() }.expect("a timed-out send still holds its value");
             return Err((value, Fail::Timeout));
@@ -283,17 +297,17 @@ impl<T> Chan<T> {
     /// The last receiver is gone: fail every parked sender and drop what is buffered.
     pub(crate) fn disconnect_receivers(&self) {
         let mut wake = Vec::new();
-        let (buffered, timer) = self.state.with(|st| {
+        let (buffered, hook) = self.state.with(|st| {
             st.receivers_gone = true;
             // SAFETY: lock held.
             unsafe { st.sendq.disconnect_all(&mut wake) };
-            (std::mem::take(&mut st.buf), st.timer.take())
+            (std::mem::take(&mut st.buf), st.on_receivers_gone.take())
         });
         for p in wake {
             p.wake();
         }
-        if let Some(timer) = timer {
-            super::timer::cancel_timer(*timer);
+        if let Some(hook) = hook {
+            hook();
         }
         // Values are dropped outside the lock: their destructors may use channels too.
         drop(buffered);
@@ -319,7 +333,7 @@ struct Blocked<'a, T> {
 }
 
 impl<T> Blocked<'_, T> {
-    fn wait(&self, mode: Mode, reason: WaitReason) -> usize {
+    fn wait(&self, mode: Mode, reason: WaitReason) -> Woken {
         match mode {
             Mode::Until(deadline) => self.sel.wait_until(reason, deadline),
             _ => self.sel.wait(reason),

@@ -12,15 +12,31 @@
 //! migratable ones. A started task waits in its worker's private queue instead ([`Fifo`]).
 //!
 //! Each ring also keeps a [`Progress`]: how fast its owner gets through it. Thieves read it to
-//! leave work its owner is about to get to (see `sched`'s "Thieves are patient").
+//! leave work its owner is about to get to (see `steal.rs`, "Thieves are patient").
 //!
-//! Lessons: 04 (a run queue) and 12 (work stealing: why a thief takes half).
+//! Also here: the [`GlobalQueue`] (Go's `sched.runq`), which takes the overflow of full rings
+//! and work queued from outside the runtime.
+//!
+//! The queues' rules:
+//!
+//! 1. Only a ring's owner pushes to it; owner and thieves pop from it, and a successful CAS of
+//!    `head` is what hands an entry to exactly one of them.
+//! 2. A ring and the global queue hold only tasks that may run on any thread (unstarted or
+//!    migratable); a started pinned task only ever sits in its home worker's [`Fifo`],
+//!    `runnext` or inbox.
+//! 3. A [`Fifo`] is touched by its owning thread only.
+//! 4. The global queue's `len` is published after every change under its lock, so a worker
+//!    may skip the lock when it reads 0.
+//!
+//! Go counterpart: `runqput`, `runqget`, `runqgrab`, `globrunqput`, `globrunqget` in
+//! `runtime/proc.go`. Lessons: 04 (a run queue) and 12 (work stealing: why a thief takes half).
 
 use std::cell::UnsafeCell;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::task::{Header, TaskRef};
+use crate::task::record::{Header, TaskRef};
 
 /// Slots in a local ring (Go uses 256 too).
 pub(crate) const CAPACITY: u32 = 256;
@@ -362,6 +378,92 @@ impl Drop for Fifo {
         while let Some(t) = self.pop_front() {
             drop(t);
         }
+    }
+}
+
+/// `GlobalQueue::owner` when its work came from outside (no patience applies).
+pub(crate) const NO_OWNER: usize = usize::MAX;
+
+/// The run's shared queue (Go's `sched.runq`): overflow of full rings, and tasks woken from
+/// outside the runtime.
+pub(crate) struct GlobalQueue {
+    queue: Mutex<VecDeque<TaskRef>>,
+    len: AtomicUsize,
+    /// The worker whose overflow last went here (`NO_OWNER`: work from outside). Its own
+    /// overflow is not another worker's to take before it has aged (see `steal.rs`).
+    owner: AtomicUsize,
+}
+
+impl GlobalQueue {
+    pub(crate) fn new() -> GlobalQueue {
+        GlobalQueue {
+            queue: Mutex::new(VecDeque::new()),
+            len: AtomicUsize::new(0),
+            owner: AtomicUsize::new(NO_OWNER),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, VecDeque<TaskRef>> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Tasks queued (rule 4: may be a moment old).
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.len.load(Ordering::SeqCst)
+    }
+
+    /// Whose overflow the queue holds (`NO_OWNER`: work from outside).
+    pub(crate) fn owner(&self) -> usize {
+        self.owner.load(Ordering::SeqCst)
+    }
+
+    /// Queues a task woken from outside: anybody may run it at once.
+    pub(crate) fn push_outside(&self, t: TaskRef) {
+        let mut g = self.lock();
+        g.push_back(t);
+        self.owner.store(NO_OWNER, Ordering::Relaxed);
+        self.len.store(g.len(), Ordering::Release);
+    }
+
+    /// Worker `owner`'s overflow (its ring was full).
+    pub(crate) fn push_batch(&self, owner: usize, batch: Vec<TaskRef>) {
+        let mut g = self.lock();
+        g.extend(batch);
+        self.owner.store(owner, Ordering::Relaxed);
+        self.len.store(g.len(), Ordering::Release);
+    }
+
+    /// Takes one task, and moves a fair share (of `workers`) more into `ring` if given.
+    pub(crate) fn pop(&self, ring: Option<&RunQueue>, workers: usize) -> Option<TaskRef> {
+        if self.len.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        let mut g = self.lock();
+        let first = g.pop_front();
+        if let Some(ring) = ring {
+            // Take a fair share, as Go's globrunqget does.
+            let share = (g.len() / workers).min(CAPACITY as usize / 2);
+            for _ in 0..share {
+                let Some(t) = g.pop_front() else { break };
+                if let Err((t, rest)) = ring.push(t) {
+                    g.push_front(t);
+                    for r in rest.into_iter().rev() {
+                        g.push_front(r);
+                    }
+                    break;
+                }
+            }
+        }
+        self.len.store(g.len(), Ordering::Release);
+        first
+    }
+
+    /// Empties the queue (shutdown).
+    pub(crate) fn take_all(&self) -> VecDeque<TaskRef> {
+        let mut g = self.lock();
+        self.len.store(0, Ordering::Release);
+        std::mem::take(&mut *g)
     }
 }
 

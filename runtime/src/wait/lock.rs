@@ -6,7 +6,16 @@
 //! task, so the lock spins briefly and then sleeps the OS thread on a futex, as Go's runtime
 //! lock does.
 //!
-//! Lesson: 08 (select and timeouts): locking several channels at once is what `select!` needs.
+//! Rules:
+//!
+//! 1. A critical section never parks a task and never calls user code (a waker is woken only
+//!    after the unlock), so the holder always runs to the unlock soon.
+//! 2. Several locks are taken in address order only (`select!`), so no two holders wait on each
+//!    other.
+//! 3. `CONTENDED` is set by whoever may sleep; an unlock that sees it wakes one sleeper.
+//!
+//! Go counterpart: `lock`/`unlock` in `runtime/lock_futex.go`. Lesson: 08 (select and
+//! timeouts): locking several channels at once is what `select!` needs.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 

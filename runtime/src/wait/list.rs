@@ -1,166 +1,28 @@
-//! Wait queues of parked channel operations (Go: `sudog` and `waitq` in `runtime/chan.go`).
+//! Wait lists: the queues of parked operations on a channel (Go's `sudog` and `waitq` in
+//! `runtime/chan.go`).
 //!
-//! A blocked `send`, `recv` or `select!` puts a [`Waiter`] node on the channel's queue. The
+//! A blocked `send`, `recv` or `select!` arm puts a [`Waiter`] node on a channel's queue. The
 //! node lives on the blocked task's own stack (no allocation per operation, like Go's sudog
 //! cache) and is linked into an intrusive doubly linked list, so a `select!` that wins on one
-//! channel removes its nodes from the other channels in O(1).
+//! channel removes its nodes from the other channels in O(1). Each node points at the
+//! [`Selector`] of its operation (`selector.rs`), which decides who completes it.
 //!
-//! Every node points at a [`Selector`]: the operation's "who completed me" word. A plain send
-//! or receive has a selector of its own; all arms of one `select!` share one, so exactly one
-//! arm can complete (Go's `selectDone` flag). The protocol:
+//! Rules:
 //!
-//! * a waker (a task on the other side of the channel, or `close`) holds the channel lock,
-//!   unlinks a node and claims its selector with a CAS `WAITING -> BUSY`. If the CAS fails the
-//!   operation already completed elsewhere (another arm, a timeout): the node is dropped from
-//!   the queue and the waker tries the next one;
-//! * the winner moves the value into or out of the node, takes the selector's [`Parker`],
-//!   publishes the arm index with a release store (`BUSY -> index`) and unparks the owner after
-//!   releasing the lock;
-//! * the owner parks until the selector holds an index. A timed-out owner claims its own
-//!   selector with `WAITING -> TIMED_OUT`, so a timeout and a wakeup can never both win.
+//! 1. Every method of a [`WaitList`] runs under the lock of the queue's owner (the channel).
+//! 2. A linked node is alive and unmoved: its owner does not return before it is unlinked or
+//!    its selector is final.
+//! 3. A node's slot is touched by its owner only while the node is unlinked, and by a waker
+//!    only after it unlinked the node and claimed its selector.
 //!
-//! States only move forward (`WAITING -> BUSY -> index`, or `WAITING -> TIMED_OUT`); a
-//! waker never waits for another thread, which keeps the protocol free of lock cycles.
-//!
-//! Go counterpart: `sudog` and `selectDone` in `runtime/chan.go` and `runtime/select.go`.
-//! Lessons: 07 (channels) and 08 (select and timeouts).
+//! Go counterpart: `sudog`, `waitq.enqueue`/`dequeue` in `runtime/chan.go`. Lessons: 07
+//! (channels) and 08 (select and timeouts).
 
-use crate::task::{Parker, WaitReason};
 use std::cell::{Cell, UnsafeCell};
 use std::ptr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Instant;
 
-/// Nobody completed the operation yet.
-const WAITING: usize = usize::MAX;
-/// A waker claimed the operation and is moving the value; the index follows shortly.
-const BUSY: usize = usize::MAX - 1;
-/// The owner gave up (timeout, or it is unwinding); no arm completed.
-pub(crate) const TIMED_OUT: usize = usize::MAX - 2;
-
-/// The shared completion word of one blocking operation or one `select!`.
-pub(crate) struct Selector {
-    state: AtomicUsize,
-    /// Taken by the single waker whose claim succeeded; nobody else touches it while linked.
-    parker: UnsafeCell<Option<Parker>>,
-    /// Exactly one node, on one queue, protected by one lock (a plain send or receive, a
-    /// mutex waiter): whoever unlinks the node under that lock owns it, so wakers need no
-    /// compare-and-swap. The owner gives up (timeout, unwinding) by unlinking its node under
-    /// the lock too: if the node is gone, a waker completed it (and set the final state, under
-    /// the lock) first.
-    solo: bool,
-}
-
-impl Selector {
-    /// The selector of a `select!` with several nodes: wakers claim it with a CAS.
-    pub(crate) fn new(parker: Parker) -> Selector {
-        Selector {
-            state: AtomicUsize::new(WAITING),
-            parker: UnsafeCell::new(Some(parker)),
-            solo: false,
-        }
-    }
-
-    /// The selector of a single-node wait (see the `solo` field).
-    #[inline]
-    pub(crate) fn solo(parker: Parker) -> Selector {
-        Selector {
-            state: AtomicUsize::new(WAITING),
-            parker: UnsafeCell::new(Some(parker)),
-            solo: true,
-        }
-    }
-
-    /// Claims the operation for a waker (`WAITING -> BUSY`); only one claim ever succeeds.
-    /// The caller holds the lock of the queue it just unlinked the node from.
-    #[inline]
-    pub(crate) fn try_claim(&self) -> bool {
-        // A solo node is claimed by being unlinked under the lock: nobody can race us.
-        self.solo
-            || self
-                .state
-                .compare_exchange(WAITING, BUSY, Ordering::Acquire, Ordering::Relaxed)
-                .is_ok()
-    }
-
-    /// Publishes the completed arm and returns the parker to unpark (after unlocking).
-    ///
-    /// # Safety
-    /// The caller's `try_claim` on this selector succeeded, and it has finished writing the
-    /// node's slot. After this call the owner may return and free the selector, so the caller
-    /// must not touch the selector or the node again.
-    #[inline]
-    pub(crate) unsafe fn complete(&self, index: usize) -> Option<Parker> {
-        // SAFETY: our successful claim makes us the only accessor of `parker` (the owner does
-        // not read it while the state is not final).
-        let parker = unsafe { (*self.parker.get()).take() };
-        self.state.store(index, Ordering::Release);
-        parker
-    }
-
-    /// The completed arm, if any (`TIMED_OUT` included).
-    #[inline]
-    pub(crate) fn finished(&self) -> Option<usize> {
-        match self.state.load(Ordering::Acquire) {
-            WAITING | BUSY => None,
-            index => Some(index),
-        }
-    }
-
-    /// Parks until some waker completed an arm; returns its index.
-    #[inline]
-    pub(crate) fn wait(&self, reason: WaitReason) -> usize {
-        loop {
-            if let Some(index) = self.finished() {
-                return index;
-            }
-            crate::task::park_with(reason);
-        }
-    }
-
-    /// Solo waits only: parks until completed or until `deadline` passed; returns the index,
-    /// or [`TIMED_OUT`] if the deadline passed first. Then the caller must take the lock and
-    /// unlink its node: if the node is already gone, a waker completed it after all (and
-    /// `finished()` says so).
-    pub(crate) fn wait_until(&self, reason: WaitReason, deadline: Instant) -> usize {
-        debug_assert!(self.solo);
-        loop {
-            if let Some(index) = self.finished() {
-                return index;
-            }
-            if crate::time::now() >= deadline {
-                return TIMED_OUT;
-            }
-            crate::task::park_until(reason, deadline);
-        }
-    }
-
-    /// Stops a multi-node wait without parking (used while unwinding, when parking is not
-    /// allowed): claims the selector as [`TIMED_OUT`], or, if a waker claimed it first, waits
-    /// for that waker to publish its arm and returns it. Such a waker is running right now
-    /// (it holds a channel lock), so the spin is short.
-    pub(crate) fn give_up_spinning(&self) -> usize {
-        match self
-            .state
-            .compare_exchange(WAITING, TIMED_OUT, Ordering::Acquire, Ordering::Acquire)
-        {
-            Ok(_) => TIMED_OUT,
-            Err(_) => loop {
-                if let Some(index) = self.finished() {
-                    return index;
-                }
-                std::thread::yield_now();
-            },
-        }
-    }
-
-    /// Claims the selector for its owner (`WAITING -> TIMED_OUT`) unless a waker did first.
-    pub(crate) fn try_give_up(&self) -> bool {
-        self.state
-            .compare_exchange(WAITING, TIMED_OUT, Ordering::Acquire, Ordering::Acquire)
-            .is_ok()
-    }
-}
+use super::selector::Selector;
+use crate::task::record::Parker;
 
 /// One parked channel operation, linked into a channel's send or receive queue.
 pub(crate) struct Waiter<T> {

@@ -1,30 +1,31 @@
-//! Time: `sleep`, `now`, and the timers behind them; a virtual clock in deterministic mode.
+//! The timers of one runtime run, and its clock (real, or virtual in deterministic mode).
 //!
-//! Each runtime run keeps one ordered map of timers (deadline, sequence number) -> callback.
-//! Workers fire due timers when they look for work (and at least every 61 scheduling ticks); an
-//! idle worker parks its thread only until the earliest deadline. A timer callback runs on a
-//! worker thread outside any task, so it must be short and must not block: the ones goro
-//! installs just unpark a task.
+//! One ordered map (deadline, sequence number) -> callback, behind a lock, plus the earliest
+//! deadline in an atomic, so the scheduler can ask "is anything due?" at every scheduling
+//! point without taking the lock: one load and one compare while no timer is pending, and a
+//! clock read while one is (Go's `checkTimers` reads `timer0When` the same way).
 //!
-//! [`sleep`] is a timed park: a timer whose callback unparks the sleeping task. Outside a runtime
-//! it is `std::thread::sleep`.
+//! This file sits below the scheduler (it knows nothing of workers or tasks): the scheduler
+//! owns one `Timers` per run and fires it; `time/mod.rs` and `time/timer.rs` add to it.
 //!
-//! In deterministic mode the clock is virtual: [`now`] returns the run's start plus a virtual
-//! offset that only moves when every task waits, and then jumps straight to the next deadline.
-//! A program that sleeps for an hour finishes instantly, with the same output every time.
+//! Rules:
 //!
-//! Go counterpart: `runtime/time.go` (per-P timer heaps, `time.Sleep`, `timeSleep`), and the
-//! fake clock of `testing/synctest`. Lesson: 08 (select and timeouts).
+//! 1. `next` always holds the earliest pending deadline (or `u64::MAX`): every change of the
+//!    map updates it under the map's lock.
+//! 2. Callbacks run without the lock held (they may add timers), on a worker's stack outside
+//!    any task, and must be short and must not block: the ones goro installs unpark a task or
+//!    `try_send` on a channel with room.
+//! 3. A cancelled timer never runs; a timer runs at most once.
+//! 4. The virtual clock only moves forward, and only when the deterministic worker finds every
+//!    task waiting (`sched::deterministic`).
+//!
+//! Go counterpart: the per-P timer heap in `runtime/time.go` (`addtimer`, `checkTimers`,
+//! `runtimer`); `testing/synctest`'s fake clock. Lesson: 08 (select and timeouts).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, Weak};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
-
-pub use crate::chan::{after, tick};
-
-use crate::sched::{self, Shared};
-use crate::task::{self, WaitReason};
 
 type Callback = Box<dyn FnOnce() + Send>;
 
@@ -74,7 +75,8 @@ impl Timers {
         self.next.store(next, Ordering::Release);
     }
 
-    fn add(&self, deadline: Instant, f: Callback) -> (u64, bool) {
+    /// Adds a timer; returns its sequence number and whether it is now the earliest.
+    pub(crate) fn add(&self, deadline: Instant, f: Callback) -> (u64, bool) {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         let mut map = lock(&self.map);
         map.insert((deadline, seq), f);
@@ -83,7 +85,8 @@ impl Timers {
         (seq, earliest)
     }
 
-    fn cancel(&self, deadline: Instant, seq: u64) -> bool {
+    /// Removes a pending timer; true if it had not fired.
+    pub(crate) fn cancel(&self, deadline: Instant, seq: u64) -> bool {
         let mut map = lock(&self.map);
         let removed = map.remove(&(deadline, seq));
         self.update_next(&map);
@@ -104,6 +107,18 @@ impl Timers {
 
     pub(crate) fn next_deadline_due(&self) -> bool {
         self.next_deadline().is_some_and(|d| d <= self.now())
+    }
+
+    /// Whether a timer is due: the scheduler asks at every scheduling point. One load and one
+    /// compare while no timer is pending; the clock is read only while one is (out of line).
+    #[inline(always)]
+    pub(crate) fn due(&self) -> bool {
+        self.next.load(Ordering::Acquire) != u64::MAX && self.next_deadline_due_slow()
+    }
+
+    #[inline(never)]
+    fn next_deadline_due_slow(&self) -> bool {
+        self.next_deadline_due()
     }
 
     /// Runs every callback whose deadline is at or before `now`; true if any ran. Callbacks run
@@ -140,70 +155,5 @@ impl Timers {
         let map = std::mem::take(&mut *lock(&self.map));
         self.next.store(u64::MAX, Ordering::Release);
         drop(map);
-    }
-}
-
-/// Identifies a pending timer for [`cancel_timer`].
-#[derive(Debug)]
-pub(crate) struct TimerKey {
-    shared: Weak<Shared>,
-    deadline: Instant,
-    seq: u64,
-}
-
-/// Schedules `f` to run on a worker thread at `deadline` (the runtime's clock). The callback runs
-/// outside any task: keep it short and non-blocking (unparking a task is the intended use).
-///
-/// Panics outside a runtime; check [`in_runtime`](crate::runtime::in_runtime) first.
-pub(crate) fn add_timer(deadline: Instant, f: Box<dyn FnOnce() + Send>) -> TimerKey {
-    sched::with_shared(|shared| {
-        let (seq, earliest) = shared.timers.add(deadline, f);
-        if earliest && !shared.is_deterministic() {
-            shared.timer_added();
-        }
-        TimerKey {
-            shared: std::sync::Arc::downgrade(shared),
-            deadline,
-            seq,
-        }
-    })
-    .expect("goro timers need a runtime: add_timer called outside a goro runtime")
-}
-
-/// Cancels a timer; true if it had not fired yet (then its callback is dropped, not run).
-pub(crate) fn cancel_timer(key: TimerKey) -> bool {
-    match key.shared.upgrade() {
-        Some(shared) => shared.timers.cancel(key.deadline, key.seq),
-        None => false,
-    }
-}
-
-/// The current time: `Instant::now()`, or the virtual clock when called from a deterministic
-/// runtime.
-pub fn now() -> Instant {
-    sched::with_shared(|s| s.timers.now()).unwrap_or_else(Instant::now)
-}
-
-/// Puts the current task to sleep for at least `d`; other tasks run meanwhile. On a plain OS
-/// thread this is `std::thread::sleep`. In deterministic mode the time is virtual.
-pub fn sleep(d: Duration) {
-    if !sched::in_task() {
-        std::thread::sleep(d);
-        return;
-    }
-    sleep_until(now() + d);
-}
-
-/// Puts the current task to sleep until `deadline` (on the runtime's clock).
-pub fn sleep_until(deadline: Instant) {
-    if !sched::in_task() {
-        let now = Instant::now();
-        if deadline > now {
-            std::thread::sleep(deadline - now);
-        }
-        return;
-    }
-    while now() < deadline {
-        task::park_until(WaitReason::Sleep, deadline);
     }
 }

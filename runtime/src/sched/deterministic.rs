@@ -1,0 +1,75 @@
+//! Deterministic mode: one worker whose every choice comes from a seeded PRNG.
+//!
+//! All runnable tasks sit in one list and the PRNG picks which runs next, at every switch
+//! (direct ones included). When every task waits, the virtual clock jumps to the next timer
+//! (`crate::time`). Same program and same seed: same order of events, byte for byte; a test
+//! can sweep seeds to find an interleaving bug.
+//!
+//! Rules:
+//!
+//! 1. There is exactly one worker, and every wakeup, spawn and yield goes to its one list
+//!    (`det`): nothing goes to `runnext`, the ring, the private FIFO or another worker.
+//! 2. The only sources of choice are the PRNG, seeded from the run's seed, and the virtual
+//!    clock, which moves only when no task can run.
+//! 3. A direct switch is taken only when nothing outside the list could change the choice (no
+//!    inbox item from a foreign thread, no due timer); otherwise the loop decides.
+//! 4. No runnable task, no pending timer and an empty inbox is a deadlock.
+//!
+//! Go counterpart: none in the runtime; `testing/synctest`'s fake clock and the race
+//! detector's randomised scheduling come closest. Lesson: 04 (snapshot tests of concurrent
+//! programs).
+
+use std::sync::atomic::Ordering;
+
+use super::worker::Worker;
+use crate::task::record::TaskRef;
+
+impl Worker {
+    /// The loop of a deterministic run.
+    pub(super) fn run_deterministic(&self) {
+        while !self.shared.is_shutting_down() {
+            self.drain_inbox();
+            self.fire_timers();
+            let len = self.local.borrow().det.len();
+            if len == 0 {
+                if let Some(deadline) = self.shared.timers.next_deadline() {
+                    // Every task waits: jump the virtual clock to the next timer.
+                    self.shared.timers.advance_to(deadline);
+                    continue;
+                }
+                if self.me().inbox_len.load(Ordering::SeqCst) > 0 {
+                    continue;
+                }
+                self.declare_deadlock();
+                break;
+            }
+            let i = (self.rand() % len as u64) as usize;
+            let t = self.local.borrow_mut().det.swap_remove(i);
+            self.execute(t);
+        }
+    }
+
+    /// The direct switch's pick in deterministic mode: the PRNG's pick from every runnable
+    /// task (rule 3).
+    #[inline(never)]
+    pub(super) fn pick_next_deterministic(&self) -> Option<TaskRef> {
+        loop {
+            let t = {
+                let mut l = self.local.borrow_mut();
+                let len = l.det.len();
+                if len == 0 || self.me().inbox_len.load(Ordering::Relaxed) > 0 {
+                    return None;
+                }
+                if self.shared.timers.next_deadline_due() {
+                    return None;
+                }
+                l.rng = crate::rand::xorshift(l.rng);
+                let i = (l.rng % len as u64) as usize;
+                l.det.swap_remove(i)
+            };
+            if self.prepare(&t) {
+                return Some(t);
+            }
+        }
+    }
+}

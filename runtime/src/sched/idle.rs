@@ -1,0 +1,145 @@
+//! Idle workers: when a worker with nothing to do may sleep, and who wakes one when work
+//! appears.
+//!
+//! A worker that finds no work first **spins** for a while (looks again, with a pause between
+//! looks): parking and waking a thread costs microseconds, and new work usually shows up
+//! sooner in a busy program. At most half the workers spin at once. Then it lists itself as
+//! idle, looks one last time, and sleeps on its park driver (`park.rs`) until the next
+//! timer's deadline or until woken. Whoever makes stealable work (a spawn, a wakeup of a
+//! migratable task, a timer that became the earliest) calls [`Shared::wake_idle_worker`],
+//! which wakes one listed worker unless somebody is spinning. This is also where a run finds
+//! out it is deadlocked: every worker idle, every queue empty, no timer pending.
+//!
+//! Rules (the wake protocol, as in Go's `proc.go` "Worker thread parking/unparking"):
+//!
+//! 1. A spinning worker that finds work stops spinning and, if it was the last spinner,
+//!    wakes another worker in case there is more (Go's `resetspinning`).
+//! 2. A worker lists itself idle and sets `sleeping` *before* its last look for work; a
+//!    producer queues its work *before* it reads `n_spinning` and `n_idle` (both sides with a
+//!    SeqCst fence between): either the worker's last look sees the work, or the producer sees
+//!    the worker listed and wakes it. No wakeup is lost.
+//! 3. A waker that takes a worker off the idle list counts it as spinning for it: the woken
+//!    worker learns so by finding itself unlisted.
+//! 4. A run is deadlocked only if the last worker to go idle sees every worker listed, every
+//!    queue empty, no timer pending and no shutdown under way; that worker declares it.
+//!
+//! Go counterpart: `wakep`, `stopm`, `pidleput`/`pidleget`, `resetspinning`, `checkdead` in
+//! `runtime/proc.go`; tokio's `scheduler/multi_thread/idle.rs`. Lesson: 04 (parking idle
+//! workers).
+
+use std::sync::atomic::{Ordering, fence};
+use std::time::Instant;
+
+use super::shared::{Shared, lock};
+use super::worker::Worker;
+
+impl Shared {
+    /// Wakes one parked worker, if any, because new stealable work appeared (rule 2).
+    pub(super) fn wake_idle_worker(&self) {
+        // Pairs with the fence a spinner issues after it stops spinning: either it sees our
+        // work, or we see that nobody spins and wake a parked worker.
+        fence(Ordering::SeqCst);
+        if self.n_spinning.load(Ordering::SeqCst) != 0 || self.n_idle.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        let w = {
+            let mut idle = lock(&self.idle);
+            let w = idle.pop();
+            self.n_idle.store(idle.len(), Ordering::SeqCst);
+            if w.is_some() {
+                // The woken worker starts out spinning (rule 3).
+                self.n_spinning.fetch_add(1, Ordering::SeqCst);
+            }
+            w
+        };
+        if let Some(w) = w {
+            self.workers[w].park.wake();
+        }
+    }
+
+    /// Wakes a parked worker so it recomputes its timer deadline.
+    pub(crate) fn timer_added(&self) {
+        self.wake_idle_worker();
+    }
+}
+
+impl Worker {
+    /// Sleeps this worker's thread until there may be work (rule 2). Detects deadlock
+    /// (rule 4).
+    pub(super) fn idle(&self) {
+        let me = self.me();
+        {
+            let mut idle = lock(&self.shared.idle);
+            idle.push(self.index);
+            self.shared.n_idle.store(idle.len(), Ordering::SeqCst);
+            me.sleeping.store(true, Ordering::SeqCst);
+            if idle.len() == self.shared.workers.len()
+                && !self.shared.any_shared_work()
+                && self.shared.timers.is_empty()
+                && !self.shared.is_shutting_down()
+            {
+                // Every worker is idle, every queue is empty, no timer is pending: every live
+                // task is parked and nothing in the runtime can wake one.
+                self.declare_deadlock();
+                idle.retain(|&w| w != self.index);
+                self.shared.n_idle.store(idle.len(), Ordering::SeqCst);
+                me.sleeping.store(false, Ordering::SeqCst);
+                return;
+            }
+        }
+        let work = self.shared.work_for(self.index)
+            || self.shared.is_shutting_down()
+            || self.shared.timers.next_deadline_due();
+        if !work {
+            match self.shared.timers.next_deadline() {
+                Some(d) => {
+                    let now = Instant::now();
+                    if d > now {
+                        me.park.sleep(Some(d - now));
+                    }
+                }
+                None => me.park.sleep(None),
+            }
+        }
+        me.sleeping.store(false, Ordering::SeqCst);
+        let mut idle = lock(&self.shared.idle);
+        let listed = idle.len();
+        idle.retain(|&w| w != self.index);
+        if idle.len() == listed {
+            // Not listed any more: a waker took us off the list and counted us as spinning
+            // (rule 3).
+            self.local.borrow_mut().spinning = true;
+        }
+        self.shared.n_idle.store(idle.len(), Ordering::SeqCst);
+    }
+
+    /// Counts this worker as spinning, if not already and if not too many are; true if it now
+    /// spins.
+    pub(super) fn start_spinning(&self) -> bool {
+        let mut l = self.local.borrow_mut();
+        if l.spinning {
+            return true;
+        }
+        let max = (self.shared.workers.len() / 2).max(1);
+        if self.shared.n_spinning.load(Ordering::SeqCst) >= max {
+            return false;
+        }
+        self.shared.n_spinning.fetch_add(1, Ordering::SeqCst);
+        l.spinning = true;
+        true
+    }
+
+    /// Stops counting this worker as spinning. `found` says it found work: if it was the last
+    /// spinner, wake another worker in case there is more (rule 1).
+    pub(super) fn stop_spinning(&self, found: bool) {
+        let was = std::mem::replace(&mut self.local.borrow_mut().spinning, false);
+        if !was {
+            return;
+        }
+        let last = self.shared.n_spinning.fetch_sub(1, Ordering::SeqCst) == 1;
+        fence(Ordering::SeqCst);
+        if found && last {
+            self.shared.wake_idle_worker();
+        }
+    }
+}

@@ -1,0 +1,328 @@
+//! The registry: which tasks a run has, and their records from birth to reuse.
+//!
+//! - **Ids** are handed to workers in blocks, so spawning does not contend on one counter.
+//! - **Counts**: each worker counts the tasks it spawned and those that started; their
+//!   difference summed over the workers is the number of tasks not started yet.
+//! - **Live tasks**: a started task is registered on its home worker's slab (for dumps, leak
+//!   checks and shutdown) and leaves it when it finishes, before its outcome is published.
+//! - **Records are reused** (Go's `gfput`/`gfget`): a finished record goes to a per-thread list
+//!   and is written over by the next spawn on that thread; a thread with a full list sets it
+//!   aside for threads that spawn more than they finish.
+//! - **The dump** ([`Shared::dump`]) lists the live tasks the way Go prints goroutines.
+//!
+//! Rules:
+//!
+//! 1. A task is registered once, when it first runs, on the worker it runs on; it records its
+//!    shard and slot so that leaving the registry is O(1) from any thread.
+//! 2. A task leaves the registry before it publishes its outcome: once `join` returns, the
+//!    task no longer counts in `num_goroutines` (what leak tests check).
+//! 3. Only a worker's own thread writes its `spawned` and `pending` counters.
+//! 4. A record is reused only when its last reference is dropped on a worker thread (nobody
+//!    else can see it).
+//!
+//! Go counterpart: `allgs`, `gfput`, `gfget`, `newproc1` and `goidgen` in `runtime/proc.go`;
+//! `tracebackothers` for the dump. Lessons: 04 (scheduler) and 16 (the dump).
+
+use std::fmt::Write as _;
+use std::io;
+use std::panic::Location;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use super::shared::{Shared, Slab, lock};
+use super::worker::Worker;
+use crate::task::record::{Header, Spec, TaskRef};
+
+/// Task ids are handed to workers in blocks, so spawning does not contend on one counter.
+const ID_BLOCK: u64 = 1024;
+/// Most lists of spare task records a run sets aside (each holds `SPARE_MAX`).
+const SPARE_LISTS: usize = 32;
+/// Most records a thread keeps for reuse; a full list goes to the runtime's shared stock in one
+/// piece (Go's `gfput` moving a batch to `sched.gFree`), where a worker that spawns more than it
+/// finishes picks it up. Without that, a spawner on one worker and its tasks finishing on another
+/// turn every record into a `malloc` on one thread and a `free` on the other.
+const SPARE_MAX: usize = 128;
+
+thread_local! {
+    /// Finished task records kept for reuse by this worker thread (Go's per-P `gFree` list).
+    static SPARE_HEADERS: std::cell::RefCell<Vec<TaskRef>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl Slab {
+    fn insert(&mut self, t: TaskRef) -> usize {
+        self.len += 1;
+        if let Some(i) = self.free.pop() {
+            self.slots[i] = Some(t);
+            i
+        } else {
+            self.slots.push(Some(t));
+            self.slots.len() - 1
+        }
+    }
+
+    fn remove(&mut self, i: usize) -> Option<TaskRef> {
+        let t = self.slots.get_mut(i)?.take();
+        if t.is_some() {
+            self.len -= 1;
+            self.free.push(i);
+        }
+        t
+    }
+}
+
+impl Header {
+    /// The task's runtime. Only for code running while the task is alive: inside it, on its
+    /// worker, or a waker that has just claimed it (`PARKED -> EMPTY`; the run cannot end
+    /// before that waker queues it). See `shared.rs`, rule 1.
+    pub(crate) fn shared(&self) -> &Shared {
+        // SAFETY: `run` is `Arc::as_ptr` of the run's `Arc<Shared>` (set in `new_task`), and
+        // the run outlives every live task.
+        unsafe { &*self.run.cast::<Shared>() }
+    }
+
+    /// A counted handle to the task's runtime, for a waker on a foreign thread that must keep
+    /// it alive while it finishes queueing the task.
+    pub(crate) fn shared_arc(&self) -> Arc<Shared> {
+        let p = self.run.cast::<Shared>();
+        // SAFETY: the pointer came from `Arc::as_ptr` of the run's `Arc<Shared>`, which is
+        // alive (see `shared`), so adding a count and adopting it is sound.
+        unsafe {
+            Arc::increment_strong_count(p);
+            Arc::from_raw(p)
+        }
+    }
+}
+
+impl Shared {
+    pub(crate) fn live_tasks(&self) -> usize {
+        let started: usize = self.workers.iter().map(|w| lock(&w.registry).len).sum();
+        started + self.unstarted()
+    }
+
+    /// Tasks spawned that have not started yet.
+    pub(crate) fn unstarted(&self) -> usize {
+        let n: isize = self
+            .workers
+            .iter()
+            .map(|w| w.pending.load(Ordering::Relaxed))
+            .sum();
+        n.max(0) as usize
+    }
+
+    pub(crate) fn tasks_spawned(&self) -> u64 {
+        self.workers
+            .iter()
+            .map(|w| w.spawned.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    pub(crate) fn steals(&self) -> u64 {
+        self.workers
+            .iter()
+            .map(|w| w.steals.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// All started live tasks, sorted by id.
+    pub(crate) fn snapshot(&self) -> Vec<TaskRef> {
+        let mut all: Vec<TaskRef> = Vec::new();
+        for w in self.workers.iter() {
+            all.extend(lock(&w.registry).slots.iter().flatten().cloned());
+        }
+        all.sort_by_key(|t| t.id);
+        all
+    }
+
+    /// Removes a started task from its home registry (when it finishes, or is abandoned).
+    pub(crate) fn unregister(&self, t: &Header) {
+        let shard = t.reg_shard.load(Ordering::Relaxed);
+        let slot = t.reg_slot.load(Ordering::Relaxed);
+        let removed = lock(&self.workers[shard].registry).remove(slot);
+        drop(removed);
+    }
+
+    /// Sets aside a full list of finished task records (dropped if enough are set aside
+    /// already: the stock only has to cover the gap between spawning and finishing workers).
+    fn put_spare_headers(&self, list: Vec<TaskRef>) {
+        let mut stock = lock(&self.spare_headers);
+        if stock.len() < SPARE_LISTS {
+            stock.push(list);
+        } else {
+            drop(stock);
+            drop(list);
+        }
+    }
+
+    /// A list of finished task records to reuse, if any was set aside.
+    fn take_spare_headers(&self) -> Option<Vec<TaskRef>> {
+        lock(&self.spare_headers).pop()
+    }
+
+    /// A Go-style dump of every started live task, sorted by id, and a line for the unstarted
+    /// ones (the text of `goro::debug::dump` and of the deadlock report).
+    pub(crate) fn dump(&self) -> String {
+        let mut out = String::new();
+        for (i, t) in self.snapshot().iter().enumerate() {
+            if i > 0 {
+                out.push('\n');
+            }
+            let _ = writeln!(out, "goroutine {} [{}]:", t.id, t.state());
+            if let Some(name) = t.name.as_deref() {
+                let _ = writeln!(out, "    name: {name}");
+            }
+            let _ = writeln!(
+                out,
+                "    spawned at {}:{}:{}",
+                t.location.file(),
+                t.location.line(),
+                t.location.column()
+            );
+        }
+        let unstarted = self.unstarted();
+        if unstarted > 0 {
+            if !out.is_empty() {
+                out.push('\n');
+            }
+            let _ = writeln!(
+                out,
+                "...and {unstarted} goroutine{} spawned but not started yet [runnable]",
+                if unstarted == 1 { "" } else { "s" }
+            );
+        }
+        out
+    }
+}
+
+impl Worker {
+    pub(crate) fn next_id(&self) -> u64 {
+        let mut l = self.local.borrow_mut();
+        if l.next_id == l.id_end {
+            let start = self
+                .shared
+                .next_id_block
+                .fetch_add(ID_BLOCK, Ordering::Relaxed);
+            l.next_id = start;
+            l.id_end = start + ID_BLOCK;
+        }
+        let id = l.next_id;
+        l.next_id += 1;
+        id
+    }
+
+    /// Counts a freshly created task (it is registered when it starts).
+    pub(crate) fn count_spawn(&self) {
+        // Only this worker's thread writes its own counters (rule 3): a load and a store, no
+        // locked read-modify-write.
+        let me = self.me();
+        me.spawned
+            .store(me.spawned.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        me.pending
+            .store(me.pending.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    }
+
+    /// A task starts (or is dropped before starting) on this worker.
+    pub(crate) fn count_start(&self) {
+        let me = self.me();
+        me.pending
+            .store(me.pending.load(Ordering::Relaxed) - 1, Ordering::Relaxed);
+    }
+
+    /// Registers a task that starts on this worker (rule 1).
+    pub(crate) fn register(&self, t: &TaskRef) {
+        let slot = lock(&self.me().registry).insert(t.clone());
+        t.reg_shard.store(self.index, Ordering::Relaxed);
+        t.reg_slot.store(slot, Ordering::Relaxed);
+    }
+}
+
+/// Makes the record of a new task on `worker` (Go's `newproc1`): validates the stack size,
+/// hands out an id, reuses a spare record if there is one, and counts the spawn. The caller
+/// queues it (`Worker::submit_new`).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn new_task<F, T>(
+    worker: &Worker,
+    id: Option<u64>,
+    name: Option<Box<str>>,
+    stack_size: Option<usize>,
+    migratable: bool,
+    is_main: bool,
+    location: &'static Location<'static>,
+    f: F,
+) -> io::Result<TaskRef>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let shared = worker.shared();
+    let size = stack_size.unwrap_or(shared.config.stack_size);
+    // Validate now so a bad size is the spawner's error; the stack itself is taken at first run.
+    crate::stack::usable_len(size)?;
+    let spec = Spec {
+        id: id.unwrap_or_else(|| worker.next_id()),
+        name,
+        location,
+        migratable,
+        is_main,
+        run: Arc::as_ptr(shared).cast::<()>(),
+        stack_size: size,
+    };
+    // Reuse a finished task's record if this thread kept one, or can fetch a batch that
+    // other workers set aside: no allocator round trip.
+    let spare = SPARE_HEADERS.try_with(|s| {
+        let mut s = s.borrow_mut();
+        if s.is_empty()
+            && let Some(batch) = shared.take_spare_headers()
+        {
+            *s = batch;
+        }
+        s.pop()
+    });
+    let header = match spare {
+        Ok(Some(mut spare)) => {
+            let p: *mut Header = Arc::get_mut(&mut spare).expect("spare task records are unshared");
+            // SAFETY: we hold the only reference to the record; its old contents are dropped
+            // here and `init` (which cannot panic) writes new ones right after, so nothing
+            // sees the record in between.
+            unsafe {
+                std::ptr::drop_in_place(p);
+                Header::init(p, spec, f);
+            }
+            spare
+        }
+        _ => {
+            let mut new = Arc::<Header>::new_uninit();
+            let p = Arc::get_mut(&mut new)
+                .expect("a new Arc is unshared")
+                .as_mut_ptr();
+            // SAFETY: `p` is fresh, unshared memory for a `Header`; `init` writes a whole one,
+            // so the record is initialised afterwards.
+            unsafe {
+                Header::init(p, spec, f);
+                new.assume_init()
+            }
+        }
+    };
+    worker.count_spawn();
+    Ok(header)
+}
+
+/// Drops a reference to a task record; if it was the last one and this is a worker thread,
+/// keeps the record for the next spawn instead of freeing it (rule 4).
+pub(crate) fn recycle(mut t: TaskRef) {
+    if Arc::get_mut(&mut t).is_none() {
+        return;
+    }
+    let Some(w) = super::worker::current_worker() else {
+        return;
+    };
+    let _ = SPARE_HEADERS.try_with(|spares| {
+        let mut spares = spares.borrow_mut();
+        if spares.len() == SPARE_MAX {
+            let full = std::mem::replace(&mut *spares, Vec::with_capacity(SPARE_MAX));
+            // SAFETY: `current_worker` returns this thread's live worker.
+            unsafe { &*w }.shared().put_spare_headers(full);
+        }
+        spares.push(t);
+    });
+}

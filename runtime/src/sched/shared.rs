@@ -1,0 +1,140 @@
+//! What the workers of one runtime run share: [`Shared`], and per worker [`WorkerShared`].
+//!
+//! `Shared` is a set of parts, each the state of one mechanism and each defined beside it:
+//! the rings and the global queue (`queue.rs`), the park drivers (`park.rs`), the idle list
+//! and spinning count (`idle.rs`), the patience clock (`steal.rs`), the timers
+//! (`crate::time`), the registry of live tasks (`registry.rs`) and the shutdown flag
+//! (`shutdown.rs`). The methods that work on a part live in that part's file; this file only
+//! builds them.
+//!
+//! Rules:
+//!
+//! 1. `Shared` lives in an `Arc` that every worker holds for the whole run; a task record
+//!    points at it untyped (`Header::run`) and may use it while the task is alive, because a
+//!    run ends only after all of its tasks are dead.
+//! 2. A `WorkerShared` is written by its own worker and read (or, for the inbox and the park
+//!    driver, written) by the others: every field is an atomic, a lock or a lock-free queue.
+//!
+//! Go counterpart: `schedt` (the global `sched`) and the parts of `p` other Ps touch, in
+//! `runtime/runtime2.go`. Lesson: 04 (scheduler).
+
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU64, AtomicUsize};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Instant;
+
+use super::park::Park;
+use super::queue::{GlobalQueue, RunQueue};
+use crate::task::record::TaskRef;
+use crate::time::timers::Timers;
+
+/// Settings of one runtime run.
+#[derive(Clone, Debug)]
+pub(crate) struct Config {
+    pub(crate) workers: usize,
+    pub(crate) stack_size: usize,
+    pub(crate) panic_crashes: bool,
+    pub(crate) seed: Option<u64>,
+}
+
+/// Locks a std mutex, ignoring poison: the runtime's own critical sections do not panic, and
+/// a user panic elsewhere must not take the scheduler down with it.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Per-worker state other threads may touch.
+pub(crate) struct WorkerShared {
+    pub(crate) ring: RunQueue,
+    /// Wakeups of this worker's pinned tasks from other threads.
+    pub(crate) inbox: Mutex<Vec<TaskRef>>,
+    pub(crate) inbox_len: AtomicUsize,
+    /// How this worker's thread sleeps and is woken (`park.rs`).
+    pub(crate) park: Park,
+    /// Asleep (idle or patient): a waker that queues work for it must wake it.
+    pub(crate) sleeping: AtomicBool,
+    /// Asleep with a timeout, waiting for another worker's backlog to ripen (see
+    /// `Worker::wait_patiently`); work that needs no patience wakes it.
+    pub(crate) patient: AtomicBool,
+    pub(crate) spawned: AtomicU64,
+    /// Tasks spawned here minus tasks that started (or were dropped unstarted) here. Only the
+    /// owning thread writes it; the sum over all workers is the number of unstarted tasks.
+    pub(crate) pending: AtomicIsize,
+    pub(crate) steals: AtomicU64,
+    /// The started tasks whose home is this worker (for dumps and shutdown). Registering at
+    /// first run rather than at spawn keeps it private to one thread in the common case: a
+    /// task starts and finishes on its home worker.
+    pub(crate) registry: Mutex<Slab>,
+}
+
+/// A slab of live tasks: O(1) insert and remove by slot index (see `registry.rs`).
+#[derive(Default)]
+pub(crate) struct Slab {
+    pub(crate) slots: Vec<Option<TaskRef>>,
+    pub(crate) free: Vec<usize>,
+    pub(crate) len: usize,
+}
+
+/// Everything the workers of one runtime run share.
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    pub(crate) workers: Box<[WorkerShared]>,
+    pub(crate) global: GlobalQueue,
+    /// The clock thieves time backlogs with (`steal.rs`).
+    pub(crate) epoch: Instant,
+    /// Indexes of parked workers (`idle.rs`).
+    pub(crate) idle: Mutex<Vec<usize>>,
+    pub(crate) n_idle: AtomicUsize,
+    /// Workers looking for work without being parked (Go's spinning Ms). While one spins, new
+    /// work does not need to wake anybody: the spinner will find it.
+    pub(crate) n_spinning: AtomicUsize,
+    pub(crate) timers: Timers,
+    pub(crate) shutdown: AtomicBool,
+    pub(crate) deadlock: Mutex<Option<String>>,
+    /// Full lists of finished task records, set aside by workers that finish more tasks than
+    /// they spawn, for workers that spawn more than they finish (see `registry.rs`).
+    pub(crate) spare_headers: Mutex<Vec<Vec<TaskRef>>>,
+    pub(crate) next_id_block: AtomicU64,
+}
+
+impl Shared {
+    pub(crate) fn new(config: Config) -> Shared {
+        let n = config.workers;
+        let virtual_clock = config.seed.is_some();
+        Shared {
+            workers: (0..n)
+                .map(|_| WorkerShared {
+                    ring: RunQueue::new(),
+                    inbox: Mutex::new(Vec::new()),
+                    inbox_len: AtomicUsize::new(0),
+                    park: Park::new(),
+                    sleeping: AtomicBool::new(false),
+                    patient: AtomicBool::new(false),
+                    spawned: AtomicU64::new(0),
+                    pending: AtomicIsize::new(0),
+                    steals: AtomicU64::new(0),
+                    registry: Mutex::new(Slab::default()),
+                })
+                .collect(),
+            config,
+            global: GlobalQueue::new(),
+            epoch: Instant::now(),
+            idle: Mutex::new(Vec::new()),
+            n_idle: AtomicUsize::new(0),
+            n_spinning: AtomicUsize::new(0),
+            timers: Timers::new(virtual_clock),
+            shutdown: AtomicBool::new(false),
+            deadlock: Mutex::new(None),
+            spare_headers: Mutex::new(Vec::new()),
+            // Id 1 is the main task.
+            next_id_block: AtomicU64::new(2),
+        }
+    }
+
+    pub(crate) fn is_deterministic(&self) -> bool {
+        self.config.seed.is_some()
+    }
+
+    pub(crate) fn worker_count(&self) -> usize {
+        self.workers.len()
+    }
+}

@@ -1,0 +1,157 @@
+//! Stealing, and why thieves are patient.
+//!
+//! An idle worker takes half of another worker's ring ([`Worker::steal`]), or work from the
+//! global queue. But Go's idle Ps steal at once, because a goroutine that lands on the wrong P
+//! can move again later. Here a task is pinned to the worker it first runs on, so a steal is a
+//! lifelong placement: a chain of tasks that hand work to each other (a pipeline, a ring of
+//! channels) that gets split across two threads pays a cross-thread wakeup on every hand-off,
+//! forever. So **thieves are patient**: a thief first asks whether the owner needs help. It
+//! measures how fast the owner takes tasks from its queue (`queue::Progress`) and steals only
+//! if, at that rate, the owner would need longer than [`STEAL_PATIENCE`] to get through what
+//! is queued (its ring plus its overflow in the global queue). A burst the owner is working
+//! through stays with it and its warm caches; an owner that is stuck in one long task, or is
+//! handed work faster than it runs it, gets help as in Go. While it waits, the thief sleeps
+//! with a timeout ([`Worker::wait_patiently`]) rather than spinning. The kernel has the same
+//! rule: Linux does not migrate a thread that ran in the last half millisecond
+//! (`sched_migration_cost`).
+//!
+//! Rules:
+//!
+//! 1. A thief takes only from a ring that is *ripe* (`Shared::ripe`); an unripe one lowers
+//!    the time it waits before it looks again.
+//! 2. Work that came from outside the runtime (global queue with `NO_OWNER`), a worker's own
+//!    ring and its own overflow need no patience.
+//! 3. A patient thief sets `patient` and `sleeping` before its last look; whoever queues work
+//!    that needs no patience wakes every patient worker (`Shared::push_global`, with a SeqCst
+//!    fence on both sides).
+//!
+//! Go counterpart: `stealWork`, `runqsteal`, `runqgrab` in `runtime/proc.go` (which steal at
+//! once). Lesson: 12 (work stealing).
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use super::queue::{NO_OWNER, Verdict};
+use super::shared::Shared;
+use super::worker::Worker;
+use crate::task::record::TaskRef;
+
+/// A thief steals from a worker that would need longer than this to get through its queue
+/// (see "Thieves are patient" above). Starting 503 fresh tasks (the thread-ring benchmark,
+/// spawned in one burst) takes a worker 1.3 ms on a quiet 2-CPU virtual machine and up to 2.5 ms
+/// on a busy one, most of it first-touch page faults on new stacks; with 2 ms that ring was
+/// still split in one run of twelve (judged at 206 tasks per ms with 439 queued).
+pub(crate) const STEAL_PATIENCE: Duration = Duration::from_millis(3);
+
+impl Shared {
+    /// Microseconds since the run started, on the clock thieves share (wraps after 71 minutes;
+    /// only differences are used).
+    fn now_us(&self) -> u32 {
+        self.epoch.elapsed().as_micros() as u32
+    }
+
+    /// Whether there is work worker `index` could take now: the global queue, a stealable
+    /// ring that is ripe (or its own), or its own inbox. (Another worker's inbox is that
+    /// worker's business: whoever filled it woke it. A ring that is not ripe yet has a patient
+    /// thief watching it, or is left to its owner.)
+    pub(super) fn work_for(&self, index: usize) -> bool {
+        if self.workers[index].inbox_len.load(Ordering::SeqCst) > 0 {
+            return true;
+        }
+        let mut wait = None;
+        self.global_takeable(index, &mut wait)
+            || self
+                .workers
+                .iter()
+                .enumerate()
+                .any(|(i, w)| !w.ring.is_empty() && (i == index || self.ripe(i, &mut wait)))
+    }
+
+    /// Whether another worker, `victim`, needs help (rule 1): at the rate thieves have seen it
+    /// take tasks, it would need longer than `STEAL_PATIENCE` to get through its ring and its
+    /// overflow in the global queue. If not, lowers `wait` to when to look again.
+    pub(super) fn ripe(&self, victim: usize, wait: &mut Option<Duration>) -> bool {
+        let ring = &self.workers[victim].ring;
+        let mut queued = ring.len();
+        if self.global.owner() == victim {
+            queued += self.global.len();
+        }
+        let patience = STEAL_PATIENCE.as_micros() as u32;
+        let queued = queued.min(u32::MAX as usize) as u32;
+        match ring
+            .progress
+            .judge(self.now_us(), ring.taken(), queued, patience)
+        {
+            Verdict::Steal => true,
+            Verdict::Wait(us) => {
+                let left = Duration::from_micros(u64::from(us));
+                *wait = Some(wait.map_or(left, |w| w.min(left)));
+                false
+            }
+        }
+    }
+
+    /// Whether worker `index` may take from the global queue now: it holds work, and that work
+    /// is the worker's own overflow, came from outside, or belongs to a worker that is ripe
+    /// (rule 2).
+    pub(super) fn global_takeable(&self, index: usize, wait: &mut Option<Duration>) -> bool {
+        if self.global.len() == 0 {
+            return false;
+        }
+        let owner = self.global.owner();
+        owner == index || owner == NO_OWNER || self.ripe(owner, wait)
+    }
+
+    /// Whether any queue holds work (deadlock check).
+    pub(super) fn any_shared_work(&self) -> bool {
+        self.global.len() > 0
+            || self
+                .workers
+                .iter()
+                .any(|w| w.inbox_len.load(Ordering::SeqCst) > 0 || !w.ring.is_empty())
+    }
+}
+
+impl Worker {
+    /// Takes half of another worker's ring, if one has a ripe backlog; lowers `wait` to when
+    /// the youngest unripe one will be.
+    pub(super) fn steal(&self, wait: &mut Option<Duration>) -> Option<TaskRef> {
+        let n = self.shared.workers.len();
+        if n < 2 {
+            return None;
+        }
+        let start = self.rand() as usize % n;
+        for k in 0..n {
+            let v = (start + k) % n;
+            let victim = &self.shared.workers[v].ring;
+            if v == self.index || victim.is_empty() || !self.shared.ripe(v, wait) {
+                continue;
+            }
+            if let Some((t, count)) = self.me().ring.steal_from(victim) {
+                self.me().steals.fetch_add(count as u64, Ordering::Relaxed);
+                return Some(t);
+            }
+        }
+        None
+    }
+
+    /// Sleeps until another worker's backlog is ripe (`d`), a timer is due, or something wakes
+    /// it: its inbox, work from outside the runtime, shutdown (rule 3).
+    pub(super) fn wait_patiently(&self, d: Duration) {
+        let me = self.me();
+        me.sleeping.store(true, Ordering::SeqCst);
+        me.patient.store(true, Ordering::SeqCst);
+        let d = match self.shared.timers.next_deadline() {
+            Some(t) => d.min(t.saturating_duration_since(Instant::now())),
+            None => d,
+        };
+        let woken = me.inbox_len.load(Ordering::SeqCst) > 0
+            || self.shared.is_shutting_down()
+            || self.shared.global.owner() == NO_OWNER && self.shared.global.len() > 0;
+        if !woken && !d.is_zero() {
+            me.park.sleep(Some(d));
+        }
+        me.patient.store(false, Ordering::SeqCst);
+        me.sleeping.store(false, Ordering::SeqCst);
+    }
+}

@@ -1,0 +1,410 @@
+//! A worker (Go's M and P in one): the OS thread that runs tasks, its private queues, and how
+//! a woken task reaches one.
+//!
+//! Each worker is one OS thread with:
+//! - a **local ring** (`queue::RunQueue`, 256 slots) of tasks that may still move between
+//!   threads: tasks that have not started, and migratable ones. Idle workers steal half of it;
+//! - a **`runnext` slot**: the task this worker just woke (a channel partner, a joiner) runs
+//!   next, which keeps ping-pong pairs on one hot cache;
+//! - a **private FIFO** of started tasks that are ready again (after `yield_now`, or a wakeup
+//!   that displaced `runnext`). These are pinned to this thread (see `task`'s soundness note).
+//!   It is a growable power-of-two ring (`queue::Fifo`); it, `runnext` and the tick are plain
+//!   cells of the worker, so a task switch sets no `RefCell` borrow flag;
+//! - an **inbox**: wakeups of its pinned tasks coming from other threads land here, and the
+//!   waker wakes the worker's thread (through its park driver) if it sleeps.
+//!
+//! A wakeup ([`wake`], Go's `ready`) goes to the cheapest place that is correct: `runnext` on
+//! the task's own home worker, the ring for a migratable task, the home worker's inbox from
+//! anywhere else, the global queue from outside the runtime.
+//!
+//! Rules:
+//!
+//! 1. The worker's cells (`runnext`, `pinned`, `tick`, `running`, the pending switch) are
+//!    touched only by its own thread; other threads reach a worker only through its
+//!    `WorkerShared` (ring, inbox, park driver, flags).
+//! 2. A started pinned task is queued only on its home worker: in `runnext` or `pinned` by
+//!    the home thread, in the inbox by any other thread.
+//! 3. Whoever queues work another worker must notice wakes that worker if it sleeps: a push
+//!    to the inbox checks `sleeping`, a push to a ring or the global queue calls
+//!    `wake_idle_worker` (`idle.rs`).
+//! 4. The thread-local `WORKER` and `TASK` are read before any task switch in the frame that
+//!    reads them (a migratable task may come back on another thread).
+//!
+//! Go counterpart: `m`, `p`, `ready`, `runqput` with `next`, `injectglist` in
+//! `runtime/proc.go`. Lessons: 04 (scheduler) and 12 (work stealing).
+
+use std::cell::{Cell, RefCell};
+use std::ptr;
+use std::sync::Arc;
+use std::sync::atomic::{Ordering, fence};
+
+use super::queue;
+use super::shared::{Shared, WorkerShared, lock};
+use crate::task::record::{Header, NO_HOME, Parker, TaskRef};
+use crate::task::state::Switch;
+
+/// How often (in scheduling ticks) a worker lets its periodic checks run first (the global
+/// queue; Go uses the same prime).
+pub(crate) const FAIRNESS_TICK: u32 = 61;
+
+thread_local! {
+    static WORKER: Cell<*const Worker> = const { Cell::new(ptr::null()) };
+    pub(super) static TASK: Cell<*const Header> = const { Cell::new(ptr::null()) };
+}
+
+/// The task running on this thread (null if none). Not inlined: a migratable task may call this
+/// before and after a switch on different threads, and must not reuse a cached TLS address.
+#[inline(never)]
+pub(crate) fn current_task_ptr() -> *const Header {
+    TASK.with(|t| t.get())
+}
+
+/// The worker of this thread, if it is one.
+#[inline(never)]
+pub(crate) fn current_worker() -> Option<*const Worker> {
+    let w = WORKER.with(|w| w.get());
+    (!w.is_null()).then_some(w)
+}
+
+/// The worker of this thread (null if none), with the thread-local read inlined. Only for
+/// functions that are themselves never inlined and read it before any task switch they make
+/// (rule 4): then the read always happens on the thread the caller is on.
+#[inline(always)]
+pub(super) fn worker_here() -> *const Worker {
+    WORKER.with(|w| w.get())
+}
+
+/// Whether the caller runs on a worker of a live runtime (inside a task or a timer callback).
+pub(crate) fn in_runtime() -> bool {
+    current_worker().is_some()
+}
+
+/// Whether the caller is a task.
+pub(crate) fn in_task() -> bool {
+    !current_task_ptr().is_null()
+}
+
+/// Runs `f` with the current runtime's shared state, if on a worker.
+pub(crate) fn with_shared<R>(f: impl FnOnce(&Arc<Shared>) -> R) -> Option<R> {
+    let w = current_worker()?;
+    // SAFETY: the worker outlives every call made on its thread while it is installed.
+    Some(f(unsafe { &(*w).shared }))
+}
+
+/// Makes a woken task runnable again (Go's `ready`). Called by whoever won its
+/// `PARKED -> EMPTY` claim (`task::state`, rule 4), exactly once.
+///
+/// Inlined into its callers to keep the wake path short, and it reads the thread's worker:
+/// call it only from functions that are never inlined and do not switch tasks before the
+/// call (rule 4).
+#[inline(always)]
+pub(crate) fn wake(t: TaskRef) {
+    let w = worker_here();
+    if !w.is_null() {
+        // SAFETY: the worker outlives every call made on its thread while it is installed.
+        let w = unsafe { &*w };
+        if ptr::eq(Arc::as_ptr(&w.shared).cast::<()>(), t.run) {
+            w.wake_local(t);
+            return;
+        }
+    }
+    wake_foreign(t);
+}
+
+/// `wake` from a thread that is not a worker of the task's runtime.
+#[cold]
+#[inline(never)]
+fn wake_foreign(t: TaskRef) {
+    // Hold the run alive until the task is queued and its worker woken.
+    let shared = t.shared_arc();
+    if shared.is_deterministic() {
+        shared.push_inbox(0, t);
+    } else if t.migratable {
+        shared.push_global(t);
+        shared.wake_idle_worker();
+    } else {
+        let home = t.home.load(Ordering::Relaxed);
+        debug_assert_ne!(home, NO_HOME, "a parked task has started");
+        shared.push_inbox(home, t);
+    }
+}
+
+// Both unpark functions are never inlined: `wake`, inlined into them, reads the thread's
+// worker, which must happen in a frame that has not switched tasks (rule 4).
+
+/// Unparks a task: leaves it a token, or queues it if it was parked.
+#[inline(never)]
+pub(crate) fn unpark(h: &TaskRef) {
+    if h.st.claim_for_wake() {
+        wake(h.clone());
+    }
+}
+
+/// Like [`unpark`], but hands `h` itself to the run queue when the task was parked.
+#[inline(never)]
+pub(crate) fn unpark_owned(h: TaskRef) {
+    if h.st.claim_for_wake() {
+        wake(h);
+    }
+}
+
+impl Parker {
+    /// Wakes the parker (token semantics; harmless on a finished task).
+    pub(crate) fn unpark(&self) {
+        match self {
+            Parker::Task(h) => unpark(h),
+            Parker::Thread(t) => t.unpark(),
+        }
+    }
+
+    /// Like [`unpark`](Parker::unpark), but consumes the parker: a parked task is queued with
+    /// this very reference instead of a clone (saves two atomic operations per handoff).
+    pub(crate) fn wake(self) {
+        match self {
+            Parker::Task(h) => unpark_owned(h),
+            Parker::Thread(t) => t.unpark(),
+        }
+    }
+}
+
+/// Wakes the joiner a finished record handed back, if any.
+#[inline(always)]
+pub(super) fn wake_joiner(joiner: Option<Parker>) {
+    if let Some(p) = joiner {
+        wake_parker(p);
+    }
+}
+
+#[inline(never)]
+fn wake_parker(p: Parker) {
+    p.unpark();
+}
+
+impl Shared {
+    /// Queues a task woken from outside the runtime's workers: anybody may run it at once.
+    pub(super) fn push_global(&self, t: TaskRef) {
+        self.global.push_outside(t);
+        // A thief waiting for a backlog to ripen would not look before its timeout. (The
+        // fence pairs with `wait_patiently`: either it sees this task, or we see it patient.)
+        fence(Ordering::SeqCst);
+        for w in self.workers.iter() {
+            if w.patient.load(Ordering::SeqCst) {
+                w.park.wake();
+            }
+        }
+    }
+
+    /// Queues a started pinned task on its home worker from another thread (rules 2, 3).
+    pub(super) fn push_inbox(&self, home: usize, t: TaskRef) {
+        let w = &self.workers[home];
+        {
+            let mut inbox = lock(&w.inbox);
+            inbox.push(t);
+            w.inbox_len.store(inbox.len(), Ordering::SeqCst);
+        }
+        if w.sleeping.load(Ordering::SeqCst) {
+            w.park.wake();
+        }
+    }
+}
+
+/// Worker-private state off the switch path (the switch path's own fields are `Cell`s and a
+/// [`queue::Fifo`] in [`Worker`], which need no borrow flag).
+pub(super) struct Local {
+    /// Deterministic mode: every runnable task, in one list the PRNG picks from.
+    pub(super) det: Vec<TaskRef>,
+    pub(super) rng: u64,
+    pub(super) next_id: u64,
+    pub(super) id_end: u64,
+    /// Started pinned tasks whose home is this worker and that are still alive.
+    pub(super) homed_live: usize,
+    /// Whether this worker counts in `Shared::n_spinning`.
+    pub(super) spinning: bool,
+}
+
+/// One worker: lives on its thread's stack for the duration of the run.
+pub(crate) struct Worker {
+    pub(super) shared: Arc<Shared>,
+    pub(super) index: usize,
+    /// `&shared.workers[index]`, computed once: the switch path reads it several times.
+    me: *const WorkerShared,
+    /// `shared.is_deterministic()`, cached for the switch path.
+    pub(super) deterministic: bool,
+    pub(super) local: RefCell<Local>,
+    /// The task this worker woke last: it runs next.
+    pub(super) runnext: Cell<Option<TaskRef>>,
+    /// Started tasks pinned here that are ready again, in FIFO order.
+    pub(super) pinned: queue::Fifo,
+    /// Scheduling ticks: every `FAIRNESS_TICK`th one does the periodic checks, and the parity
+    /// alternates which local queue is looked at first. (`FAIRNESS_TICK` is odd, so that
+    /// parity alternates at the periodic checks too: a count-down that restarts at the same
+    /// value would always pick the same queue there and starve the other.)
+    pub(super) tick: Cell<u32>,
+    /// A direct switch skipped the periodic checks (global queue, timers): do them next.
+    pub(super) periodic_due: Cell<bool>,
+    /// The scheduler loop's registers while a task runs.
+    pub(super) sched_ctx: Cell<Option<context::Context>>,
+    /// The task running on this worker.
+    pub(super) running: Cell<Option<TaskRef>>,
+    /// The switch in flight: who switched away, as `Arc::into_raw` of the reference the
+    /// worker ran it with (null: the scheduler)...
+    pub(super) pending_from: Cell<*const Header>,
+    /// ...and what it asked for. Set just before a switch, consumed by `land` just after it.
+    /// (Only debug builds reset it to `Switch::None` after `land`, to check that every switch
+    /// is landed exactly once; every switch sets both before anyone reads them.)
+    pub(super) pending_req: Cell<Switch>,
+}
+
+impl Worker {
+    pub(crate) fn new(shared: Arc<Shared>, index: usize) -> Worker {
+        let rng = match shared.config.seed {
+            Some(seed) => crate::rand::splitmix(seed),
+            None => crate::rand::splitmix(
+                (&shared as *const _ as u64) ^ (index as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+            ),
+        };
+        let me: *const WorkerShared = &shared.workers[index];
+        let deterministic = shared.is_deterministic();
+        Worker {
+            shared,
+            index,
+            me,
+            deterministic,
+            local: RefCell::new(Local {
+                det: Vec::new(),
+                rng: rng | 1,
+                next_id: 0,
+                id_end: 0,
+                homed_live: 0,
+                spinning: false,
+            }),
+            runnext: Cell::new(None),
+            pinned: queue::Fifo::new(),
+            tick: Cell::new(0),
+            periodic_due: Cell::new(false),
+            sched_ctx: Cell::new(None),
+            running: Cell::new(None),
+            pending_from: Cell::new(ptr::null()),
+            pending_req: Cell::new(Switch::None),
+        }
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    #[inline]
+    pub(super) fn me(&self) -> &WorkerShared {
+        // SAFETY: `me` points into `self.shared.workers`, a boxed slice that is never resized
+        // and that `self.shared` keeps alive for as long as `self` exists.
+        unsafe { &*self.me }
+    }
+
+    /// Installs this worker as the thread's current one. Must be paired with `leave`.
+    pub(crate) fn enter(&self) {
+        self.me().park.bind_current();
+        WORKER.with(|w| w.set(self as *const Worker));
+        if let Some(seed) = self.shared.config.seed {
+            crate::rand::seed_fastrand(crate::rand::splitmix(seed ^ 0x5eed));
+        }
+    }
+
+    pub(crate) fn leave(&self) {
+        WORKER.with(|w| w.set(ptr::null()));
+    }
+
+    /// Queues a freshly spawned task.
+    pub(crate) fn submit_new(&self, t: TaskRef) {
+        if self.shared.is_shutting_down() {
+            // Spawned by a destructor during shutdown: it never runs.
+            self.count_start();
+            wake_joiner(t.cancel_unstarted());
+            return;
+        }
+        if self.deterministic {
+            self.local.borrow_mut().det.push(t);
+            return;
+        }
+        self.push_ring(t);
+        self.shared.wake_idle_worker();
+    }
+
+    pub(super) fn push_ring(&self, t: TaskRef) {
+        if let Err((t, batch)) = self.me().ring.push(t) {
+            let mut batch = batch;
+            batch.push(t);
+            self.shared.global.push_batch(self.index, batch);
+        }
+    }
+
+    /// A task woken on this worker's own thread.
+    #[inline(always)]
+    fn wake_local(&self, t: TaskRef) {
+        if self.deterministic || t.migratable || t.home.load(Ordering::Relaxed) != self.index {
+            self.wake_elsewhere(t);
+            return;
+        }
+        if let Some(old) = self.runnext.replace(Some(t)) {
+            self.pinned.push_back(old);
+        }
+    }
+
+    /// `wake_local` for a task that does not go to `runnext`: in deterministic mode, a
+    /// migratable task, or one pinned to another worker. Out of line, so that the common
+    /// wakeup stays short.
+    #[inline(never)]
+    fn wake_elsewhere(&self, t: TaskRef) {
+        if self.deterministic {
+            self.local.borrow_mut().det.push(t);
+            return;
+        }
+        if t.migratable {
+            self.push_ring(t);
+            self.shared.wake_idle_worker();
+            return;
+        }
+        let home = t.home.load(Ordering::Relaxed);
+        self.shared.push_inbox(home, t);
+    }
+
+    /// Puts a task that yielded (or whose park was cancelled by a token) back in line.
+    #[inline(always)]
+    pub(super) fn requeue(&self, t: TaskRef) {
+        if self.deterministic {
+            self.local.borrow_mut().det.push(t);
+        } else if t.migratable {
+            self.push_ring(t);
+        } else {
+            self.pinned.push_back(t);
+        }
+    }
+
+    /// Moves wakeups that other threads left in this worker's inbox to its local queue.
+    #[inline]
+    pub(super) fn drain_inbox(&self) {
+        if self.me().inbox_len.load(Ordering::Acquire) != 0 {
+            self.drain_inbox_slow();
+        }
+    }
+
+    #[cold]
+    fn drain_inbox_slow(&self) {
+        let me = self.me();
+        let items = {
+            let mut inbox = lock(&me.inbox);
+            me.inbox_len.store(0, Ordering::Release);
+            std::mem::take(&mut *inbox)
+        };
+        if self.deterministic {
+            self.local.borrow_mut().det.extend(items);
+        } else {
+            self.pinned.extend(items);
+        }
+    }
+
+    pub(super) fn rand(&self) -> u64 {
+        let mut l = self.local.borrow_mut();
+        l.rng = crate::rand::xorshift(l.rng);
+        l.rng
+    }
+}

@@ -1,0 +1,107 @@
+//! How a task leaves its worker: [`park_with`] (wait until unparked) and [`yield_now`] (go to
+//! the back of the line), and who "the current task" is.
+//!
+//! Both write the task's state through [`TaskState::set`](super::state::TaskState::set) and
+//! then ask the scheduler to switch away (`sched::leave_task`). The park only becomes a park on
+//! the far side of that switch, once the task's registers are saved (see `state`, rule 2).
+//!
+//! Rules:
+//!
+//! 1. A task being cancelled (its runtime shuts down) never parks again: `park_with` unwinds
+//!    it with the private cancellation payload, so its destructors run.
+//! 2. If it parks anyway while already unwinding (a destructor that waits), it is abandoned:
+//!    its stack is never reused and its `join` reports the cancellation.
+//! 3. Outside a task both functions fall back to the OS thread (`std::thread::park`,
+//!    `std::thread::yield_now`), so the primitives built on them work from plain threads too.
+//!
+//! Go counterpart: `gopark`, `Gosched` and `getg` in `runtime/proc.go`. Lesson: 04.
+
+use std::panic::resume_unwind;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::thread;
+
+use super::record::{Header, Parker, TaskRef};
+use super::state::{State, Switch, WaitReason};
+use crate::coroutine::Cancelled;
+use crate::sched;
+
+/// The running task's header, if the caller is a task.
+pub(crate) fn current_header() -> Option<TaskRef> {
+    let p = sched::current_task_ptr();
+    if p.is_null() {
+        None
+    } else {
+        // SAFETY: the pointer is the header of the task running on this thread; the scheduler
+        // holds a strong reference for as long as it runs, so incrementing is fine.
+        unsafe {
+            Arc::increment_strong_count(p);
+            Some(Arc::from_raw(p))
+        }
+    }
+}
+
+/// The parker for whoever is running: the current task, or the current OS thread.
+pub(crate) fn current_parker() -> Parker {
+    match current_header() {
+        Some(h) => Parker::Task(h),
+        None => Parker::Thread(thread::current()),
+    }
+}
+
+/// Switches the running task out with request `req`; returns when it is resumed. Unwinds with
+/// the private cancellation payload if the runtime is shutting down (rule 1).
+fn switch_out(h: *const Header, req: Switch) {
+    sched::leave_task(req);
+    // SAFETY: `h` is the running task's header, alive while it runs.
+    let header = unsafe { &*h };
+    if header.cancelled.load(Ordering::Relaxed) && !thread::panicking() {
+        resume_unwind(Box::new(Cancelled));
+    }
+}
+
+/// Parks the current task (or thread) until unparked; the dump shows `reason`.
+pub fn park_with(reason: WaitReason) {
+    let h = sched::current_task_ptr();
+    if h.is_null() {
+        thread::park();
+        return;
+    }
+    // SAFETY: `h` is the running task's header.
+    let header = unsafe { &*h };
+    // A token waiting?
+    if header.st.take_token() {
+        return;
+    }
+    if header.cancelled.load(Ordering::Relaxed) {
+        if thread::panicking() {
+            // Parking while unwinding a cancelled task: it can never be woken again (rule 2).
+            header.st.set(State::Waiting(reason));
+            sched::leave_task(Switch::Abandon);
+            unreachable!("an abandoned task was resumed");
+        }
+        resume_unwind(Box::new(Cancelled));
+    }
+    header.st.set(State::Waiting(reason));
+    switch_out(h, Switch::Park);
+}
+
+/// Lets other tasks run; the current one goes to the back of its worker's queue.
+/// On a plain OS thread this is `std::thread::yield_now`.
+pub fn yield_now() {
+    let h = sched::current_task_ptr();
+    if h.is_null() {
+        thread::yield_now();
+        return;
+    }
+    // SAFETY: `h` is the running task.
+    let header = unsafe { &*h };
+    if header.cancelled.load(Ordering::Relaxed) {
+        if thread::panicking() {
+            return;
+        }
+        resume_unwind(Box::new(Cancelled));
+    }
+    header.st.set(State::Runnable);
+    switch_out(h, Switch::Yield);
+}

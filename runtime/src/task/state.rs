@@ -1,0 +1,320 @@
+//! A task's state words: its lifecycle state (what a dump shows), why it waits, and its park
+//! token; and the one place each of them changes.
+//!
+//! Every change of a task's lifecycle state goes through [`TaskState::set`] (Go's
+//! `casgstatus`), and every move of its park token through the few transitions below. A trace
+//! that wants to see every transition hooks in here and nowhere else.
+//!
+//! The park token follows `std::thread::park`'s semantics: `unpark` leaves a token if the task
+//! is not parked, and the next `park` consumes it and returns at once. Its states:
+//!
+//! ```text
+//!   EMPTY --unpark--> NOTIFIED --park (consume)--> EMPTY
+//!   EMPTY --park: the worker that landed the switch, registers saved--> PARKED
+//!   PARKED --unpark (claim)--> EMPTY      the claimer queues the task, exactly once
+//!   any --retire / cancel unstarted--> DEAD (final)
+//! ```
+//!
+//! The protocol relies on these rules:
+//!
+//! 1. Only the task itself (or, before it starts, its owner) writes `Running`, `Runnable` for a
+//!    yield, and `Waiting(reason)`; a waker writes `Runnable` only after winning the claim of
+//!    rule 4. Each goes through [`TaskState::set`].
+//! 2. The token goes `EMPTY -> PARKED` only on the far side of the switch
+//!    ([`TaskState::finish_park`], called from whatever the worker switched to), after the
+//!    task's registers are saved: a waker that sees `PARKED` may queue the task at once.
+//! 3. If a token arrived between the decision to park and rule 2, `finish_park` consumes it and
+//!    the task runs again: a wakeup is never lost.
+//! 4. `PARKED -> EMPTY` is a claim ([`TaskState::claim_for_wake`], [`TaskState::claim_parked`]):
+//!    exactly one claimer wins, and the winner queues the task exactly once.
+//! 5. `DEAD` is final: unparking a finished task does nothing, ever.
+//!
+//! Go counterpart: `_Grunnable`, `_Grunning`, `_Gwaiting`, `_Gdead` and `casgstatus` in
+//! `runtime/proc.go`, `waitReason` in `runtime/runtime2.go`, and `notesleep`/`notewakeup`
+//! for the token. Lessons: 04 (scheduler) and 16 (introspection: the dump's `[chan receive]`).
+
+use std::fmt;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+/// Why a task is waiting: shown in [`crate::debug::dump`] the way Go shows `[chan receive]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum WaitReason {
+    /// [`park`](crate::task::park) or [`park_timeout`](crate::task::park_timeout) with no more
+    /// specific reason.
+    Park,
+    /// Receiving from a channel.
+    ChanReceive,
+    /// Sending on a channel.
+    ChanSend,
+    /// Blocked in `select!`.
+    Select,
+    /// In [`sleep`](crate::time::sleep).
+    Sleep,
+    /// Locking a `sync::Mutex`.
+    Mutex,
+    /// Locking a `sync::RwLock`.
+    RwLock,
+    /// In `WaitGroup::wait`.
+    WaitGroup,
+    /// In [`JoinHandle::join`](crate::task::JoinHandle::join).
+    Join,
+    /// Waiting for a context to be cancelled.
+    Context,
+    /// Waiting for a file descriptor to become ready.
+    IoWait,
+}
+
+impl WaitReason {
+    pub(crate) const ALL: [WaitReason; 11] = [
+        WaitReason::Park,
+        WaitReason::ChanReceive,
+        WaitReason::ChanSend,
+        WaitReason::Select,
+        WaitReason::Sleep,
+        WaitReason::Mutex,
+        WaitReason::RwLock,
+        WaitReason::WaitGroup,
+        WaitReason::Join,
+        WaitReason::Context,
+        WaitReason::IoWait,
+    ];
+
+    pub(crate) fn as_u8(self) -> u8 {
+        // `ALL` lists the variants in declaration order, so the discriminant is the index.
+        self as u8
+    }
+
+    pub(crate) fn from_u8(v: u8) -> WaitReason {
+        WaitReason::ALL[v as usize]
+    }
+}
+
+impl fmt::Display for WaitReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            WaitReason::Park => "park",
+            WaitReason::ChanReceive => "chan receive",
+            WaitReason::ChanSend => "chan send",
+            WaitReason::Select => "select",
+            WaitReason::Sleep => "sleep",
+            WaitReason::Mutex => "mutex",
+            WaitReason::RwLock => "rwlock",
+            WaitReason::WaitGroup => "waitgroup",
+            WaitReason::Join => "join",
+            WaitReason::Context => "context",
+            WaitReason::IoWait => "IO wait",
+        })
+    }
+}
+
+/// A task's lifecycle state as [`crate::debug::dump`] reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum State {
+    Runnable,
+    Running,
+    Waiting(WaitReason),
+    Dead,
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            State::Runnable => f.write_str("runnable"),
+            State::Running => f.write_str("running"),
+            State::Waiting(r) => r.fmt(f),
+            State::Dead => f.write_str("dead"),
+        }
+    }
+}
+
+/// What a switch away from a task is for: what the task asks of the scheduler as it leaves,
+/// carried across the switch and carried out by whoever is switched to (`sched::switch`,
+/// `Worker::land`), once the leaving task's registers are saved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Switch {
+    /// No switch in flight (debug builds check that every switch is landed exactly once).
+    None,
+    /// The scheduler loop switches into a task (nothing to do on landing but save the loop).
+    Run,
+    /// The task yielded: queue it again (it is `Runnable`).
+    Yield,
+    /// The task parks: complete the park (`TaskState::finish_park`, rule 2) or, if a token
+    /// came, queue it again (rule 3).
+    Park,
+    /// A task being cancelled tried to park again while unwinding: it can never finish. Its
+    /// stack is never reused.
+    Abandon,
+    /// The task's body returned: retire it.
+    Finished,
+}
+
+const ST_RUNNABLE: u8 = 0;
+const ST_RUNNING: u8 = 1;
+const ST_WAITING: u8 = 2;
+const ST_DEAD: u8 = 3;
+
+// Park token states (see the module comment).
+const P_EMPTY: u8 = 0;
+const P_NOTIFIED: u8 = 1;
+const P_PARKED: u8 = 2;
+/// The task is finished (or abandoned): unpark does nothing, ever.
+const P_DEAD: u8 = 3;
+
+/// The state words of one task (a field of its record).
+pub(crate) struct TaskState {
+    state: AtomicU8,
+    reason: AtomicU8,
+    park: AtomicU8,
+}
+
+impl TaskState {
+    /// A fresh task: runnable, no token.
+    pub(crate) const fn new() -> TaskState {
+        TaskState {
+            state: AtomicU8::new(ST_RUNNABLE),
+            reason: AtomicU8::new(0),
+            park: AtomicU8::new(P_EMPTY),
+        }
+    }
+
+    /// The lifecycle state (for dumps: a relaxed read, possibly a moment old).
+    pub(crate) fn get(&self) -> State {
+        match self.state.load(Ordering::Relaxed) {
+            ST_RUNNABLE => State::Runnable,
+            ST_RUNNING => State::Running,
+            ST_WAITING => State::Waiting(WaitReason::from_u8(self.reason.load(Ordering::Relaxed))),
+            _ => State::Dead,
+        }
+    }
+
+    /// Every lifecycle state change goes through here (Go's `casgstatus`; rule 1). The argument
+    /// is a constant at every call site, so this compiles to one or two plain stores.
+    #[inline(always)]
+    pub(crate) fn set(&self, s: State) {
+        let code = match s {
+            State::Runnable => ST_RUNNABLE,
+            State::Running => ST_RUNNING,
+            State::Waiting(r) => {
+                self.reason.store(r.as_u8(), Ordering::Relaxed);
+                ST_WAITING
+            }
+            State::Dead => ST_DEAD,
+        };
+        self.state.store(code, Ordering::Relaxed);
+    }
+
+    /// Consumes a waiting token (`NOTIFIED -> EMPTY`); true if there was one. A plain load
+    /// first: the locked compare-exchange is only worth paying when there is a token.
+    #[inline(always)]
+    pub(crate) fn take_token(&self) -> bool {
+        self.park.load(Ordering::Acquire) == P_NOTIFIED
+            && self
+                .park
+                .compare_exchange(P_NOTIFIED, P_EMPTY, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+    }
+
+    /// The unpark transition: leaves a token (`EMPTY -> NOTIFIED`), or claims a parked task
+    /// (`PARKED -> EMPTY`, rule 4), marks it runnable and returns true: the caller must then
+    /// queue it, exactly once.
+    #[inline(always)]
+    pub(crate) fn claim_for_wake(&self) -> bool {
+        let mut s = self.park.load(Ordering::Acquire);
+        loop {
+            // PARKED first: it is the common case of a wakeup (a channel partner, a joiner).
+            if s == P_PARKED {
+                match self.park.compare_exchange_weak(
+                    P_PARKED,
+                    P_EMPTY,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => {
+                        self.set(State::Runnable);
+                        return true;
+                    }
+                    Err(now) => s = now,
+                }
+            } else if s == P_EMPTY {
+                match self.park.compare_exchange_weak(
+                    P_EMPTY,
+                    P_NOTIFIED,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => return false,
+                    Err(now) => s = now,
+                }
+            } else {
+                // NOTIFIED (a token is already there) or DEAD.
+                return false;
+            }
+        }
+    }
+
+    /// Completes a park on the far side of the switch (rule 2): `EMPTY -> PARKED`. Returns
+    /// false if a token arrived in between (rule 3): it is consumed and the task must run again.
+    #[inline(always)]
+    pub(crate) fn finish_park(&self) -> bool {
+        match self
+            .park
+            .compare_exchange(P_EMPTY, P_PARKED, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => true,
+            Err(_) => {
+                // NOTIFIED: consume the token and keep running.
+                self.park.store(P_EMPTY, Ordering::Release);
+                self.set(State::Runnable);
+                false
+            }
+        }
+    }
+
+    /// Claims a parked task for the scheduler (to cancel it at shutdown; rule 4).
+    pub(crate) fn claim_parked(&self) -> bool {
+        self.park
+            .compare_exchange(P_PARKED, P_EMPTY, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    /// The task is finished or will never run: `DEAD`, for good (rule 5).
+    pub(crate) fn kill(&self) {
+        self.park.store(P_DEAD, Ordering::Release);
+        self.set(State::Dead);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wait_reasons_round_trip_through_their_byte() {
+        for (i, r) in WaitReason::ALL.iter().enumerate() {
+            assert_eq!(
+                r.as_u8() as usize,
+                i,
+                "{r} is listed out of declaration order"
+            );
+            assert_eq!(WaitReason::from_u8(r.as_u8()), *r);
+        }
+    }
+
+    #[test]
+    fn a_token_left_before_the_park_is_consumed_by_it() {
+        let s = TaskState::new();
+        assert!(
+            !s.claim_for_wake(),
+            "nobody is parked: the unpark leaves a token"
+        );
+        assert!(!s.finish_park(), "the token cancels the park");
+        assert_eq!(s.get(), State::Runnable);
+        assert!(s.finish_park(), "no token left: this park holds");
+        assert!(s.claim_for_wake(), "a parked task is claimed by one waker");
+        assert!(!s.claim_parked(), "and by nobody else");
+        s.kill();
+        assert!(!s.claim_for_wake());
+        assert_eq!(s.get(), State::Dead);
+    }
+}

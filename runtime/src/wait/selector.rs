@@ -1,0 +1,213 @@
+//! The selector: the "who completed me" word of one blocking operation (Go's `selectDone`
+//! and the `g.selectDone`/`sudog.isSelect` dance in `runtime/select.go`).
+//!
+//! Every parked node (a channel [`Waiter`](super::list::Waiter), a mutex waiter) points at a
+//! [`Selector`]. A plain send, receive or lock has a selector of its own (a *solo* one); all
+//! arms of one `select!` share one, so exactly one arm can complete. The protocol:
+//!
+//! * a waker (a task on the other side of the channel, an unlock, or `close`) holds the queue's
+//!   lock, unlinks a node and claims its selector (`Waiting -> Busy`, a CAS; a solo selector
+//!   is claimed by the unlink itself). If the claim fails the operation already completed
+//!   elsewhere (another arm, a timeout): the node is dropped from the queue and the waker
+//!   tries the next one;
+//! * the winner moves the value into or out of the node, takes the selector's [`Parker`],
+//!   publishes the arm (`Busy -> Done(index)`, a release store) and unparks the owner after
+//!   releasing the lock;
+//! * the owner parks until the selector is final. A timed-out owner claims its own selector
+//!   (`Waiting -> TimedOut`), so a timeout and a wakeup can never both win.
+//!
+//! Rules:
+//!
+//! 1. States only move forward: `Waiting -> Busy -> Done(index)`, or `Waiting -> TimedOut`.
+//! 2. `Done` and `TimedOut` are final; once the owner sees one it may return and free the
+//!    selector and its nodes, so the waker touches neither after publishing.
+//! 3. Exactly one claim succeeds (a CAS from `Waiting`, or for a solo selector the unlink
+//!    under the queue's lock).
+//! 4. A waker never waits for another thread, which keeps the protocol free of lock cycles.
+//!
+//! Go counterpart: `selectDone` in `runtime/select.go`, `sudog.isSelect`. Lessons: 07
+//! (channels) and 08 (select and timeouts).
+
+use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use crate::task::parking::park_with;
+use crate::task::record::Parker;
+use crate::task::state::WaitReason;
+
+// How a selector's word encodes its state (see [`SelState`]): an arm index, or one of these.
+/// Nobody completed the operation yet.
+const WAITING: usize = usize::MAX;
+/// A waker claimed the operation and is moving the value; the index follows shortly.
+const BUSY: usize = usize::MAX - 1;
+/// The owner gave up (timeout, or it is unwinding); no arm completed.
+const TIMED_OUT: usize = usize::MAX - 2;
+
+/// What a selector's word says (rule 1: states only move forward, left to right or down).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SelState {
+    /// Nobody completed the operation yet.
+    Waiting,
+    /// A waker claimed it and is moving the value; `Done` follows shortly.
+    Busy,
+    /// The owner gave up (timeout, or it is unwinding); no arm completed.
+    TimedOut,
+    /// Arm `index` completed.
+    Done(usize),
+}
+
+impl SelState {
+    #[inline(always)]
+    fn decode(word: usize) -> SelState {
+        match word {
+            WAITING => SelState::Waiting,
+            BUSY => SelState::Busy,
+            TIMED_OUT => SelState::TimedOut,
+            index => SelState::Done(index),
+        }
+    }
+}
+
+/// How a wait ended, as its owner sees it: arm `index` completed ([`Woken::arm`]), or the
+/// owner gave up first ([`Woken::TIMED_OUT`]: deadline, or unwinding). A final [`SelState`]
+/// in the selector's own encoding, so reading one costs a single compare.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Woken(usize);
+
+impl Woken {
+    /// The owner gave up before any waker completed an arm.
+    pub(crate) const TIMED_OUT: Woken = Woken(TIMED_OUT);
+
+    /// The arm that completed, or None if the owner gave up.
+    #[inline]
+    pub(crate) fn arm(self) -> Option<usize> {
+        (self != Woken::TIMED_OUT).then_some(self.0)
+    }
+}
+
+/// The shared completion word of one blocking operation or one `select!`.
+pub(crate) struct Selector {
+    state: AtomicUsize,
+    /// Taken by the single waker whose claim succeeded; nobody else touches it while linked.
+    parker: UnsafeCell<Option<Parker>>,
+    /// Exactly one node, on one queue, protected by one lock (a plain send or receive, a
+    /// mutex waiter): whoever unlinks the node under that lock owns it, so wakers need no
+    /// compare-and-swap. The owner gives up (timeout, unwinding) by unlinking its node under
+    /// the lock too: if the node is gone, a waker completed it (and set the final state, under
+    /// the lock) first.
+    solo: bool,
+}
+
+impl Selector {
+    /// The selector of a `select!` with several nodes: wakers claim it with a CAS.
+    pub(crate) fn new(parker: Parker) -> Selector {
+        Selector {
+            state: AtomicUsize::new(WAITING),
+            parker: UnsafeCell::new(Some(parker)),
+            solo: false,
+        }
+    }
+
+    /// The selector of a single-node wait (see the `solo` field).
+    #[inline]
+    pub(crate) fn solo(parker: Parker) -> Selector {
+        Selector {
+            state: AtomicUsize::new(WAITING),
+            parker: UnsafeCell::new(Some(parker)),
+            solo: true,
+        }
+    }
+
+    /// Claims the operation for a waker (`WAITING -> BUSY`); only one claim ever succeeds.
+    /// The caller holds the lock of the queue it just unlinked the node from.
+    #[inline]
+    pub(crate) fn try_claim(&self) -> bool {
+        // A solo node is claimed by being unlinked under the lock: nobody can race us.
+        self.solo
+            || self
+                .state
+                .compare_exchange(WAITING, BUSY, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+    }
+
+    /// Publishes the completed arm and returns the parker to unpark (after unlocking).
+    ///
+    /// # Safety
+    /// The caller's `try_claim` on this selector succeeded, and it has finished writing the
+    /// node's slot. After this call the owner may return and free the selector, so the caller
+    /// must not touch the selector or the node again.
+    #[inline]
+    pub(crate) unsafe fn complete(&self, index: usize) -> Option<Parker> {
+        debug_assert!(index < TIMED_OUT, "an arm index is not a state code");
+        // SAFETY: our successful claim makes us the only accessor of `parker` (the owner does
+        // not read it while the state is not final).
+        let parker = unsafe { (*self.parker.get()).take() };
+        self.state.store(index, Ordering::Release);
+        parker
+    }
+
+    /// How the wait ended, if it has (rule 2: a final state is never left).
+    #[inline]
+    pub(crate) fn finished(&self) -> Option<Woken> {
+        match SelState::decode(self.state.load(Ordering::Acquire)) {
+            SelState::Waiting | SelState::Busy => None,
+            SelState::TimedOut => Some(Woken::TIMED_OUT),
+            SelState::Done(index) => Some(Woken(index)),
+        }
+    }
+
+    /// Parks until some waker completed an arm (or the owner gave up).
+    #[inline]
+    pub(crate) fn wait(&self, reason: WaitReason) -> Woken {
+        loop {
+            if let Some(index) = self.finished() {
+                return index;
+            }
+            park_with(reason);
+        }
+    }
+
+    /// Solo waits only: parks until completed or until `deadline` passed; returns the arm, or
+    /// `Woken::TIMED_OUT` if the deadline passed first. Then the caller must take the lock and unlink
+    /// its node: if the node is already gone, a waker completed it after all (and
+    /// `finished()` says so).
+    pub(crate) fn wait_until(&self, reason: WaitReason, deadline: Instant) -> Woken {
+        debug_assert!(self.solo);
+        loop {
+            if let Some(index) = self.finished() {
+                return index;
+            }
+            if crate::time::now() >= deadline {
+                return Woken::TIMED_OUT;
+            }
+            crate::time::park_until(reason, deadline);
+        }
+    }
+
+    /// Stops a multi-node wait without parking (used while unwinding, when parking is not
+    /// allowed): claims the selector as `TimedOut`, or, if a waker claimed it first, waits
+    /// for that waker to publish its arm and returns it. Such a waker is running right now
+    /// (it holds a channel lock), so the spin is short.
+    pub(crate) fn give_up_spinning(&self) -> Woken {
+        match self
+            .state
+            .compare_exchange(WAITING, TIMED_OUT, Ordering::Acquire, Ordering::Acquire)
+        {
+            Ok(_) => Woken::TIMED_OUT,
+            Err(_) => loop {
+                if let Some(index) = self.finished() {
+                    return index;
+                }
+                std::thread::yield_now();
+            },
+        }
+    }
+
+    /// Claims the selector for its owner (`Waiting -> TimedOut`) unless a waker did first.
+    pub(crate) fn try_give_up(&self) -> bool {
+        self.state
+            .compare_exchange(WAITING, TIMED_OUT, Ordering::Acquire, Ordering::Acquire)
+            .is_ok()
+    }
+}
