@@ -10,8 +10,8 @@
 use std::fmt;
 use std::hint::black_box;
 use std::io;
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use goro::debug::Stats;
@@ -153,7 +153,13 @@ pub fn measure_stack<F: FnOnce() + Send + 'static>(f: F) -> io::Result<usize> {
     let mut flags = vec![0u8; pages];
     // SAFETY: `flags` has one byte per page of `bottom..top`, which is mapped (the coroutine
     // still owns its stack); mincore only reads page tables.
-    let rc = unsafe { libc::mincore(bottom as *mut libc::c_void, top - bottom, flags.as_mut_ptr()) };
+    let rc = unsafe {
+        libc::mincore(
+            bottom as *mut libc::c_void,
+            top - bottom,
+            flags.as_mut_ptr(),
+        )
+    };
     if rc != 0 {
         return Err(io::Error::last_os_error());
     }

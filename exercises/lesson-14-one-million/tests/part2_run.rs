@@ -84,7 +84,10 @@ fn parked_tasks_fit_the_budget() {
 #[test]
 fn every_message_is_answered_by_a_task() {
     let r = report();
-    assert_eq!(r.answered, MESSAGES, "run should return the number of answers");
+    assert_eq!(
+        r.answered, MESSAGES,
+        "run should return the number of answers"
+    );
     let (all, by_tasks) = handled();
     assert_eq!(
         (all, by_tasks),

@@ -32,7 +32,10 @@ fn mprotect_guards_stop_at_the_plan() {
         let lines: Vec<&str> = stderr.lines().collect();
         lines[lines.len().saturating_sub(30)..].join("\n")
     };
-    let refused = stderr.lines().filter(|l| l.contains("could not start")).count();
+    let refused = stderr
+        .lines()
+        .filter(|l| l.contains("could not start"))
+        .count();
     assert!(
         refused == 0,
         "with mprotect guards, {refused} tasks could not get a stack (the mappings ran out); \
