@@ -269,13 +269,31 @@ impl Probe {
     }
 
     /// Call from the main task once every other task has ended on its own (not cancelled by
-    /// the end of the run). Measures again.
+    /// the end of the run). Measures again; tasks that are on their way out (they signalled
+    /// that they are done and are returning) get a few more looks, 5 ms apart.
     pub fn all_stopped(&self) {
         assert!(
             goro::runtime::in_runtime(),
             "Probe::all_stopped must be called from the run's main task, inside the runtime"
         );
-        *self.inner.stopped.lock().unwrap_or_else(|e| e.into_inner()) = Some(Snapshot::take());
+        // A task that has just said it is done (`WaitGroup::done`, a last send) still has to
+        // return and be retired: give those a few more looks, as long as their number falls.
+        let mut snap = Snapshot::take();
+        let mut stalled = 0;
+        for _ in 0..PARK_LOOKS {
+            if snap.goroutines <= 1 || stalled >= 3 {
+                break;
+            }
+            goro::sleep(Duration::from_millis(5));
+            let next = Snapshot::take();
+            stalled = if next.goroutines < snap.goroutines {
+                0
+            } else {
+                stalled + 1
+            };
+            snap = next;
+        }
+        *self.inner.stopped.lock().unwrap_or_else(|e| e.into_inner()) = Some(snap);
     }
 
     /// Measures after the run and returns everything the probe saw. Call it after the runtime
