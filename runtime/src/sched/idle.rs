@@ -21,7 +21,10 @@
 //! 3. A waker that takes a worker off the idle list counts it as spinning for it: the woken
 //!    worker learns so by finding itself unlisted.
 //! 4. A run is deadlocked only if the last worker to go idle sees every worker listed, every
-//!    queue empty, no timer pending and no shutdown under way; that worker declares it.
+//!    queue empty, no timer pending, no task waiting on a socket (the kernel may wake it) and
+//!    no shutdown under way; that worker declares it.
+//! 5. An idle worker sleeps through its park driver's `sleep_io`: in `epoll_wait` if a task
+//!    waits on a socket and no other worker sleeps there, else on its futex (`park.rs`).
 //!
 //! Go counterpart: `wakep`, `stopm`, `pidleput`/`pidleget`, `resetspinning`, `checkdead` in
 //! `runtime/proc.go`; tokio's `scheduler/multi_thread/idle.rs`. Lesson: 04 (parking idle
@@ -76,6 +79,7 @@ impl Worker {
             if idle.len() == self.shared.workers.len()
                 && !self.shared.any_shared_work()
                 && self.shared.timers.is_empty()
+                && !self.shared.io.has_waiters()
                 && !self.shared.is_shutting_down()
             {
                 // Every worker is idle, every queue is empty, no timer is pending: every live
@@ -95,10 +99,10 @@ impl Worker {
                 Some(d) => {
                     let now = Instant::now();
                     if d > now {
-                        me.park.sleep(Some(d - now));
+                        me.park.sleep_io(&self.shared.io, Some(d - now));
                     }
                 }
-                None => me.park.sleep(None),
+                None => me.park.sleep_io(&self.shared.io, None),
             }
         }
         me.sleeping.store(false, Ordering::SeqCst);

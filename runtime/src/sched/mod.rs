@@ -9,8 +9,10 @@
 //!    local queue cannot starve it (Go uses the same prime);
 //! 2. its own queues: `runnext`, then the private FIFO and the ring, alternating;
 //! 3. due timers again (they may have woken something);
-//! 4. other workers' rings, if one is ripe for stealing;
-//! 5. then spin a while, wait patiently for a backlog to ripen, or sleep.
+//! 4. the netpoller, without blocking, if a task waits on a socket (also every 61st tick);
+//! 5. other workers' rings, if one is ripe for stealing;
+//! 6. then spin a while, wait patiently for a backlog to ripen, or sleep (in `epoll_wait`
+//!    when a task waits on a socket).
 //!
 //! The scheduler is cut along its seams, one file a mechanism (each opens with its Go
 //! counterpart and the numbered rules its protocol relies on):
@@ -165,6 +167,9 @@ impl Worker {
                 // Do not let a ping-pong pair monopolise the worker.
                 self.pinned.push_back(t);
             }
+            // Sockets that became ready while this worker was busy (Go's sysmon polls the
+            // network when nobody did for 10 ms; a tick is cheaper to count than a clock).
+            self.shared.io.poll_now();
         }
         self.drain_inbox();
         let ring = &self.me().ring;
@@ -185,7 +190,7 @@ impl Worker {
         if let Some(t) = self.pop_local_queues(tick) {
             return Some(t);
         }
-        if self.fire_timers() {
+        if self.fire_timers() | self.shared.io.poll_now() {
             self.drain_inbox();
             if let Some(t) = self.runnext.take().or_else(|| self.pinned.pop_front()) {
                 return Some(t);

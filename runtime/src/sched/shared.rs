@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU64, AtomicUsize};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
-use super::park::Park;
+use super::park::{Io, Park};
 use super::queue::{GlobalQueue, RunQueue};
 use crate::task::record::TaskRef;
 use crate::time::timers::Timers;
@@ -88,6 +88,8 @@ pub(crate) struct Shared {
     /// work does not need to wake anybody: the spinner will find it.
     pub(crate) n_spinning: AtomicUsize,
     pub(crate) timers: Timers,
+    /// The run's I/O driver: its netpoller, once a socket had to wait (`park.rs`).
+    pub(crate) io: Io,
     pub(crate) shutdown: AtomicBool,
     pub(crate) deadlock: Mutex<Option<String>>,
     /// Full lists of finished task records, set aside by workers that finish more tasks than
@@ -122,6 +124,7 @@ impl Shared {
             n_idle: AtomicUsize::new(0),
             n_spinning: AtomicUsize::new(0),
             timers: Timers::new(virtual_clock),
+            io: Io::new(),
             shutdown: AtomicBool::new(false),
             deadlock: Mutex::new(None),
             spare_headers: Mutex::new(Vec::new()),
