@@ -34,8 +34,11 @@
 //! If every worker is idle, every task is parked and no timer is pending, nothing inside the
 //! runtime can ever wake a task. `block_on` then cancels everything as above and returns
 //! [`RunError::Deadlock`] with a [`crate::debug::dump`] of the parked tasks (Go prints "all
-//! goroutines are asleep - deadlock!"). Wakeups from plain OS threads outside the runtime do not
-//! count: a program that waits only for such a thread is reported as deadlocked too.
+//! goroutines are asleep - deadlock!"). What can still wake a task from outside the workers
+//! keeps the run waiting instead: a task waiting on a socket (the kernel), a task waiting on a
+//! channel made outside any runtime (a plain thread may hold the other end), a live
+//! [`crate::Task`] handle (a plain thread may `unpark` it), a call inside `task::blocking`.
+//! (`select!` over a channel made outside a runtime is not counted yet.)
 
 use std::fmt;
 use std::io;

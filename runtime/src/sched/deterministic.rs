@@ -13,8 +13,8 @@
 //!    clock, which moves only when no task can run.
 //! 3. A direct switch is taken only when nothing outside the list could change the choice (no
 //!    inbox item from a foreign thread, no due timer); otherwise the loop decides.
-//! 4. No runnable task, no pending timer, no task waiting on a socket and an empty inbox is a
-//!    deadlock.
+//! 4. No runnable task, no pending timer, no task waiting on a socket, no waker outside the
+//!    worker (`idle.rs` rule 6) and an empty inbox is a deadlock.
 //! 5. Real I/O is not virtual: while a task waits on a socket, the virtual clock stands still
 //!    and, when no task can run, the worker really sleeps in `epoll_wait` (no timeout) until
 //!    the kernel reports readiness or another thread wakes it. Jumping the clock instead would
@@ -45,22 +45,24 @@ impl Worker {
             }
             let len = self.local.borrow().det.len();
             if len == 0 {
-                if io_waits {
-                    // Rule 5: time stands still; really wait for the kernel (or a wake).
+                if !io_waits && let Some(deadline) = self.shared.timers.next_deadline() {
+                    // Every task waits: jump the virtual clock to the next timer.
+                    self.shared.timers.advance_to(deadline);
+                    continue;
+                }
+                if self.me().inbox_len.load(Ordering::SeqCst) > 0 {
+                    continue;
+                }
+                if io_waits || self.shared.external.load(Ordering::SeqCst) > 0 {
+                    // Rule 5: while a task waits on a socket, time stands still: really wait
+                    // for the kernel (or a wake). A waker on a plain thread (`idle.rs` rule 6)
+                    // is waited for the same way once no timer is left.
                     let me = self.me();
                     me.sleeping.store(true, Ordering::SeqCst);
                     if me.inbox_len.load(Ordering::SeqCst) == 0 && !self.shared.is_shutting_down() {
                         me.park.sleep_io(&self.shared.io, None);
                     }
                     me.sleeping.store(false, Ordering::SeqCst);
-                    continue;
-                }
-                if let Some(deadline) = self.shared.timers.next_deadline() {
-                    // Every task waits: jump the virtual clock to the next timer.
-                    self.shared.timers.advance_to(deadline);
-                    continue;
-                }
-                if self.me().inbox_len.load(Ordering::SeqCst) > 0 {
                     continue;
                 }
                 self.declare_deadlock();

@@ -67,6 +67,7 @@ use std::time::Duration;
 use crate::task::record::TaskRef;
 use worker::FAIRNESS_TICK;
 
+pub(crate) use idle::External;
 pub(crate) use registry::{new_task, recycle};
 pub(crate) use shared::{Config, Shared};
 pub(crate) use switch::leave_task;

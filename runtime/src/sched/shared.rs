@@ -90,6 +90,8 @@ pub(crate) struct Shared {
     pub(crate) timers: Timers,
     /// The run's I/O driver: its netpoller, once a socket had to wait (`park.rs`).
     pub(crate) io: Io,
+    /// Wakers outside the workers (`idle.rs`, rule 6: `External`).
+    pub(crate) external: AtomicUsize,
     pub(crate) shutdown: AtomicBool,
     pub(crate) deadlock: Mutex<Option<String>>,
     /// Full lists of finished task records, set aside by workers that finish more tasks than
@@ -125,6 +127,7 @@ impl Shared {
             n_spinning: AtomicUsize::new(0),
             timers: Timers::new(virtual_clock),
             io: Io::new(),
+            external: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
             deadlock: Mutex::new(None),
             spare_headers: Mutex::new(Vec::new()),

@@ -97,9 +97,30 @@ impl fmt::Display for TaskId {
 
 /// A handle to a task: its id and name, and a way to [`unpark`](Task::unpark) it.
 /// Cheap to clone, `Send` and `Sync` (the counterpart of `std::thread::Thread`).
+///
+/// A live handle may be on a plain OS thread that will call `unpark`: while one made inside a
+/// run exists, that run does not report a deadlock when every task waits; it waits for the
+/// unpark instead. Drop handles you no longer need.
 #[derive(Clone)]
 pub struct Task {
     pub(crate) header: TaskRef,
+    /// Counts this handle as a possible waker from outside the run (`sched::External`).
+    _waker: Option<sched::External>,
+}
+
+impl Task {
+    /// A handle for `header`, counted as a waker of the calling worker's run if that is the
+    /// task's run (only then is the run known to be alive).
+    fn new(header: TaskRef) -> Task {
+        let here = sched::with_shared(|s| {
+            std::ptr::eq(std::sync::Arc::as_ptr(s).cast::<()>(), header.run)
+                .then(|| sched::External::of(s.clone()))
+        });
+        Task {
+            header,
+            _waker: here.flatten(),
+        }
+    }
 }
 
 impl Task {
@@ -152,7 +173,7 @@ pub fn sleep(d: Duration) {
 /// Panics outside a runtime task.
 pub fn current() -> Task {
     match current_header() {
-        Some(header) => Task { header },
+        Some(header) => Task::new(header),
         None => panic!(
             "goro::current() called outside a goro task; call it from code started by \
              goro::run(|| ...) or goro::spawn"
@@ -320,9 +341,7 @@ impl<T: 'static> JoinHandle<T> {
 
     /// A [`Task`] handle for the task.
     pub fn task(&self) -> Task {
-        Task {
-            header: TaskRef::clone(&self.header),
-        }
+        Task::new(TaskRef::clone(&self.header))
     }
 }
 
