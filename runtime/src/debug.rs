@@ -37,6 +37,8 @@ pub struct Stats {
     pub steals: u64,
     /// Whether the current runtime is deterministic.
     pub deterministic: bool,
+    /// Spare threads started for [`task::blocking`](crate::task::blocking) in the current run.
+    pub blocking_threads: usize,
 }
 
 impl fmt::Display for Stats {
@@ -50,23 +52,26 @@ impl fmt::Display for Stats {
         writeln!(f, "tasks_spawned: {}", self.tasks_spawned)?;
         writeln!(f, "tasks_live: {}", self.tasks_live)?;
         writeln!(f, "steals: {}", self.steals)?;
-        write!(f, "deterministic: {}", self.deterministic)
+        writeln!(f, "deterministic: {}", self.deterministic)?;
+        write!(f, "blocking_threads: {}", self.blocking_threads)
     }
 }
 
 /// Gathers the counters. Outside a runtime the scheduler fields are zero.
 pub fn stats() -> Stats {
     let stack = crate::stack::stats();
-    let (workers, tasks_spawned, tasks_live, steals, deterministic) = sched::with_shared(|s| {
-        (
-            s.worker_count(),
-            s.tasks_spawned(),
-            s.live_tasks(),
-            s.steals(),
-            s.is_deterministic(),
-        )
-    })
-    .unwrap_or((0, 0, 0, 0, false));
+    let (workers, tasks_spawned, tasks_live, steals, deterministic, blocking_threads) =
+        sched::with_shared(|s| {
+            (
+                s.worker_count(),
+                s.tasks_spawned(),
+                s.live_tasks(),
+                s.steals(),
+                s.is_deterministic(),
+                s.blocking.threads_started(),
+            )
+        })
+        .unwrap_or((0, 0, 0, 0, false, 0));
     Stats {
         guard: stack.guard,
         stacks_pooled: stack.pooled,
@@ -78,6 +83,7 @@ pub fn stats() -> Stats {
         tasks_live,
         steals,
         deterministic,
+        blocking_threads,
     }
 }
 

@@ -82,6 +82,7 @@ pub struct Builder {
     seed: Option<u64>,
     stack_size: usize,
     panic_crashes: bool,
+    max_blocking_threads: usize,
 }
 
 impl Default for Builder {
@@ -91,6 +92,7 @@ impl Default for Builder {
             seed: None,
             stack_size: DEFAULT_STACK_SIZE,
             panic_crashes: false,
+            max_blocking_threads: crate::task::blocking::DEFAULT_MAX_BLOCKING_THREADS,
         }
     }
 }
@@ -145,6 +147,15 @@ impl Builder {
         self
     }
 
+    /// Most spare OS threads that [`task::blocking`](crate::task::blocking) calls run on at
+    /// once (Go has no cap but its 10,000-thread limit; tokio's default is 512). Calls beyond
+    /// it wait for a free thread. Default:
+    /// [`DEFAULT_MAX_BLOCKING_THREADS`](crate::task::blocking::DEFAULT_MAX_BLOCKING_THREADS), 64.
+    pub fn max_blocking_threads(mut self, n: usize) -> Builder {
+        self.max_blocking_threads = n;
+        self
+    }
+
     /// Validates the settings and creates the runtime.
     pub fn build(self) -> io::Result<Runtime> {
         let workers = match (self.seed, self.workers) {
@@ -167,6 +178,12 @@ impl Builder {
             (None, Some(n)) => n,
             (None, None) => thread::available_parallelism().map_or(1, |n| n.get()),
         };
+        if self.max_blocking_threads == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "max_blocking_threads(0): task::blocking needs at least one spare thread; use 1 or more",
+            ));
+        }
         if self.stack_size == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -179,6 +196,7 @@ impl Builder {
                 stack_size: self.stack_size,
                 panic_crashes: self.panic_crashes,
                 seed: self.seed,
+                max_blocking_threads: self.max_blocking_threads,
             },
         })
     }
@@ -294,6 +312,7 @@ impl Runtime {
         }
         worker0.final_sweep();
         worker0.leave();
+        shared.blocking.shutdown();
         let deadlock = shared.take_deadlock();
         shared.clear();
         // Give the run's stacks back: the other workers' caches went back to the global pool

@@ -24,6 +24,7 @@ use std::time::Instant;
 
 use super::park::{Io, Park};
 use super::queue::{GlobalQueue, RunQueue};
+use crate::task::blocking::BlockingPool;
 use crate::task::record::TaskRef;
 use crate::time::timers::Timers;
 
@@ -34,6 +35,8 @@ pub(crate) struct Config {
     pub(crate) stack_size: usize,
     pub(crate) panic_crashes: bool,
     pub(crate) seed: Option<u64>,
+    /// Cap on spare threads for `task::blocking`.
+    pub(crate) max_blocking_threads: usize,
 }
 
 /// Locks a std mutex, ignoring poison: the runtime's own critical sections do not panic, and
@@ -92,6 +95,8 @@ pub(crate) struct Shared {
     pub(crate) io: Io,
     /// Wakers outside the workers (`idle.rs`, rule 6: `External`).
     pub(crate) external: AtomicUsize,
+    /// Spare threads for `task::blocking`.
+    pub(crate) blocking: BlockingPool,
     pub(crate) shutdown: AtomicBool,
     pub(crate) deadlock: Mutex<Option<String>>,
     /// Full lists of finished task records, set aside by workers that finish more tasks than
@@ -104,6 +109,7 @@ impl Shared {
     pub(crate) fn new(config: Config) -> Shared {
         let n = config.workers;
         let virtual_clock = config.seed.is_some();
+        let max_blocking = config.max_blocking_threads;
         Shared {
             workers: (0..n)
                 .map(|_| WorkerShared {
@@ -128,6 +134,7 @@ impl Shared {
             timers: Timers::new(virtual_clock),
             io: Io::new(),
             external: AtomicUsize::new(0),
+            blocking: BlockingPool::new(max_blocking),
             shutdown: AtomicBool::new(false),
             deadlock: Mutex::new(None),
             spare_headers: Mutex::new(Vec::new()),

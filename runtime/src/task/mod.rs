@@ -39,6 +39,7 @@
 //! moving it to another OS thread would break all three without any `unsafe` in user code.
 //! Stealing therefore moves only tasks that have not started. [`Builder::migratable`] lifts the
 
+pub mod blocking;
 pub(crate) mod parking;
 pub(crate) mod record;
 pub(crate) mod state;
@@ -55,6 +56,7 @@ use std::time::Duration;
 use crate::sched;
 use record::TaskRef;
 
+pub use blocking::blocking;
 pub(crate) use parking::current_header;
 use parking::current_parker;
 pub use parking::{park_with, yield_now};
