@@ -107,6 +107,20 @@ pub fn num_goroutines() -> usize {
 /// States: `running`, `runnable`, or the wait reason (`chan receive`, `sleep`, ...). Tasks
 /// that were spawned but have not started yet have no stack or state worth showing; they are
 /// counted in one last line. Empty outside a runtime.
+///
+/// A worker that sysmon found stuck in one task for more than 10 ms is named first:
+/// `worker 1: one task running for 2.3 s without yielding (see goro::task::checkpoint)`.
 pub fn dump() -> String {
-    sched::with_shared(|s| s.dump()).unwrap_or_default()
+    sched::with_shared(|s| {
+        let mut out = String::new();
+        for (w, d) in s.hogs() {
+            out.push_str(&format!(
+                "worker {w}: one task running for {:.1} s without yielding (see goro::task::checkpoint)\n\n",
+                d.as_secs_f64()
+            ));
+        }
+        out.push_str(&s.dump());
+        out
+    })
+    .unwrap_or_default()
 }

@@ -302,7 +302,9 @@ impl Runtime {
                 }
             }
         }
+        let sysmon = sched::Sysmon::start(&shared);
         worker0.run();
+        sysmon.stop();
         for t in threads {
             if let Err(p) = t.join() {
                 worker0.leave();

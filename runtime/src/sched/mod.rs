@@ -30,6 +30,7 @@
 //! | `deterministic.rs` | one worker, seeded choices, a virtual clock | (`synctest`) |
 //! | `shutdown.rs` | ending a run: cancelling every task, the deadlock report | `checkdead` |
 //! | `registry.rs` | ids, live tasks, record reuse, the dump | `allgs`, `gfput`, `newproc1` |
+//! | `sysmon.rs` | the monitor thread: hogs, preemption requests, overdue timers | `sysmon`, `retake` |
 //!
 //! Arrows between them run one way: every file here imports only files listed below it in
 //! this order of layers (`queue`, `park`, then `shared`, then `worker`, then the rest), and
@@ -60,8 +61,10 @@ mod shared;
 mod shutdown;
 mod steal;
 mod switch;
+mod sysmon;
 mod worker;
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crate::task::record::TaskRef;
@@ -71,6 +74,7 @@ pub(crate) use idle::External;
 pub(crate) use registry::{new_task, recycle};
 pub(crate) use shared::{Config, Shared};
 pub(crate) use switch::leave_task;
+pub(crate) use sysmon::{Sysmon, take_preempt_request};
 pub(crate) use worker::{
     Worker, current_task_ptr, current_worker, in_runtime, in_task, unpark, with_shared,
 };
@@ -98,7 +102,12 @@ impl Worker {
                     Next::Run(t) => {
                         spins = 0;
                         self.stop_spinning(true);
+                        // The heartbeat sysmon watches (odd: inside a task). Only this thread
+                        // writes it: a load and a store.
+                        let beat = &self.me().heartbeat;
+                        beat.store(beat.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
                         self.execute(t);
+                        beat.store(beat.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
                         continue;
                     }
                     Next::Later(d) => Some(d),

@@ -63,6 +63,14 @@ pub(crate) struct WorkerShared {
     /// owning thread writes it; the sum over all workers is the number of unstarted tasks.
     pub(crate) pending: AtomicIsize,
     pub(crate) steals: AtomicU64,
+    /// Bumped by the worker's loop as it enters a task and as it comes back: odd while inside
+    /// one (`sysmon.rs`).
+    pub(crate) heartbeat: AtomicU64,
+    /// sysmon asks the running task to yield at its next `checkpoint()`.
+    pub(crate) preempt: AtomicBool,
+    /// Set by sysmon: nanoseconds after `epoch` since which the worker has been in one task
+    /// (0: not stuck).
+    pub(crate) hog_since_ns: AtomicU64,
     /// The started tasks whose home is this worker (for dumps and shutdown). Registering at
     /// first run rather than at spawn keeps it private to one thread in the common case: a
     /// task starts and finishes on its home worker.
@@ -122,6 +130,9 @@ impl Shared {
                     spawned: AtomicU64::new(0),
                     pending: AtomicIsize::new(0),
                     steals: AtomicU64::new(0),
+                    heartbeat: AtomicU64::new(0),
+                    preempt: AtomicBool::new(false),
+                    hog_since_ns: AtomicU64::new(0),
                     registry: Mutex::new(Slab::default()),
                 })
                 .collect(),

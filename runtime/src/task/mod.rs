@@ -170,6 +170,21 @@ pub fn sleep(d: Duration) {
     crate::time::sleep(d);
 }
 
+/// A preemption point for long computations: yields if the runtime's monitor (sysmon) asked
+/// this worker's task to, and costs a thread-local read and one load otherwise.
+///
+/// goro cannot interrupt a task that computes without reaching a yield point (see
+/// `sched/sysmon.rs` for why Go can and Rust cannot), so a worker stuck in one task for more
+/// than 10 ms gets a request that the next `checkpoint()` (or `yield_now`) honours. Call it
+/// every few thousand iterations of a tight loop so that the tasks queued behind yours on the
+/// same worker still run.
+#[inline]
+pub fn checkpoint() {
+    if sched::take_preempt_request() {
+        yield_now();
+    }
+}
+
 /// The handle of the running task.
 ///
 /// Panics outside a runtime task.
