@@ -68,22 +68,21 @@ impl Clone for External {
 
 impl Drop for External {
     fn drop(&mut self) {
-        // The last waker gone: an idle run may be deadlocked now. The last idle worker only
-        // looks when it goes idle, so wake one to look again.
-        if self.0.external.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.0.wake_all_idle();
+        // The last waker gone while every worker is idle: the run may be deadlocked now. The
+        // last idle worker only looks as it goes idle, so wake one to look again. (Checked
+        // only then: a task receiving from a plain thread in a loop pays no wakeup per item.)
+        let s = &self.0;
+        if s.external.fetch_sub(1, Ordering::SeqCst) == 1 {
+            if s.is_deterministic() {
+                s.workers[0].park.wake();
+            } else if s.n_idle.load(Ordering::SeqCst) == s.workers.len() {
+                s.wake_idle_worker();
+            }
         }
     }
 }
 
 impl Shared {
-    /// Wakes every worker, so that each looks again (a change the deadlock check depends on).
-    pub(crate) fn wake_all_idle(&self) {
-        for w in self.workers.iter() {
-            w.park.wake();
-        }
-    }
-
     /// Wakes one parked worker, if any, because new stealable work appeared (rule 2).
     pub(super) fn wake_idle_worker(&self) {
         // Pairs with the fence a spinner issues after it stops spinning: either it sees our
