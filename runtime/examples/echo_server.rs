@@ -9,8 +9,10 @@
 //! on each; with all of them open and idle the server measures its own CPU use for a second;
 //! then every connection echoes ROUNDS more messages, each checked byte for byte; then the
 //! server cancels its context: the accept loop and every connection's task return, and it
-//! prints how many tasks are left. The client can also be pointed at any echo server (a Go
-//! twin, say): `echo_server --client 127.0.0.1:7000 10000 10`.
+//! prints how many tasks are left. `echo_server --serve 127.0.0.1:7000` serves until Ctrl-C
+//! (`goro::signal::notify`) and then shuts down the same way; the client can be pointed at it,
+//! or at any echo server (a Go twin, say): `echo_server --client 127.0.0.1:7000 10000 10`
+//! (it starts the rounds when a line arrives on its standard input, or at its end).
 //!
 //! Go twin of the server (abridged):
 //! ```go
@@ -77,6 +79,63 @@ fn handle(conn: TcpStream, ctx: Context, echoed: Arc<AtomicU64>) {
     }
 }
 
+/// The accept loop: a goroutine per connection, until `ctx` is cancelled.
+fn accept_loop(
+    listener: TcpListener,
+    ctx: &Context,
+    echoed: &Arc<AtomicU64>,
+    wg: &WaitGroup,
+    accepted: &Arc<AtomicUsize>,
+) -> goro::JoinHandle<()> {
+    let (ctx, echoed, wg, accepted) = (ctx.clone(), echoed.clone(), wg.clone(), accepted.clone());
+    goro::spawn(move || {
+        while let Ok((conn, _)) = listener.accept_ctx(&ctx) {
+            accepted.fetch_add(1, Ordering::Relaxed);
+            let (ctx, echoed, wg) = (ctx.clone(), echoed.clone(), wg.clone());
+            wg.add(1);
+            goro::spawn(move || {
+                handle(conn, ctx, echoed);
+                wg.done();
+            });
+        }
+    })
+}
+
+/// `--serve ADDR`: serve until Ctrl-C (SIGINT) or SIGTERM, then shut down gracefully.
+fn serve(addr: &str) {
+    raise_fd_limit();
+    let addr = addr.to_string();
+    goro::run(move || {
+        let listener = TcpListener::bind(&addr).expect("bind");
+        let sig = goro::signal::notify(&[libc::SIGINT, libc::SIGTERM]).expect("signals");
+        println!(
+            "server: listening on {}; Ctrl-C stops it",
+            listener.local_addr().unwrap()
+        );
+        let (ctx, cancel) = ctx::with_cancel(&Context::background());
+        let (echoed, wg, accepted) = (
+            Arc::new(AtomicU64::new(0)),
+            WaitGroup::new(),
+            Arc::new(AtomicUsize::new(0)),
+        );
+        let acceptor = accept_loop(listener, &ctx, &echoed, &wg, &accepted);
+        let s = sig.recv().unwrap();
+        println!(
+            "server: signal {s}: shutting down {} goroutines",
+            goro::num_goroutines()
+        );
+        cancel.cancel();
+        acceptor.join().unwrap();
+        wg.wait();
+        println!(
+            "server: {} connections served, {} bytes echoed, {} goroutine left",
+            accepted.load(Ordering::Relaxed),
+            echoed.load(Ordering::Relaxed),
+            goro::num_goroutines()
+        );
+    });
+}
+
 fn server(conns: usize, rounds: usize) {
     let limit = raise_fd_limit();
     let rt = goro::Runtime::new();
@@ -88,20 +147,7 @@ fn server(conns: usize, rounds: usize) {
         let echoed = Arc::new(AtomicU64::new(0));
         let wg = WaitGroup::new();
         let accepted = Arc::new(AtomicUsize::new(0));
-        let acceptor = {
-            let (ctx, echoed, wg, accepted) = (ctx.clone(), echoed.clone(), wg.clone(), accepted.clone());
-            goro::spawn(move || {
-                while let Ok((conn, _)) = listener.accept_ctx(&ctx) {
-                    accepted.fetch_add(1, Ordering::Relaxed);
-                    let (ctx, echoed, wg) = (ctx.clone(), echoed.clone(), wg.clone());
-                    wg.add(1);
-                    goro::spawn(move || {
-                        handle(conn, ctx, echoed);
-                        wg.done();
-                    });
-                }
-            })
-        };
+        let acceptor = accept_loop(listener, &ctx, &echoed, &wg, &accepted);
         // The load client: this program again, as a child process.
         let mut child = Command::new(std::env::current_exe().unwrap())
             .args(["--client", &addr.to_string(), &conns.to_string(), &rounds.to_string()])
@@ -266,7 +312,9 @@ fn main() {
             })
         })
     };
-    if args.first().map(String::as_str) == Some("--client") {
+    if args.first().map(String::as_str) == Some("--serve") {
+        serve(args.get(1).map_or("127.0.0.1:7000", String::as_str));
+    } else if args.first().map(String::as_str) == Some("--client") {
         let addr = args.get(1).and_then(|a| a.parse().ok()).unwrap_or_else(|| {
             eprintln!("usage: echo_server --client ADDR [CONNS ROUNDS], e.g. 127.0.0.1:7000");
             std::process::exit(2)

@@ -82,6 +82,15 @@ pub fn never<T>() -> Receiver<T> {
     rx
 }
 
+/// A bounded channel whose ends count as held outside the runtime (see `outside_wait`),
+/// wherever it is made: for senders that live on a helper thread (`signal::notify`).
+pub(crate) fn bounded_outside<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
+    let (mut tx, mut rx) = new_pair(Chan::new(cap, false));
+    tx.outside = true;
+    rx.outside = true;
+    (tx, rx)
+}
+
 pub(crate) fn new_pair<T>(chan: Chan<T>) -> (Sender<T>, Receiver<T>) {
     let chan = Arc::new(chan);
     // Made on a plain thread: a plain thread may hold either end (see `outside`).

@@ -29,7 +29,7 @@ mod rand;
 pub mod runtime;
 mod sched;
 pub mod select;
-mod signal;
+pub mod signal;
 pub mod stack;
 pub mod sync;
 pub mod task;
