@@ -306,3 +306,14 @@ fn outside_a_runtime_sockets_block_the_thread_like_std() {
         ErrorKind::TimedOut
     );
 }
+
+#[test]
+fn lookup_host_resolves_on_a_spare_thread() {
+    let addrs = common::two_workers(|| goro::net::lookup_host("localhost:80").unwrap());
+    assert!(
+        addrs.iter().all(|a| a.ip().is_loopback() && a.port() == 80),
+        "{addrs:?}"
+    );
+    let literal = goro::net::lookup_host("127.0.0.1:9").unwrap();
+    assert_eq!(literal, vec!["127.0.0.1:9".parse().unwrap()]);
+}

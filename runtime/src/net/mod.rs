@@ -290,8 +290,8 @@ impl Drop for IoSource {
 }
 
 /// Resolves `addr` to socket addresses. A name (not an IP literal) is looked up by the C
-/// library, which blocks; inside a task the lookup runs through [`crate::task::blocking`]
-/// when that is available, so the worker's other tasks keep running.
+/// library, which blocks the calling thread: to keep a worker free, resolve names with
+/// [`lookup_host`] first (it runs the lookup through [`crate::task::blocking`]).
 fn resolve(addr: impl std::net::ToSocketAddrs) -> io::Result<Vec<SocketAddr>> {
     let addrs: Vec<SocketAddr> = addr.to_socket_addrs()?.collect();
     if addrs.is_empty() {
@@ -301,6 +301,18 @@ fn resolve(addr: impl std::net::ToSocketAddrs) -> io::Result<Vec<SocketAddr>> {
         ));
     }
     Ok(addrs)
+}
+
+/// Looks up `host` (`"example.org:443"`, or an IP and port) like `std`'s `ToSocketAddrs`,
+/// on a spare thread through [`crate::task::blocking`] when called from a task: the C
+/// library's resolver blocks, and the worker's other tasks keep running meanwhile (Go's
+/// cgo resolver runs on a thread of its own the same way).
+pub fn lookup_host(host: &str) -> io::Result<Vec<SocketAddr>> {
+    if let Ok(a) = host.parse::<SocketAddr>() {
+        return Ok(vec![a]);
+    }
+    let host = host.to_string();
+    crate::task::blocking(move || resolve(host.as_str()))
 }
 
 /// A socket address in the C layout `connect(2)` takes.
