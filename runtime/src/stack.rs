@@ -144,38 +144,120 @@ pub(crate) fn install_guard(addr: usize, len: usize) -> io::Result<GuardKind> {
             }
         }
     }
+    // Each mprotect guard splits a mapping in two; stop while the process still has mappings
+    // to spare (rule: never let stacks use up what `malloc` and thread creation need).
+    let limit = mprotect_limit();
+    if MPROTECT_GUARDS.fetch_add(1, Ordering::Relaxed) >= limit {
+        MPROTECT_GUARDS.fetch_sub(1, Ordering::Relaxed);
+        return Err(map_limit_error(None));
+    }
     // SAFETY: as above; PROT_NONE on our own page-aligned range only removes access.
     let rc = unsafe { libc::mprotect(addr as *mut libc::c_void, len, libc::PROT_NONE) };
     if rc != 0 {
+        MPROTECT_GUARDS.fetch_sub(1, Ordering::Relaxed);
         let err = io::Error::last_os_error();
-        let hint = if err.raw_os_error() == Some(libc::ENOMEM) {
-            " (each mprotect guard page costs a memory mapping and the process has reached \
-             vm.max_map_count; raise it with `sysctl vm.max_map_count=...`, use fewer tasks, or \
-             run on Linux >= 6.13 where goro uses MADV_GUARD_INSTALL instead)"
-        } else {
-            ""
-        };
+        if err.raw_os_error() == Some(libc::ENOMEM) {
+            return Err(map_limit_error(Some(err)));
+        }
         return Err(io::Error::new(
             err.kind(),
-            format!("installing a stack guard page with mprotect failed: {err}{hint}"),
+            format!("installing a stack guard page with mprotect failed: {err}"),
         ));
     }
     Ok(GuardKind::Mprotect)
 }
 
+/// Live `mprotect` guard pages (each costs about two memory mappings).
+static MPROTECT_GUARDS: AtomicUsize = AtomicUsize::new(0);
+
+/// Mappings left for everything else in the process (`malloc`'s large blocks and arenas,
+/// thread stacks, files) when stacks stop being carved.
+const SPARE_MAPPINGS: usize = 4096;
+
+/// `vm.max_map_count` as the kernel reports it (65,530 if it cannot be read).
+fn max_map_count() -> usize {
+    static MAX: AtomicUsize = AtomicUsize::new(0);
+    match MAX.load(Ordering::Relaxed) {
+        0 => {
+            let max = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+                .unwrap_or(65_530);
+            MAX.store(max, Ordering::Relaxed);
+            max
+        }
+        max => max,
+    }
+}
+
+/// How many `mprotect`-guarded stacks may exist at once: half of the mappings the kernel allows
+/// a process, after keeping [`SPARE_MAPPINGS`] for the rest of the program.
+fn mprotect_limit() -> usize {
+    max_map_count().saturating_sub(SPARE_MAPPINGS) / 2
+}
+
+/// How many guarded stacks fit in this process at once, if the kernel limits it.
+///
+/// `None` with `MADV_GUARD_INSTALL` guards, which cost no memory mapping: stacks are then
+/// limited only by memory. With `mprotect` guards (Linux before 6.13, or
+/// `GORO_STACK_GUARD=mprotect`) every stack costs about two of the `vm.max_map_count` mappings
+/// a process may have, so about 30,700 stacks fit under the default limit of 65,530; goro stops
+/// carving stacks while a few thousand mappings are still free for the rest of the program.
+/// A task that finds no stack does not run: its `join` returns `Err` naming the limit, and the
+/// first such failure is reported once on stderr. To run more tasks at once on such a kernel,
+/// raise the limit (`sudo sysctl vm.max_map_count=2200000` fits a million stacks) or run fewer
+/// tasks at a time.
+pub fn max_guarded_stacks() -> Option<usize> {
+    match guard_kind() {
+        GuardKind::MadvGuard => None,
+        GuardKind::Mprotect => Some(mprotect_limit()),
+    }
+}
+
+/// Forgets `n` guard pages whose mappings were unmapped (no-op with guard markers).
+pub(crate) fn guards_removed(n: usize) {
+    if GUARD.load(Ordering::Relaxed) == GUARD_MPROTECT {
+        MPROTECT_GUARDS.fetch_sub(n, Ordering::Relaxed);
+    }
+}
+
+/// The error for a stack that cannot get an `mprotect` guard because the process is (nearly)
+/// out of memory mappings: says why, how many stacks fit, and what to do.
+#[cold]
+fn map_limit_error(os: Option<io::Error>) -> io::Error {
+    let os = os.map(|e| format!(" ({e})")).unwrap_or_default();
+    io::Error::new(
+        io::ErrorKind::OutOfMemory,
+        format!(
+            "no memory mapping left for another stack guard page{os}: guard pages are made with \
+             mprotect (GORO_STACK_GUARD=mprotect, or a Linux kernel older than 6.13 without \
+             MADV_GUARD_INSTALL), each stack costs two of the vm.max_map_count = {max} mappings \
+             a process may have, so at most {fit} stacks fit at once and {live} are in use. Run \
+             fewer tasks at a time, or raise the limit (`sudo sysctl vm.max_map_count=2200000` \
+             fits a million stacks), or use Linux >= 6.13",
+            max = max_map_count(),
+            fit = mprotect_limit(),
+            live = MPROTECT_GUARDS.load(Ordering::Relaxed),
+        ),
+    )
+}
+
 /// Installs a one-page guard at each address in `pages` (page aligned, inside mappings this
 /// module owns). With guard markers, up to 1,024 guards go to the kernel in one
 /// `process_madvise` call instead of one `madvise` each; if that is not possible, each page is
-/// guarded on its own. On error, a prefix of `pages` may already be guarded (harmless: guarding
-/// twice is allowed).
-pub(crate) fn install_guards(pages: &[usize]) -> io::Result<GuardKind> {
+/// guarded on its own. On error, the first `*done` pages are guarded (the caller keeps them:
+/// an `mprotect` guard is counted against the mapping budget until its mapping goes away).
+pub(crate) fn install_guards(pages: &[usize], done: &mut usize) -> io::Result<GuardKind> {
     let page = page_size();
+    *done = 0;
     if pages.len() > 1 && GUARD.load(Ordering::Relaxed) == GUARD_MADV && batch_guards(pages, page) {
+        *done = pages.len();
         return Ok(GuardKind::MadvGuard);
     }
     let mut kind = guard_kind();
     for &lo in pages {
         kind = install_guard(lo, page)?;
+        *done += 1;
     }
     Ok(kind)
 }
@@ -452,6 +534,7 @@ impl Drop for Stack {
             // `&Stack` outlives it. Code that ran on the stack (lesson 03) must have finished or
             // been abandoned before the stack is dropped: that is the coroutine's contract.
             unsafe { unreserve(self.lo, self.len + page_size()) };
+            guards_removed(1);
             pool::standalone_dropped();
         }
     }

@@ -452,19 +452,23 @@ impl Class {
             .slabs
             .get_mut(&base)
             .expect("the carving slab is mapped");
-        let count = n.min(slab.slots - slab.carved);
+        let mut count = n.min(slab.slots - slab.carved);
         let start = out.len();
         out.extend((0..count).map(|i| base + (slab.carved + i) * slot));
-        if let Err(err) = install_guards(&out[start..]) {
-            out.truncate(start);
-            return Err(err);
+        let mut guarded = 0;
+        let result = install_guards(&out[start..], &mut guarded);
+        if result.is_err() {
+            // Keep the slots that did get their guard (they are counted against the mapping
+            // budget until the slab is unmapped); the caller reports the error only if none did.
+            out.truncate(start + guarded);
+            count = guarded;
         }
         slab.carved += count;
         *carved += count;
         if slab.carved == slab.slots {
             self.carving = None;
         }
-        Ok(())
+        result.map(drop)
     }
 
     /// Unmaps slabs whose carved slots are all free, while more than `keep` free stacks remain.
@@ -485,6 +489,7 @@ impl Class {
             // SAFETY: every carved slot of this slab is in its free list, so no `Stack` refers
             // to it, and uncarved slots were never handed out.
             unsafe { unreserve(base, slab.bytes()) };
+            super::guards_removed(slab.carved);
             if self.carving == Some(base) {
                 self.carving = None;
             }

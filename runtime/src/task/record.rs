@@ -479,14 +479,23 @@ impl Header {
     }
 
     /// The task could not get a stack: it finishes with an error instead of running. Returns
-    /// the joiner to wake.
+    /// the joiner to wake. The first such failure in the process is reported on stderr; the
+    /// others only through their `join` (a program that spawns past the limit would otherwise
+    /// print the same explanation thousands of times).
+    #[cold]
     fn fail_to_start(&self, e: io::Error) -> Option<Parker> {
+        static TOLD: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
         let msg = format!(
             "goro: goroutine {} could not start: cannot reserve its {} KiB stack: {e}",
             self.id,
             self.stack_size / 1024
         );
-        eprintln!("{msg}");
+        if !TOLD.swap(true, Ordering::Relaxed) {
+            eprintln!(
+                "{msg}\ngoro: tasks that find no stack do not run; their join() returns this \
+                 error (reported once)"
+            );
+        }
         self.drop_closure();
         self.complete(Some(Box::new(msg)))
     }
