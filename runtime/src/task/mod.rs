@@ -57,7 +57,7 @@ use record::TaskRef;
 
 pub(crate) use parking::current_header;
 use parking::current_parker;
-pub use parking::{park_with, yield_now};
+pub use parking::{is_cancelled, park_with, yield_now};
 pub use state::WaitReason;
 
 // ---------------------------------------------------------------------------------------------
