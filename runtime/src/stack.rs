@@ -44,6 +44,14 @@ pub(crate) use pool::{pool_get, stats, trim};
 /// `madvise` advice that installs guard markers (Linux ≥ 6.13; not yet in the `libc` crate).
 const MADV_GUARD_INSTALL: libc::c_int = 102;
 
+/// Pages of guard below each *pooled* stack. Rust's stack probes make one page enough for Rust
+/// frames, but C code (or Rust built without probes) can move the stack pointer by more than a
+/// page in one frame and land in the neighbouring slot's live stack. A wider guard catches
+/// frames up to this size. It costs no memory and, with `MADV_GUARD_INSTALL`, no memory mapping
+/// (with `mprotect` a wide guard is still one mapping): only address space, and 8 bytes of
+/// page table per guard page (24 bytes per task more than a one-page guard).
+pub const POOL_GUARD_PAGES: usize = 4;
+
 /// The largest stack goro will reserve for one task: far beyond any sane recursion depth, small
 /// enough that size arithmetic can never overflow.
 const MAX_STACK: usize = 1 << 36; // 64 GiB
@@ -242,30 +250,39 @@ fn map_limit_error(os: Option<io::Error>) -> io::Error {
     )
 }
 
-/// Installs a one-page guard at each address in `pages` (page aligned, inside mappings this
-/// module owns). With guard markers, up to 1,024 guards go to the kernel in one
+/// Installs a guard of `len` bytes at each address in `pages` (page aligned, inside mappings
+/// this module owns). With guard markers, up to 1,024 guards go to the kernel in one
 /// `process_madvise` call instead of one `madvise` each; if that is not possible, each page is
 /// guarded on its own. On error, the first `*done` pages are guarded (the caller keeps them:
 /// an `mprotect` guard is counted against the mapping budget until its mapping goes away).
-pub(crate) fn install_guards(pages: &[usize], done: &mut usize) -> io::Result<GuardKind> {
-    let page = page_size();
+pub(crate) fn install_guards(
+    pages: &[usize],
+    len: usize,
+    done: &mut usize,
+) -> io::Result<GuardKind> {
     *done = 0;
-    if pages.len() > 1 && GUARD.load(Ordering::Relaxed) == GUARD_MADV && batch_guards(pages, page) {
+    if pages.len() > 1 && GUARD.load(Ordering::Relaxed) == GUARD_MADV && batch_guards(pages, len) {
         *done = pages.len();
         return Ok(GuardKind::MadvGuard);
     }
     let mut kind = guard_kind();
     for &lo in pages {
-        kind = install_guard(lo, page)?;
+        kind = install_guard(lo, len)?;
         *done += 1;
     }
     Ok(kind)
 }
 
-/// Guard markers for many pages in as few system calls as possible.
-fn batch_guards(pages: &[usize], page: usize) -> bool {
-    let ranges: Vec<(usize, usize)> = pages.iter().map(|&lo| (lo, page)).collect();
+/// Guard markers for many guards of `len` bytes in as few system calls as possible.
+fn batch_guards(pages: &[usize], len: usize) -> bool {
+    let ranges: Vec<(usize, usize)> = pages.iter().map(|&lo| (lo, len)).collect();
     advise_ranges(&ranges, MADV_GUARD_INSTALL)
+}
+
+/// Bytes of guard below a pooled stack ([`POOL_GUARD_PAGES`] pages).
+#[inline]
+pub(crate) fn pool_guard() -> usize {
+    POOL_GUARD_PAGES * page_size()
 }
 
 /// Applies `advice` to every `(start, len)` range with `process_madvise` on our own process,
@@ -492,9 +509,15 @@ impl Stack {
         self.bottom() + self.len
     }
 
-    /// The lowest usable byte, just above the guard page.
+    /// The lowest usable byte, just above the guard (one page for a standalone stack,
+    /// [`POOL_GUARD_PAGES`] for a pooled one).
     pub fn bottom(&self) -> usize {
-        self.lo + page_size()
+        self.lo
+            + if self.pooled {
+                pool_guard()
+            } else {
+                page_size()
+            }
     }
 
     /// Usable bytes between [`bottom`](Self::bottom) and [`top`](Self::top), guard excluded.
@@ -503,7 +526,7 @@ impl Stack {
         self.len
     }
 
-    /// The guard page: any access to these addresses faults.
+    /// The guard below the stack: any access to these addresses faults.
     pub fn guard(&self) -> Range<usize> {
         self.lo..self.bottom()
     }
