@@ -48,10 +48,33 @@ fn a_slow_receiver_misses_ticks_instead_of_queueing_them() {
     });
 }
 
+/// `tick(0)` is Go's `time.Tick(0)`: a channel that never delivers (a nil channel), no panic.
 #[test]
-#[should_panic(expected = "period must be greater than zero")]
-fn zero_tick_period_is_refused() {
-    let _ = goro::time::tick(Duration::ZERO);
+fn zero_tick_period_never_fires() {
+    det(7, || {
+        let ticks = goro::time::tick(Duration::ZERO);
+        let got = goro::select! {
+            recv(ticks) => "tick",
+            recv(goro::time::after(Duration::from_secs(1))) => "timeout",
+        };
+        assert_eq!(got, "timeout");
+        assert_eq!(ticks.try_recv(), Err(chan::TryRecvError::Empty));
+    });
+}
+
+/// An expired timer is ready at once: a `select!` with a `default` arm picks it.
+#[test]
+fn an_expired_timer_is_ready_when_select_polls_it() {
+    det(8, || {
+        let start = goro::time::now();
+        let got = goro::select! {
+            recv(goro::time::after(Duration::ZERO)) -> t => Some(t.unwrap()),
+            default => None,
+        };
+        assert_eq!(got, Some(start));
+    });
+    let ready = goro::time::after(Duration::ZERO);
+    assert!(ready.try_recv().is_ok(), "ready on a plain thread too");
 }
 
 /// 100,000 tasks each wait on their own timer; every one wakes, none before its deadline.
