@@ -75,7 +75,10 @@ fn a_hundred_thousand_tasks_park_at_once() {
         }
         Some(fit) => {
             // Other tests in this process may hold stacks too: at most `fit` started.
-            assert!(started <= fit && started > 0, "{started} started, {fit} fit");
+            assert!(
+                started <= fit && started > 0,
+                "{started} started, {fit} fit"
+            );
             assert_eq!(started + failures.len(), N);
             for f in &failures {
                 assert!(

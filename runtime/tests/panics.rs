@@ -234,7 +234,10 @@ fn recover_returns_the_panic_and_prints_nothing() {
             && stdout.contains(": bad input 42 / panicked at "),
         "{stdout}"
     );
-    assert!(!stderr.contains("panicked"), "a report was printed:\n{stderr}");
+    assert!(
+        !stderr.contains("panicked"),
+        "a report was printed:\n{stderr}"
+    );
 }
 
 /// With `panic_crashes(true)` a panic that a `recover` handles does not crash the process (as
@@ -260,7 +263,10 @@ fn recover_works_under_panic_crashes() {
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("survived a recovered panic: true"), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("survived a recovered panic: true"),
+        "{stdout}\n{stderr}"
+    );
     assert!(!stdout.contains("still alive"), "{stdout}");
     assert!(stderr.contains("not handled"), "{stderr}");
     assert_eq!(stderr.matches("panicked").count(), 1, "{stderr}");

@@ -351,5 +351,9 @@ fn num_goroutines_never_undercounts_while_tasks_start() {
             lowest
         })
         .unwrap();
-    assert!(lowest >= N + 1, "num_goroutines read {lowest} with {} alive", N + 1);
+    assert!(
+        lowest >= N + 1,
+        "num_goroutines read {lowest} with {} alive",
+        N + 1
+    );
 }

@@ -461,8 +461,10 @@ pub(crate) mod tests {
                 .block_on(move || {
                     // SAFETY: the task holds nothing bound to its thread.
                     let h = unsafe { crate::task::Builder::new().migratable() }
-                        .spawn(|| loop {
-                            crate::park();
+                        .spawn(|| {
+                            loop {
+                                crate::park();
+                            }
                         })
                         .unwrap();
                     handle_tx.send(h.task()).unwrap();

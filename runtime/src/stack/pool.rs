@@ -633,8 +633,15 @@ mod tests {
             assert!(!guarded(s.bottom()));
         }
         // The bytes between two neighbouring stacks are a whole guard.
-        let (lo, hi) = if a.top() <= b.guard().start { (&a, &b) } else { (&b, &a) };
-        assert!(hi.guard().start - lo.top() < page, "stacks are adjacent slots");
+        let (lo, hi) = if a.top() <= b.guard().start {
+            (&a, &b)
+        } else {
+            (&b, &a)
+        };
+        assert!(
+            hi.guard().start - lo.top() < page,
+            "stacks are adjacent slots"
+        );
         assert!(hi.bottom() - lo.top() >= 4 * page);
     }
 
