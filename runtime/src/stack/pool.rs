@@ -625,7 +625,7 @@ mod tests {
         let a = Stack::pooled(36 * KIB).unwrap();
         let b = Stack::pooled(36 * KIB).unwrap();
         assert_eq!(a.guard().len(), super::super::POOL_GUARD_PAGES * page);
-        assert!(super::super::POOL_GUARD_PAGES >= 4);
+        const { assert!(super::super::POOL_GUARD_PAGES >= 4) };
         for s in [&a, &b] {
             for p in s.guard().step_by(page) {
                 assert!(guarded(p), "page {p:#x} of {s:?}'s guard is not guarded");
