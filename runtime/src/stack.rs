@@ -26,6 +26,18 @@
 //! any other value, or none, means the default (guard markers where the kernel has them). Guard
 //! markers for a batch of new stacks go to the kernel in one `process_madvise` call.
 //!
+//! With `mprotect` guards goro stops carving stacks while 4,096 mappings are still free, so that
+//! `malloc` and new threads never find the process out of mappings (which aborts it): about
+//! 30,700 stacks fit under the default limit ([`max_guarded_stacks`]). A task that finds no stack
+//! does not run; its `join` returns an error naming `vm.max_map_count` and
+//! `GORO_STACK_GUARD`, and the first such failure is reported once on stderr. On such a kernel,
+//! raise the limit (`sudo sysctl vm.max_map_count=2200000` fits a million stacks) or run fewer
+//! tasks at a time.
+//!
+//! Pooled stacks are separated by a guard [`POOL_GUARD_PAGES`] pages wide rather than one:
+//! code without stack probes (C) can move the stack pointer by more than a page in one frame,
+//! and a wider guard catches that too. It costs no memory (and, with guard markers, no mapping).
+//!
 //! [`Stack::new`] makes a standalone stack with its own mapping (what the lessons use). The
 //! runtime gets its stacks from a pool instead (`pool.rs`): one `mmap` per slab of many stacks,
 //! a per-thread cache in front of a global free list, and pages handed back to the kernel
