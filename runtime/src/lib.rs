@@ -36,6 +36,7 @@ pub mod task;
 pub mod time;
 mod wait;
 
+pub use panic::{Panic, recover};
 pub use runtime::Runtime;
 pub use task::{JoinHandle, Task, TaskId, WaitReason, current, park, spawn, yield_now};
 pub use task::{num_goroutines, sleep};

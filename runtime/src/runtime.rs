@@ -25,9 +25,15 @@
 //!    `block_on` returns. Nothing of the run outlives it: repeated runs do not accumulate
 //!    threads, stacks or memory.
 //!
-//! Corner case: a destructor that parks *while* its task is being cancelled would wait forever;
-//! such a task is abandoned instead (its stack is deliberately leaked, since its frames may still
-//! be linked into a wait list), and its `join` reports the cancellation.
+//! The cancellation cannot be swallowed by mistake. [`crate::recover`] never catches it. Code
+//! that catches it anyway (`std::panic::catch_unwind`) and waits again gets it again at every
+//! later wait (it is sticky), and can ask [`crate::task::is_cancelled`] to stop on its own.
+//!
+//! Corner cases: a destructor that parks *while* its task is being cancelled would wait forever,
+//! and a loop that keeps catching the cancellation and waiting again would never end; such a
+//! task is abandoned instead (after 16 raises in the second case, with a message), its stack
+//! deliberately leaked, since its frames may still be linked into a wait list, and its `join`
+//! reports the cancellation. Shutdown always finishes.
 //!
 //! # Deadlock
 //!

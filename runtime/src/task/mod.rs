@@ -59,7 +59,7 @@ use record::TaskRef;
 pub use blocking::blocking;
 pub(crate) use parking::current_header;
 use parking::current_parker;
-pub use parking::{park_with, yield_now};
+pub use parking::{is_cancelled, park_with, yield_now};
 pub use state::WaitReason;
 
 // ---------------------------------------------------------------------------------------------
@@ -257,8 +257,9 @@ impl Builder {
     ///
     /// The stack itself is taken from the pool when the task first runs (on the thread that
     /// runs it, where a just-freed stack is likely cached). If the address space or the
-    /// mapping limit is exhausted at that moment, the task does not run: a message naming it
-    /// goes to stderr and its `join` returns `Err` with that message.
+    /// mapping limit is exhausted at that moment (see [`crate::stack::max_guarded_stacks`]),
+    /// the task does not run: its `join` returns `Err` with a message that says why and what to
+    /// do, and the first such failure in the process is also reported on stderr.
     #[track_caller]
     pub fn spawn<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
     where
