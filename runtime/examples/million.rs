@@ -17,6 +17,13 @@
 //!
 //! `bytes_per_task` counts resident memory *and* page tables (`VmPTE`), since both are paid for
 //! every task. Lesson 14 works through this arithmetic.
+//!
+//! On Linux before 6.13 (Debian 12, Ubuntu 24.04, WSL2, most CI runners) the kernel has no
+//! `MADV_GUARD_INSTALL`, so goro guards stacks with `mprotect`, which costs two of the
+//! `vm.max_map_count` memory mappings a process may have per stack: about 30,700 stacks fit
+//! under the default 65,530 (`goro::stack::max_guarded_stacks()` says how many). The example
+//! then runs as many tasks as fit and says so. To run the full million on such a kernel, raise
+//! the limit first: `sudo sysctl vm.max_map_count=2200000`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -58,6 +65,21 @@ fn main() {
                 .expect("usage: million [TASKS] (a positive number, default 1000000)")
         })
         .unwrap_or(1_000_000);
+    let tasks = match goro::stack::max_guarded_stacks() {
+        // Leave a few stacks for the main task and the runtime's own.
+        Some(fit) if tasks > fit.saturating_sub(64) => {
+            let fit = fit.saturating_sub(64);
+            println!(
+                "note: guard pages are made with mprotect here (Linux < 6.13 or \
+                 GORO_STACK_GUARD=mprotect), which costs two memory mappings per stack, so only \
+                 {fit} stacks fit under vm.max_map_count; running {fit} tasks instead of {tasks}. \
+                 To run {tasks}: sudo sysctl vm.max_map_count={}",
+                (tasks * 2 + 8192).next_multiple_of(100_000)
+            );
+            fit
+        }
+        _ => tasks,
+    };
     let (rss_start, pte_start) = memory();
     println!(
         "starting {tasks} tasks ({} KiB stacks, guard pages by {})",

@@ -47,6 +47,7 @@ mod imp;
 pub use crate::time::{after, tick};
 pub(crate) use imp::{Chan, Fail, Mode};
 
+use crate::sched;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -81,21 +82,57 @@ pub fn never<T>() -> Receiver<T> {
     rx
 }
 
+/// A bounded channel whose ends count as held outside the runtime (see `outside_wait`),
+/// wherever it is made: for senders that live on a helper thread (`signal::notify`).
+pub(crate) fn bounded_outside<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
+    let (mut tx, mut rx) = new_pair(Chan::new(cap, false));
+    tx.outside = true;
+    rx.outside = true;
+    (tx, rx)
+}
+
 pub(crate) fn new_pair<T>(chan: Chan<T>) -> (Sender<T>, Receiver<T>) {
     let chan = Arc::new(chan);
-    (Sender { chan: chan.clone() }, Receiver { chan })
+    // Made on a plain thread: a plain thread may hold either end (see `outside`).
+    let outside = !sched::in_runtime();
+    (
+        Sender {
+            chan: chan.clone(),
+            outside,
+        },
+        Receiver { chan, outside },
+    )
+}
+
+/// Runs a blocking operation on a channel made outside any runtime, counting the waiting task
+/// as one a plain thread may wake: such a wait is not a deadlock (`sched/idle.rs`, rule 6).
+/// Go has no plain threads; in goro the canonical case is `main` making a channel, handing
+/// one end to a `std::thread` and waiting on the other inside `block_on`.
+#[cold]
+#[inline(never)]
+fn outside_wait<R>(op: impl FnOnce() -> R) -> R {
+    let _waker = if sched::in_task() {
+        sched::External::here()
+    } else {
+        None
+    };
+    op()
 }
 
 /// The sending half of a channel. Clone it to get more senders; the channel closes for
 /// receivers when the last one is dropped.
 pub struct Sender<T> {
     pub(crate) chan: Arc<Chan<T>>,
+    /// Made outside any runtime (see `outside_wait`).
+    outside: bool,
 }
 
 /// The receiving half of a channel. Clone it to get more receivers: each value goes to exactly
 /// one of them.
 pub struct Receiver<T> {
     pub(crate) chan: Arc<Chan<T>>,
+    /// Made outside any runtime (see `outside_wait`).
+    outside: bool,
 }
 
 impl<T> Sender<T> {
@@ -104,6 +141,10 @@ impl<T> Sender<T> {
     ///
     /// Returns `Err(SendError(value))`, handing the value back, if every receiver is gone.
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
+        if self.outside {
+            return outside_wait(|| self.chan.send(value, Mode::Block))
+                .map_err(|(v, _)| SendError(v));
+        }
         self.chan
             .send(value, Mode::Block)
             .map_err(|(v, _)| SendError(v))
@@ -175,6 +216,9 @@ impl<T> Receiver<T> {
     /// Returns `Err(RecvError)` once every sender is gone *and* the buffer is drained (Go's
     /// `v, ok := <-ch` with `ok == false`).
     pub fn recv(&self) -> Result<T, RecvError> {
+        if self.outside {
+            return outside_wait(|| self.chan.recv(Mode::Block)).map_err(|_| RecvError);
+        }
         self.chan.recv(Mode::Block).map_err(|_| RecvError)
     }
 
@@ -250,6 +294,7 @@ impl<T> Clone for Sender<T> {
         self.chan.senders.fetch_add(1, Ordering::Relaxed);
         Sender {
             chan: self.chan.clone(),
+            outside: self.outside,
         }
     }
 }
@@ -259,6 +304,7 @@ impl<T> Clone for Receiver<T> {
         self.chan.receivers.fetch_add(1, Ordering::Relaxed);
         Receiver {
             chan: self.chan.clone(),
+            outside: self.outside,
         }
     }
 }

@@ -107,6 +107,8 @@ struct Inner {
     done_tx: Option<Sender<()>>,
     children: HashMap<u64, Weak<Node>>,
     timer: Option<TimerHandle>,
+    /// Callbacks registered with [`after_func`], run once when the context is cancelled.
+    funcs: HashMap<u64, Box<dyn FnOnce() + Send>>,
 }
 
 fn lock(m: &Mutex<Inner>) -> MutexGuard<'_, Inner> {
@@ -162,6 +164,7 @@ impl Context {
                         done_tx: None,
                         children: HashMap::new(),
                         timer: None,
+                        funcs: HashMap::new(),
                     }),
                 }),
                 value: None,
@@ -271,6 +274,59 @@ impl Default for Context {
     }
 }
 
+/// Arranges for `f` to run once `ctx` is cancelled (Go: `context.AfterFunc`); at once, on
+/// this thread, if it already is. The returned [`AfterFunc`] stops it from running.
+///
+/// Unlike Go, which starts `f` in a goroutine of its own, `f` runs on whichever thread cancels
+/// the context (a `CancelFunc`'s caller, or a timer callback for a deadline), so it must be
+/// short and must not block: wake a task, set a flag. `goro::net` uses it to wake a task
+/// waiting on a socket when the task's context is cancelled.
+pub fn after_func(ctx: &Context, f: impl FnOnce() + Send + 'static) -> AfterFunc {
+    let owner = ctx.cancel_node();
+    let node = owner.clone();
+    let id = next_id();
+    let state = owner.cancel.as_ref().expect("cancel_node has cancel state");
+    let cancelled = {
+        let mut inner = lock(&state.inner);
+        let cancelled = state.err.load(Ordering::Acquire) != LIVE;
+        // The background context (no `done_tx`) is never cancelled: nothing to remember.
+        if !cancelled && inner.done_tx.is_some() {
+            inner.funcs.insert(id, Box::new(f));
+            return AfterFunc { node, id };
+        }
+        cancelled.then_some(f)
+    };
+    if let Some(f) = cancelled {
+        f();
+    }
+    AfterFunc { node, id }
+}
+
+/// Stops a callback registered with [`after_func`] (Go: the `stop` function
+/// `context.AfterFunc` returns). Dropping it does *not* stop the callback.
+pub struct AfterFunc {
+    node: Arc<Node>,
+    id: u64,
+}
+
+impl AfterFunc {
+    /// Keeps the callback from running; true if it had not run (or started) yet.
+    pub fn stop(&self) -> bool {
+        let state = self
+            .node
+            .cancel
+            .as_ref()
+            .expect("cancel_node has cancel state");
+        lock(&state.inner).funcs.remove(&self.id).is_some()
+    }
+}
+
+impl fmt::Debug for AfterFunc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AfterFunc").finish_non_exhaustive()
+    }
+}
+
 /// A child of `parent` that is cancelled when the returned [`CancelFunc`] is called or dropped,
 /// or when `parent` is (Go: `context.WithCancel`).
 pub fn with_cancel(parent: &Context) -> (Context, CancelFunc) {
@@ -344,6 +400,7 @@ fn new_child(parent: &Context, deadline: Option<Instant>) -> (Context, CancelFun
                 done_tx: Some(done_tx),
                 children: HashMap::new(),
                 timer: None,
+                funcs: HashMap::new(),
             }),
         }),
         value: None,
@@ -377,7 +434,7 @@ fn cancel(node: &Arc<Node>, err: CtxError, remove_from_parent: bool) {
         .cancel
         .as_ref()
         .expect("only cancel contexts are cancelled");
-    let (done_tx, children, timer) = {
+    let (done_tx, children, timer, funcs) = {
         let mut inner = lock(&state.inner);
         if state.err.load(Ordering::Acquire) != LIVE || inner.done_tx.is_none() {
             return; // already cancelled, or the background context
@@ -391,8 +448,12 @@ fn cancel(node: &Arc<Node>, err: CtxError, remove_from_parent: bool) {
             inner.done_tx.take(),
             std::mem::take(&mut inner.children),
             inner.timer.take(),
+            std::mem::take(&mut inner.funcs),
         )
     };
+    for f in funcs.into_values() {
+        f();
+    }
     // Closing the channel wakes every task parked on `done()`, in O(waiters).
     drop(done_tx);
     if let Some(timer) = timer {

@@ -37,6 +37,8 @@ pub struct Stats {
     pub steals: u64,
     /// Whether the current runtime is deterministic.
     pub deterministic: bool,
+    /// Spare threads started for [`task::blocking`](crate::task::blocking) in the current run.
+    pub blocking_threads: usize,
 }
 
 impl fmt::Display for Stats {
@@ -50,23 +52,26 @@ impl fmt::Display for Stats {
         writeln!(f, "tasks_spawned: {}", self.tasks_spawned)?;
         writeln!(f, "tasks_live: {}", self.tasks_live)?;
         writeln!(f, "steals: {}", self.steals)?;
-        write!(f, "deterministic: {}", self.deterministic)
+        writeln!(f, "deterministic: {}", self.deterministic)?;
+        write!(f, "blocking_threads: {}", self.blocking_threads)
     }
 }
 
 /// Gathers the counters. Outside a runtime the scheduler fields are zero.
 pub fn stats() -> Stats {
     let stack = crate::stack::stats();
-    let (workers, tasks_spawned, tasks_live, steals, deterministic) = sched::with_shared(|s| {
-        (
-            s.worker_count(),
-            s.tasks_spawned(),
-            s.live_tasks(),
-            s.steals(),
-            s.is_deterministic(),
-        )
-    })
-    .unwrap_or((0, 0, 0, 0, false));
+    let (workers, tasks_spawned, tasks_live, steals, deterministic, blocking_threads) =
+        sched::with_shared(|s| {
+            (
+                s.worker_count(),
+                s.tasks_spawned(),
+                s.live_tasks(),
+                s.steals(),
+                s.is_deterministic(),
+                s.blocking.threads_started(),
+            )
+        })
+        .unwrap_or((0, 0, 0, 0, false, 0));
     Stats {
         guard: stack.guard,
         stacks_pooled: stack.pooled,
@@ -78,6 +83,7 @@ pub fn stats() -> Stats {
         tasks_live,
         steals,
         deterministic,
+        blocking_threads,
     }
 }
 
@@ -101,6 +107,20 @@ pub fn num_goroutines() -> usize {
 /// States: `running`, `runnable`, or the wait reason (`chan receive`, `sleep`, ...). Tasks
 /// that were spawned but have not started yet have no stack or state worth showing; they are
 /// counted in one last line. Empty outside a runtime.
+///
+/// A worker that sysmon found stuck in one task for more than 10 ms is named first:
+/// `worker 1: one task running for 2.3 s without yielding (see goro::task::checkpoint)`.
 pub fn dump() -> String {
-    sched::with_shared(|s| s.dump()).unwrap_or_default()
+    sched::with_shared(|s| {
+        let mut out = String::new();
+        for (w, d) in s.hogs() {
+            out.push_str(&format!(
+                "worker {w}: one task running for {:.1} s without yielding (see goro::task::checkpoint)\n\n",
+                d.as_secs_f64()
+            ));
+        }
+        out.push_str(&s.dump());
+        out
+    })
+    .unwrap_or_default()
 }

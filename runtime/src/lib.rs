@@ -15,7 +15,7 @@
 //!
 //! The layers, bottom up (each one a module and a lesson of the workbook): [`stack`] (02),
 //! [`coroutine`] (03), [`task`] and the scheduler (04, 12), [`sync`] (05), [`chan`] (07),
-//! [`select`](select/index.html) and [`time`] (08), [`ctx`] (09), [`debug`] (16), and
+//! [`select`](select/index.html) and [`time`] (08), [`ctx`] (09), [`net`] (15), [`debug`] (16), and
 //! [`runtime`] (04), which starts it all.
 #![warn(missing_docs)]
 
@@ -23,18 +23,20 @@ pub mod chan;
 pub mod coroutine;
 pub mod ctx;
 pub mod debug;
+pub mod net;
 mod panic;
 mod rand;
 pub mod runtime;
 mod sched;
 pub mod select;
-mod signal;
+pub mod signal;
 pub mod stack;
 pub mod sync;
 pub mod task;
 pub mod time;
 mod wait;
 
+pub use panic::{Panic, recover};
 pub use runtime::Runtime;
 pub use task::{JoinHandle, Task, TaskId, WaitReason, current, park, spawn, yield_now};
 pub use task::{num_goroutines, sleep};

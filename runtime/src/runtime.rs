@@ -25,17 +25,26 @@
 //!    `block_on` returns. Nothing of the run outlives it: repeated runs do not accumulate
 //!    threads, stacks or memory.
 //!
-//! Corner case: a destructor that parks *while* its task is being cancelled would wait forever;
-//! such a task is abandoned instead (its stack is deliberately leaked, since its frames may still
-//! be linked into a wait list), and its `join` reports the cancellation.
+//! The cancellation cannot be swallowed by mistake. [`crate::recover`] never catches it. Code
+//! that catches it anyway (`std::panic::catch_unwind`) and waits again gets it again at every
+//! later wait (it is sticky), and can ask [`crate::task::is_cancelled`] to stop on its own.
+//!
+//! Corner cases: a destructor that parks *while* its task is being cancelled would wait forever,
+//! and a loop that keeps catching the cancellation and waiting again would never end; such a
+//! task is abandoned instead (after 16 raises in the second case, with a message), its stack
+//! deliberately leaked, since its frames may still be linked into a wait list, and its `join`
+//! reports the cancellation. Shutdown always finishes.
 //!
 //! # Deadlock
 //!
 //! If every worker is idle, every task is parked and no timer is pending, nothing inside the
 //! runtime can ever wake a task. `block_on` then cancels everything as above and returns
 //! [`RunError::Deadlock`] with a [`crate::debug::dump`] of the parked tasks (Go prints "all
-//! goroutines are asleep - deadlock!"). Wakeups from plain OS threads outside the runtime do not
-//! count: a program that waits only for such a thread is reported as deadlocked too.
+//! goroutines are asleep - deadlock!"). What can still wake a task from outside the workers
+//! keeps the run waiting instead: a task waiting on a socket (the kernel), a task waiting on a
+//! channel made outside any runtime (a plain thread may hold the other end), a live
+//! [`crate::Task`] handle (a plain thread may `unpark` it), a call inside `task::blocking`.
+//! (`select!` over a channel made outside a runtime is not counted yet.)
 
 use std::fmt;
 use std::io;
@@ -79,6 +88,7 @@ pub struct Builder {
     seed: Option<u64>,
     stack_size: usize,
     panic_crashes: bool,
+    max_blocking_threads: usize,
 }
 
 impl Default for Builder {
@@ -88,6 +98,7 @@ impl Default for Builder {
             seed: None,
             stack_size: DEFAULT_STACK_SIZE,
             panic_crashes: false,
+            max_blocking_threads: crate::task::blocking::DEFAULT_MAX_BLOCKING_THREADS,
         }
     }
 }
@@ -142,6 +153,15 @@ impl Builder {
         self
     }
 
+    /// Most spare OS threads that [`task::blocking`](crate::task::blocking) calls run on at
+    /// once (Go has no cap but its 10,000-thread limit; tokio's default is 512). Calls beyond
+    /// it wait for a free thread. Default:
+    /// [`DEFAULT_MAX_BLOCKING_THREADS`](crate::task::blocking::DEFAULT_MAX_BLOCKING_THREADS), 64.
+    pub fn max_blocking_threads(mut self, n: usize) -> Builder {
+        self.max_blocking_threads = n;
+        self
+    }
+
     /// Validates the settings and creates the runtime.
     pub fn build(self) -> io::Result<Runtime> {
         let workers = match (self.seed, self.workers) {
@@ -164,6 +184,12 @@ impl Builder {
             (None, Some(n)) => n,
             (None, None) => thread::available_parallelism().map_or(1, |n| n.get()),
         };
+        if self.max_blocking_threads == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "max_blocking_threads(0): task::blocking needs at least one spare thread; use 1 or more",
+            ));
+        }
         if self.stack_size == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -176,6 +202,7 @@ impl Builder {
                 stack_size: self.stack_size,
                 panic_crashes: self.panic_crashes,
                 seed: self.seed,
+                max_blocking_threads: self.max_blocking_threads,
             },
         })
     }
@@ -281,7 +308,9 @@ impl Runtime {
                 }
             }
         }
+        let sysmon = sched::Sysmon::start(&shared);
         worker0.run();
+        sysmon.stop();
         for t in threads {
             if let Err(p) = t.join() {
                 worker0.leave();
@@ -291,6 +320,7 @@ impl Runtime {
         }
         worker0.final_sweep();
         worker0.leave();
+        shared.blocking.shutdown();
         let deadlock = shared.take_deadlock();
         shared.clear();
         // Give the run's stacks back: the other workers' caches went back to the global pool

@@ -28,6 +28,10 @@
 //!   back when every receiver is gone (Go would panic). `-> res` may be left out.
 //! * `default => body`: runs at once when no other arm is ready (a non-blocking select).
 //! * Timeouts are ordinary arms: `recv(goro::time::after(d))`.
+//! * Go's nil channel: `rx` and `tx` may also be an `Option` of an endpoint (or a reference to
+//!   one); `None` switches the arm off, it never fires. [`chan::never()`](crate::chan::never)
+//!   does the same with a receiver.
+//! * A list of channels known only at run time: [`Select`] (Go's `reflect.Select`).
 //!
 //! One pitfall Go does not have in this form: a goro channel closes by itself when its last
 //! `Sender` is dropped, and a closed channel's receive arm is always ready. In a loop, stop
@@ -38,7 +42,9 @@
 //! Semantics, as in Go: every channel and value expression is evaluated once, in source order,
 //! before anything else; if one or more arms are ready, one of them is picked uniformly at
 //! random (from the runtime's random source, so a deterministic runtime replays the same
-//! choices); otherwise the task parks on all of them and the first operation to complete wins.
+//! choices); otherwise the task parks on all of them and the first operation to complete wins
+//! (its wait nodes are queued in random order, so several arms on one channel win equally
+//! often, as Go's permuted cases do).
 //! Send values of arms that were not chosen are dropped. `select! {}` with no arms parks
 //! forever (the deadlock detector will say so if nothing else runs).
 //!
@@ -243,19 +249,70 @@ pub unsafe trait Arm {
     fn set_chosen(&self);
 }
 
+/// What a `recv(..)` arm accepts: a [`Receiver`], a reference to one, or an `Option` of either,
+/// whose `None` is an arm that never fires (Go's nil channel).
+pub trait SelectRecv<T> {
+    /// The receiver to wait on, or `None` for an arm that is switched off.
+    fn receiver(&self) -> Option<&Receiver<T>>;
+}
+
+impl<T> SelectRecv<T> for Receiver<T> {
+    fn receiver(&self) -> Option<&Receiver<T>> {
+        Some(self)
+    }
+}
+
+impl<T, R: SelectRecv<T> + ?Sized> SelectRecv<T> for &R {
+    fn receiver(&self) -> Option<&Receiver<T>> {
+        (**self).receiver()
+    }
+}
+
+impl<T, R: SelectRecv<T>> SelectRecv<T> for Option<R> {
+    fn receiver(&self) -> Option<&Receiver<T>> {
+        self.as_ref().and_then(|r| r.receiver())
+    }
+}
+
+/// What a `send(..)` arm accepts: a [`Sender`], a reference to one, or an `Option` of either,
+/// whose `None` is an arm that never fires (Go's nil channel).
+pub trait SelectSend<T> {
+    /// The sender to offer the value to, or `None` for an arm that is switched off.
+    fn sender(&self) -> Option<&Sender<T>>;
+}
+
+impl<T> SelectSend<T> for Sender<T> {
+    fn sender(&self) -> Option<&Sender<T>> {
+        Some(self)
+    }
+}
+
+impl<T, S: SelectSend<T> + ?Sized> SelectSend<T> for &S {
+    fn sender(&self) -> Option<&Sender<T>> {
+        (**self).sender()
+    }
+}
+
+impl<T, S: SelectSend<T>> SelectSend<T> for Option<S> {
+    fn sender(&self) -> Option<&Sender<T>> {
+        self.as_ref().and_then(|s| s.sender())
+    }
+}
+
 /// A `recv(rx)` arm. Not public API.
 #[doc(hidden)]
 pub struct RecvArm<'a, T> {
-    chan: &'a Chan<T>,
+    /// `None`: a switched-off arm (a `None` endpoint), never ready, never queued.
+    chan: Option<&'a Chan<T>>,
     node: Waiter<T>,
     chosen: Cell<bool>,
 }
 
 impl<'a, T> RecvArm<'a, T> {
     /// Builds the arm.
-    pub fn new(rx: &'a Receiver<T>) -> Self {
+    pub fn new(rx: &'a (impl SelectRecv<T> + ?Sized)) -> Self {
         RecvArm {
-            chan: &rx.chan,
+            chan: rx.receiver().map(|rx| &*rx.chan),
             node: Waiter::new(None),
             chosen: Cell::new(false),
         }
@@ -274,19 +331,26 @@ impl<'a, T> RecvArm<'a, T> {
 
 // SAFETY: lock/unlock/lock_addr all refer to the channel's one lock; the node is linked only by
 // `enqueue` (under the lock) and unlinked by wakers or `dequeue` (under the lock).
+// A switched-off arm has lock address 0, which `lock_all`/`unlock_all` skip, and is never
+// ready nor queued.
 unsafe impl<T> Arm for RecvArm<'_, T> {
     fn lock_addr(&self) -> usize {
-        self.chan.state.addr()
+        self.chan.map_or(0, |c| c.state.addr())
     }
     fn lock(&self) {
-        self.chan.state.lock();
+        if let Some(c) = self.chan {
+            c.state.lock();
+        }
     }
     fn unlock(&self) {
-        self.chan.state.unlock();
+        if let Some(c) = self.chan {
+            c.state.unlock();
+        }
     }
     unsafe fn poll(&self) -> Option<Wake> {
+        let chan = self.chan?;
         // SAFETY: the caller holds the lock.
-        let st = unsafe { self.chan.state.get() };
+        let st = unsafe { chan.state.get() };
         // SAFETY: lock held.
         let (value, wake) = unsafe { Chan::poll_recv(st) }?;
         match value {
@@ -297,13 +361,16 @@ unsafe impl<T> Arm for RecvArm<'_, T> {
         Some(Wake(wake))
     }
     unsafe fn enqueue(&self, sel: &SelectCtx, index: usize) {
+        let Some(chan) = self.chan else { return };
         self.node.prepare(&sel.0, index);
         // SAFETY: lock held (caller); the node lives in `self`, which `select` borrows until
         // every node is dequeued.
-        unsafe { self.chan.state.get().recvq.push_back(&self.node) };
+        unsafe { chan.state.get().recvq.push_back(&self.node) };
     }
     fn dequeue(&self) {
-        self.chan.unlink(&self.node, true);
+        if let Some(chan) = self.chan {
+            chan.unlink(&self.node, true);
+        }
     }
     fn set_chosen(&self) {
         self.chosen.set(true);
@@ -313,16 +380,17 @@ unsafe impl<T> Arm for RecvArm<'_, T> {
 /// A `send(tx, value)` arm. Not public API.
 #[doc(hidden)]
 pub struct SendArm<'a, T> {
-    chan: &'a Chan<T>,
+    /// `None`: a switched-off arm (a `None` endpoint), never ready, never queued.
+    chan: Option<&'a Chan<T>>,
     node: Waiter<T>,
     chosen: Cell<bool>,
 }
 
 impl<'a, T> SendArm<'a, T> {
     /// Builds the arm; the value is offered to the channel.
-    pub fn new(tx: &'a Sender<T>, value: T) -> Self {
+    pub fn new(tx: &'a (impl SelectSend<T> + ?Sized), value: T) -> Self {
         SendArm {
-            chan: &tx.chan,
+            chan: tx.sender().map(|tx| &*tx.chan),
             node: Waiter::new(Some(value)),
             chosen: Cell::new(false),
         }
@@ -346,21 +414,26 @@ impl<'a, T> SendArm<'a, T> {
 // SAFETY: as for `RecvArm`.
 unsafe impl<T> Arm for SendArm<'_, T> {
     fn lock_addr(&self) -> usize {
-        self.chan.state.addr()
+        self.chan.map_or(0, |c| c.state.addr())
     }
     fn lock(&self) {
-        self.chan.state.lock();
+        if let Some(c) = self.chan {
+            c.state.lock();
+        }
     }
     fn unlock(&self) {
-        self.chan.state.unlock();
+        if let Some(c) = self.chan {
+            c.state.unlock();
+        }
     }
     unsafe fn poll(&self) -> Option<Wake> {
+        let chan = self.chan?;
         // SAFETY: the node is not linked during polling: it is ours alone.
         let value = unsafe { self.node.take() }?;
         // SAFETY: the caller holds the lock.
-        let st = unsafe { self.chan.state.get() };
+        let st = unsafe { chan.state.get() };
         // SAFETY: lock held.
-        match unsafe { Chan::poll_send(st, self.chan.cap, value) } {
+        match unsafe { Chan::poll_send(st, chan.cap, value) } {
             Ok(wake) => Some(Wake(wake)),
             Err((value, fail)) => {
                 // SAFETY: as above.
@@ -375,12 +448,15 @@ unsafe impl<T> Arm for SendArm<'_, T> {
         }
     }
     unsafe fn enqueue(&self, sel: &SelectCtx, index: usize) {
+        let Some(chan) = self.chan else { return };
         self.node.prepare(&sel.0, index);
         // SAFETY: as for `RecvArm::enqueue`.
-        unsafe { self.chan.state.get().sendq.push_back(&self.node) };
+        unsafe { chan.state.get().sendq.push_back(&self.node) };
     }
     fn dequeue(&self) {
-        self.chan.unlink(&self.node, false);
+        if let Some(chan) = self.chan {
+            chan.unlink(&self.node, false);
+        }
     }
     fn set_chosen(&self) {
         self.chosen.set(true);
@@ -415,6 +491,125 @@ pub fn select<const N: usize>(arms: [&dyn Arm; N], has_default: bool) {
     }
     lock_order.sort_unstable_by_key(|&i| arms[i].lock_addr());
     run(&arms, &poll_order, &lock_order, has_default);
+}
+
+/// A select over a list of operations whose length is known only at run time (Go's
+/// `reflect.Select`, crossbeam's `Select`); all channels carry the same type `T`.
+///
+/// ```
+/// use goro::chan;
+/// use goro::select::{Select, Selected};
+///
+/// goro::run(|| {
+///     let inputs: Vec<_> = (0..5).map(|_| chan::bounded::<u32>(1)).collect();
+///     inputs[3].0.send(30).unwrap();
+///     let mut sel = Select::new();
+///     for (_, rx) in &inputs {
+///         sel.recv(rx);
+///     }
+///     match sel.select() {
+///         Selected::Recv(index, msg) => assert_eq!((index, msg), (3, Ok(30))),
+///         Selected::Send(..) => unreachable!("no send operations"),
+///     }
+/// });
+/// ```
+///
+/// Operations are numbered in the order they were added. The semantics are `select!`'s: a
+/// ready operation is picked at random, otherwise the task waits for the first to complete;
+/// [`try_select`](Select::try_select) is the `default` arm. A `None` endpoint adds an operation
+/// that never fires.
+pub struct Select<'a, T> {
+    ops: Vec<DynArm<'a, T>>,
+}
+
+enum DynArm<'a, T> {
+    Recv(RecvArm<'a, T>),
+    Send(SendArm<'a, T>),
+}
+
+impl<T> DynArm<'_, T> {
+    fn arm(&self) -> &dyn Arm {
+        match self {
+            DynArm::Recv(a) => a,
+            DynArm::Send(a) => a,
+        }
+    }
+}
+
+/// The operation a [`Select`] completed: its index, and what `recv` or `send` returned.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Selected<T> {
+    /// Operation `index` received a value, or `Err` if its channel is closed and drained.
+    Recv(usize, Result<T, RecvError>),
+    /// Operation `index` sent its value, or got it back because every receiver is gone.
+    Send(usize, Result<(), SendError<T>>),
+}
+
+impl<T> Selected<T> {
+    /// The index of the completed operation.
+    pub fn index(&self) -> usize {
+        match self {
+            Selected::Recv(i, _) | Selected::Send(i, _) => *i,
+        }
+    }
+}
+
+impl<T> Default for Select<'_, T> {
+    fn default() -> Self {
+        Select::new()
+    }
+}
+
+impl<'a, T> Select<'a, T> {
+    /// An empty select (selecting on it waits forever, like `select! {}`).
+    pub fn new() -> Self {
+        Select { ops: Vec::new() }
+    }
+
+    /// Adds a receive operation; returns its index.
+    pub fn recv(&mut self, rx: &'a (impl SelectRecv<T> + ?Sized)) -> usize {
+        self.ops.push(DynArm::Recv(RecvArm::new(rx)));
+        self.ops.len() - 1
+    }
+
+    /// Adds a send operation offering `value`; returns its index. If another operation is
+    /// chosen, the value is dropped.
+    pub fn send(&mut self, tx: &'a (impl SelectSend<T> + ?Sized), value: T) -> usize {
+        self.ops.push(DynArm::Send(SendArm::new(tx, value)));
+        self.ops.len() - 1
+    }
+
+    /// Waits until one operation completes, and returns it.
+    pub fn select(self) -> Selected<T> {
+        self.run(false)
+            .expect("a blocking select completes an operation")
+    }
+
+    /// Completes one ready operation, or returns `None` at once if none is ready.
+    pub fn try_select(self) -> Option<Selected<T>> {
+        self.run(true)
+    }
+
+    fn run(self, has_default: bool) -> Option<Selected<T>> {
+        let arms: Vec<&dyn Arm> = self.ops.iter().map(DynArm::arm).collect();
+        let n = arms.len();
+        let mut poll_order: Vec<usize> = (0..n).collect();
+        for i in 1..n {
+            poll_order.swap(i, random_below(i + 1));
+        }
+        let mut lock_order: Vec<usize> = (0..n).collect();
+        lock_order.sort_unstable_by_key(|&i| arms[i].lock_addr());
+        run(&arms, &poll_order, &lock_order, has_default);
+        drop(arms);
+        self.ops
+            .into_iter()
+            .enumerate()
+            .find_map(|(i, op)| match op {
+                DynArm::Recv(a) if a.chosen() => Some(Selected::Recv(i, a.take())),
+                DynArm::Send(a) if a.chosen() => Some(Selected::Send(i, a.take())),
+                _ => None,
+            })
+    }
 }
 
 fn random_below(n: usize) -> usize {
@@ -473,12 +668,13 @@ fn run(arms: &[&dyn Arm], poll_order: &[usize], lock_order: &[usize], has_defaul
         unlock_all(arms, lock_order);
         return;
     }
-    // Pass 2: wait on all of them.
+    // Pass 2: wait on all of them. The nodes go on their queues in the random poll order, so
+    // among several arms on one channel, the one a waker finds first is a random one too.
     let sel = SelectCtx(Selector::new(current_parker()));
-    for (i, arm) in arms.iter().enumerate() {
+    for &i in poll_order {
         // SAFETY: locks held; each node is unlinked; `sel` lives until `Dequeue` below has
         // taken every node off its queue.
-        unsafe { arm.enqueue(&sel, i) };
+        unsafe { arms[i].enqueue(&sel, i) };
     }
     unlock_all(arms, lock_order);
     let dequeue = Dequeue { arms, sel: &sel };

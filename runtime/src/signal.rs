@@ -1,5 +1,6 @@
-//! The stack-overflow handler: turns a fault in a task's guard page into a message that names
-//! the task, then aborts.
+//! Signals: [`notify`] delivers signals as channel values (Go's `os/signal`; see
+//! `signal/notify.rs`), and, inside the crate, the stack-overflow handler, which turns a fault
+//! in a task's guard page into a message that names the task, then aborts.
 //!
 //! Go checks for room in every function prologue and grows the stack; when a goroutine passes
 //! the maximum (1 GB on 64-bit) the runtime dies with `runtime: goroutine stack exceeds
@@ -26,6 +27,9 @@ use std::cell::Cell;
 use std::mem;
 use std::ptr;
 use std::sync::{Once, OnceLock};
+
+mod notify;
+pub use notify::notify;
 
 /// What the handler needs to know about the running task. The scheduler keeps one per task
 /// and points [`set_current`] at it whenever it switches to the task.

@@ -26,6 +26,18 @@
 //! any other value, or none, means the default (guard markers where the kernel has them). Guard
 //! markers for a batch of new stacks go to the kernel in one `process_madvise` call.
 //!
+//! With `mprotect` guards goro stops carving stacks while 4,096 mappings are still free, so that
+//! `malloc` and new threads never find the process out of mappings (which aborts it): about
+//! 30,700 stacks fit under the default limit ([`max_guarded_stacks`]). A task that finds no stack
+//! does not run; its `join` returns an error naming `vm.max_map_count` and
+//! `GORO_STACK_GUARD`, and the first such failure is reported once on stderr. On such a kernel,
+//! raise the limit (`sudo sysctl vm.max_map_count=2200000` fits a million stacks) or run fewer
+//! tasks at a time.
+//!
+//! Pooled stacks are separated by a guard [`POOL_GUARD_PAGES`] pages wide rather than one:
+//! code without stack probes (C) can move the stack pointer by more than a page in one frame,
+//! and a wider guard catches that too. It costs no memory (and, with guard markers, no mapping).
+//!
 //! [`Stack::new`] makes a standalone stack with its own mapping (what the lessons use). The
 //! runtime gets its stacks from a pool instead (`pool.rs`): one `mmap` per slab of many stacks,
 //! a per-thread cache in front of a global free list, and pages handed back to the kernel
@@ -43,6 +55,14 @@ pub(crate) use pool::{pool_get, stats, trim};
 
 /// `madvise` advice that installs guard markers (Linux ≥ 6.13; not yet in the `libc` crate).
 const MADV_GUARD_INSTALL: libc::c_int = 102;
+
+/// Pages of guard below each *pooled* stack. Rust's stack probes make one page enough for Rust
+/// frames, but C code (or Rust built without probes) can move the stack pointer by more than a
+/// page in one frame and land in the neighbouring slot's live stack. A wider guard catches
+/// frames up to this size. It costs no memory and, with `MADV_GUARD_INSTALL`, no memory mapping
+/// (with `mprotect` a wide guard is still one mapping): only address space, and 8 bytes of
+/// page table per guard page (24 bytes per task more than a one-page guard).
+pub const POOL_GUARD_PAGES: usize = 4;
 
 /// The largest stack goro will reserve for one task: far beyond any sane recursion depth, small
 /// enough that size arithmetic can never overflow.
@@ -144,46 +164,137 @@ pub(crate) fn install_guard(addr: usize, len: usize) -> io::Result<GuardKind> {
             }
         }
     }
+    // Each mprotect guard splits a mapping in two; stop while the process still has mappings
+    // to spare (rule: never let stacks use up what `malloc` and thread creation need).
+    let limit = mprotect_limit();
+    if MPROTECT_GUARDS.fetch_add(1, Ordering::Relaxed) >= limit {
+        MPROTECT_GUARDS.fetch_sub(1, Ordering::Relaxed);
+        return Err(map_limit_error(None));
+    }
     // SAFETY: as above; PROT_NONE on our own page-aligned range only removes access.
     let rc = unsafe { libc::mprotect(addr as *mut libc::c_void, len, libc::PROT_NONE) };
     if rc != 0 {
+        MPROTECT_GUARDS.fetch_sub(1, Ordering::Relaxed);
         let err = io::Error::last_os_error();
-        let hint = if err.raw_os_error() == Some(libc::ENOMEM) {
-            " (each mprotect guard page costs a memory mapping and the process has reached \
-             vm.max_map_count; raise it with `sysctl vm.max_map_count=...`, use fewer tasks, or \
-             run on Linux >= 6.13 where goro uses MADV_GUARD_INSTALL instead)"
-        } else {
-            ""
-        };
+        if err.raw_os_error() == Some(libc::ENOMEM) {
+            return Err(map_limit_error(Some(err)));
+        }
         return Err(io::Error::new(
             err.kind(),
-            format!("installing a stack guard page with mprotect failed: {err}{hint}"),
+            format!("installing a stack guard page with mprotect failed: {err}"),
         ));
     }
     Ok(GuardKind::Mprotect)
 }
 
-/// Installs a one-page guard at each address in `pages` (page aligned, inside mappings this
-/// module owns). With guard markers, up to 1,024 guards go to the kernel in one
+/// Live `mprotect` guard pages (each costs about two memory mappings).
+static MPROTECT_GUARDS: AtomicUsize = AtomicUsize::new(0);
+
+/// Mappings left for everything else in the process (`malloc`'s large blocks and arenas,
+/// thread stacks, files) when stacks stop being carved.
+const SPARE_MAPPINGS: usize = 4096;
+
+/// `vm.max_map_count` as the kernel reports it (65,530 if it cannot be read).
+fn max_map_count() -> usize {
+    static MAX: AtomicUsize = AtomicUsize::new(0);
+    match MAX.load(Ordering::Relaxed) {
+        0 => {
+            let max = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+                .unwrap_or(65_530);
+            MAX.store(max, Ordering::Relaxed);
+            max
+        }
+        max => max,
+    }
+}
+
+/// How many `mprotect`-guarded stacks may exist at once: half of the mappings the kernel allows
+/// a process, after keeping [`SPARE_MAPPINGS`] for the rest of the program.
+fn mprotect_limit() -> usize {
+    max_map_count().saturating_sub(SPARE_MAPPINGS) / 2
+}
+
+/// How many guarded stacks fit in this process at once, if the kernel limits it.
+///
+/// `None` with `MADV_GUARD_INSTALL` guards, which cost no memory mapping: stacks are then
+/// limited only by memory. With `mprotect` guards (Linux before 6.13, or
+/// `GORO_STACK_GUARD=mprotect`) every stack costs about two of the `vm.max_map_count` mappings
+/// a process may have, so about 30,700 stacks fit under the default limit of 65,530; goro stops
+/// carving stacks while a few thousand mappings are still free for the rest of the program.
+/// A task that finds no stack does not run: its `join` returns `Err` naming the limit, and the
+/// first such failure is reported once on stderr. To run more tasks at once on such a kernel,
+/// raise the limit (`sudo sysctl vm.max_map_count=2200000` fits a million stacks) or run fewer
+/// tasks at a time.
+pub fn max_guarded_stacks() -> Option<usize> {
+    match guard_kind() {
+        GuardKind::MadvGuard => None,
+        GuardKind::Mprotect => Some(mprotect_limit()),
+    }
+}
+
+/// Forgets `n` guard pages whose mappings were unmapped (no-op with guard markers).
+pub(crate) fn guards_removed(n: usize) {
+    if GUARD.load(Ordering::Relaxed) == GUARD_MPROTECT {
+        MPROTECT_GUARDS.fetch_sub(n, Ordering::Relaxed);
+    }
+}
+
+/// The error for a stack that cannot get an `mprotect` guard because the process is (nearly)
+/// out of memory mappings: says why, how many stacks fit, and what to do.
+#[cold]
+fn map_limit_error(os: Option<io::Error>) -> io::Error {
+    let os = os.map(|e| format!(" ({e})")).unwrap_or_default();
+    io::Error::new(
+        io::ErrorKind::OutOfMemory,
+        format!(
+            "no memory mapping left for another stack guard page{os}: guard pages are made with \
+             mprotect (GORO_STACK_GUARD=mprotect, or a Linux kernel older than 6.13 without \
+             MADV_GUARD_INSTALL), each stack costs two of the vm.max_map_count = {max} mappings \
+             a process may have, so at most {fit} stacks fit at once and {live} are in use. Run \
+             fewer tasks at a time, or raise the limit (`sudo sysctl vm.max_map_count=2200000` \
+             fits a million stacks), or use Linux >= 6.13",
+            max = max_map_count(),
+            fit = mprotect_limit(),
+            live = MPROTECT_GUARDS.load(Ordering::Relaxed),
+        ),
+    )
+}
+
+/// Installs a guard of `len` bytes at each address in `pages` (page aligned, inside mappings
+/// this module owns). With guard markers, up to 1,024 guards go to the kernel in one
 /// `process_madvise` call instead of one `madvise` each; if that is not possible, each page is
-/// guarded on its own. On error, a prefix of `pages` may already be guarded (harmless: guarding
-/// twice is allowed).
-pub(crate) fn install_guards(pages: &[usize]) -> io::Result<GuardKind> {
-    let page = page_size();
-    if pages.len() > 1 && GUARD.load(Ordering::Relaxed) == GUARD_MADV && batch_guards(pages, page) {
+/// guarded on its own. On error, the first `*done` pages are guarded (the caller keeps them:
+/// an `mprotect` guard is counted against the mapping budget until its mapping goes away).
+pub(crate) fn install_guards(
+    pages: &[usize],
+    len: usize,
+    done: &mut usize,
+) -> io::Result<GuardKind> {
+    *done = 0;
+    if pages.len() > 1 && GUARD.load(Ordering::Relaxed) == GUARD_MADV && batch_guards(pages, len) {
+        *done = pages.len();
         return Ok(GuardKind::MadvGuard);
     }
     let mut kind = guard_kind();
     for &lo in pages {
-        kind = install_guard(lo, page)?;
+        kind = install_guard(lo, len)?;
+        *done += 1;
     }
     Ok(kind)
 }
 
-/// Guard markers for many pages in as few system calls as possible.
-fn batch_guards(pages: &[usize], page: usize) -> bool {
-    let ranges: Vec<(usize, usize)> = pages.iter().map(|&lo| (lo, page)).collect();
+/// Guard markers for many guards of `len` bytes in as few system calls as possible.
+fn batch_guards(pages: &[usize], len: usize) -> bool {
+    let ranges: Vec<(usize, usize)> = pages.iter().map(|&lo| (lo, len)).collect();
     advise_ranges(&ranges, MADV_GUARD_INSTALL)
+}
+
+/// Bytes of guard below a pooled stack ([`POOL_GUARD_PAGES`] pages).
+#[inline]
+pub(crate) fn pool_guard() -> usize {
+    POOL_GUARD_PAGES * page_size()
 }
 
 /// Applies `advice` to every `(start, len)` range with `process_madvise` on our own process,
@@ -410,9 +521,15 @@ impl Stack {
         self.bottom() + self.len
     }
 
-    /// The lowest usable byte, just above the guard page.
+    /// The lowest usable byte, just above the guard (one page for a standalone stack,
+    /// [`POOL_GUARD_PAGES`] for a pooled one).
     pub fn bottom(&self) -> usize {
-        self.lo + page_size()
+        self.lo
+            + if self.pooled {
+                pool_guard()
+            } else {
+                page_size()
+            }
     }
 
     /// Usable bytes between [`bottom`](Self::bottom) and [`top`](Self::top), guard excluded.
@@ -421,7 +538,7 @@ impl Stack {
         self.len
     }
 
-    /// The guard page: any access to these addresses faults.
+    /// The guard below the stack: any access to these addresses faults.
     pub fn guard(&self) -> Range<usize> {
         self.lo..self.bottom()
     }
@@ -452,6 +569,7 @@ impl Drop for Stack {
             // `&Stack` outlives it. Code that ran on the stack (lesson 03) must have finished or
             // been abandoned before the stack is dropped: that is the coroutine's contract.
             unsafe { unreserve(self.lo, self.len + page_size()) };
+            guards_removed(1);
             pool::standalone_dropped();
         }
     }

@@ -194,3 +194,115 @@ fn panic_crashes_aborts_the_process_like_go() {
     );
     assert!(!stdout.contains("still alive"), "{stdout}");
 }
+
+/// `goro::recover` is Go's `recover`: the value or a displayable panic (message, task,
+/// location), and no panic report on stderr for a panic the program handled.
+#[test]
+fn recover_returns_the_panic_and_prints_nothing() {
+    if scenario().as_deref() == Some("recover") {
+        let text = goro::run(|| {
+            task::Builder::new()
+                .name("worker")
+                .spawn(|| {
+                    assert_eq!(goro::recover(|| 7).ok(), Some(7));
+                    let p = goro::recover(|| -> u32 { panic!("bad input {}", 42) }).unwrap_err();
+                    assert_eq!(p.message(), "bad input 42");
+                    assert_eq!(p.task_name(), Some("worker"));
+                    assert!(p.location().unwrap().contains("panics.rs"), "{p:?}");
+                    p.to_string()
+                })
+                .unwrap()
+                .join()
+                .unwrap()
+        });
+        // On a plain thread too.
+        let p = goro::recover(|| panic!("on a thread")).unwrap_err();
+        assert_eq!(p.task_id(), None);
+        println!("RECOVERED: {text} / {p}");
+        return;
+    }
+    let out = run_child(
+        "recover_returns_the_panic_and_prints_nothing",
+        "recover",
+        &[("RUST_BACKTRACE", "1")],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("RECOVERED: goroutine 2 \"worker\" panicked at ")
+            && stdout.contains(": bad input 42 / panicked at "),
+        "{stdout}"
+    );
+    assert!(
+        !stderr.contains("panicked"),
+        "a report was printed:\n{stderr}"
+    );
+}
+
+/// With `panic_crashes(true)` a panic that a `recover` handles does not crash the process (as
+/// in Go); one that reaches the task boundary still does.
+#[test]
+fn recover_works_under_panic_crashes() {
+    if scenario().as_deref() == Some("recover-crashes") {
+        let rt = Runtime::builder().panic_crashes(true).build().unwrap();
+        let _ = rt.block_on(|| {
+            let saved = goro::spawn(|| goro::recover(|| panic!("handled")).is_err())
+                .join()
+                .unwrap();
+            println!("survived a recovered panic: {saved}");
+            let _ = goro::spawn(|| panic!("not handled")).join();
+        });
+        println!("still alive after the unrecovered panic");
+        return;
+    }
+    let out = run_child(
+        "recover_works_under_panic_crashes",
+        "recover-crashes",
+        &[("RUST_BACKTRACE", "0")],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("survived a recovered panic: true"),
+        "{stdout}\n{stderr}"
+    );
+    assert!(!stdout.contains("still alive"), "{stdout}");
+    assert!(stderr.contains("not handled"), "{stderr}");
+    assert_eq!(stderr.matches("panicked").count(), 1, "{stderr}");
+}
+
+/// A task whose result panics when dropped: reported the way std reports it for threads
+/// ("thread result panicked on drop"), not a silent abort through the task's entry frame.
+#[test]
+fn a_result_that_panics_on_drop_is_reported() {
+    if scenario().as_deref() == Some("result-drop") {
+        struct Bomb;
+        impl Drop for Bomb {
+            fn drop(&mut self) {
+                panic!("bomb");
+            }
+        }
+        goro::run(|| {
+            let gate = goro::chan::bounded::<()>(0);
+            let rx = gate.1.clone();
+            let h = goro::spawn(move || {
+                let _ = rx.recv();
+                Bomb
+            });
+            drop(h); // detached: the task drops its own result when it finishes
+            drop(gate);
+            goro::sleep(std::time::Duration::from_millis(50));
+        });
+        println!("still alive");
+        return;
+    }
+    let out = run_child(
+        "a_result_that_panics_on_drop_is_reported",
+        "result-drop",
+        &[("RUST_BACKTRACE", "0")],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("panicked on drop"), "{stderr}");
+}

@@ -307,3 +307,53 @@ fn a_sleep_wakes_on_time_among_tasks_that_never_yield() {
          (at {at_sleep} when it went to sleep, {at_wake} when it woke)"
     );
 }
+
+/// `num_goroutines` counts a task that another worker is starting at that very moment: it is
+/// never below the number of tasks alive (it read 200,000 with 200,001 alive when a task was
+/// neither "not started" nor "registered" for a moment).
+#[test]
+fn num_goroutines_never_undercounts_while_tasks_start() {
+    const N: usize = 8_000;
+    let lowest = runtime(2)
+        .block_on(|| {
+            let gate = Arc::new(AtomicBool::new(false));
+            let parked = Arc::new(AtomicUsize::new(0));
+            let handles: Vec<_> = (0..N)
+                .map(|_| {
+                    let (gate, parked) = (gate.clone(), parked.clone());
+                    task::Builder::new()
+                        .stack_size(16 * 1024)
+                        .spawn(move || {
+                            parked.fetch_add(1, Ordering::SeqCst);
+                            while !gate.load(Ordering::SeqCst) {
+                                task::park();
+                            }
+                        })
+                        .unwrap()
+                })
+                .collect();
+            // The other worker steals and starts them while this one counts, without yielding.
+            let mut lowest = usize::MAX;
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while parked.load(Ordering::SeqCst) < N / 2 && Instant::now() < deadline {
+                lowest = lowest.min(goro::num_goroutines());
+            }
+            while parked.load(Ordering::SeqCst) < N {
+                goro::yield_now();
+            }
+            gate.store(true, Ordering::SeqCst);
+            for h in &handles {
+                h.task().unpark();
+            }
+            for h in handles {
+                h.join().unwrap();
+            }
+            lowest
+        })
+        .unwrap();
+    assert!(
+        lowest > N,
+        "num_goroutines read {lowest} with {} alive",
+        N + 1
+    );
+}

@@ -433,3 +433,95 @@ fn crossing_selects_conserve_values_many_seeds() {
         assert_eq!(all, (0..2 * 3 * 40).collect::<Vec<u64>>(), "seed {seed}");
     }
 }
+
+/// A *blocking* select with two arms on the same channel: the value a sender hands over goes to
+/// either arm, at random (Go permutes the cases; goro used to always wake the first arm).
+#[test]
+fn a_blocking_select_picks_among_arms_on_one_channel_at_random() {
+    let wins = common::det(11, || {
+        let mut wins = [0u32; 2];
+        for i in 0..200u32 {
+            let (tx, rx) = chan::bounded::<u32>(0);
+            // Runs only once the select below has parked (one worker).
+            goro::spawn(move || tx.send(i).unwrap());
+            let arm = goro::select! {
+                recv(rx) -> v => { assert_eq!(v, Ok(i)); 0 },
+                recv(rx) -> v => { assert_eq!(v, Ok(i)); 1 },
+            };
+            wins[arm] += 1;
+        }
+        wins
+    });
+    assert!(wins[0] > 0 && wins[1] > 0, "always the same arm: {wins:?}");
+}
+
+/// An `Option` of an endpoint switches an arm off when it is `None` (Go's nil channel).
+#[test]
+fn a_none_endpoint_switches_its_arm_off() {
+    common::det(12, || {
+        let (tx, rx) = chan::bounded::<u32>(1);
+        let off: Option<chan::Receiver<u32>> = None;
+        tx.send(5).unwrap();
+        // The `None` arm is never ready, even when its sibling is not either.
+        for _ in 0..50 {
+            let got = goro::select! {
+                recv(off) => unreachable!("a None arm fired"),
+                default => "idle",
+            };
+            assert_eq!(got, "idle");
+        }
+        let on = Some(&rx);
+        let got = goro::select! {
+            recv(off) => unreachable!("a None arm fired"),
+            recv(on) -> v => v.unwrap(),
+        };
+        assert_eq!(got, 5);
+        let no_tx: Option<chan::Sender<u32>> = None;
+        let sent = goro::select! {
+            send(no_tx, 1) => unreachable!("a None send arm fired"),
+            send(Some(&tx), 2) -> r => r.is_ok(),
+        };
+        assert!(sent);
+        assert_eq!(rx.recv(), Ok(2));
+        // Every arm off and a timeout: only the timeout can fire.
+        let got = goro::select! {
+            recv(off) => "off",
+            recv(goro::time::after(Duration::from_millis(5))) => "timeout",
+        };
+        assert_eq!(got, "timeout");
+    });
+}
+
+/// `Select` waits on a list of channels whose length is known only at run time.
+#[test]
+fn a_dynamic_select_over_a_runtime_list() {
+    use goro::select::{Select, Selected};
+    common::det(13, || {
+        let n = 3 + goro::num_goroutines() % 2 + 4; // not a constant
+        let chans: Vec<_> = (0..n).map(|_| chan::bounded::<usize>(0)).collect();
+        // Nothing ready: try_select is the default arm.
+        let mut sel = Select::new();
+        for (_, rx) in &chans {
+            sel.recv(rx);
+        }
+        assert_eq!(sel.try_select(), None);
+        // Blocking: the sender on channel 5 wakes it.
+        let tx5 = chans[5].0.clone();
+        goro::spawn(move || tx5.send(55).unwrap());
+        let mut sel = Select::new();
+        for (_, rx) in &chans {
+            sel.recv(rx);
+        }
+        assert_eq!(sel.select(), Selected::Recv(5, Ok(55)));
+        // Sends and switched-off operations mix in.
+        let (btx, brx) = chan::bounded::<usize>(1);
+        let none: Option<&chan::Receiver<usize>> = None;
+        let mut sel = Select::new();
+        let off = sel.recv(&none);
+        let send = sel.send(&btx, 9);
+        let got = sel.select();
+        assert_ne!(got.index(), off);
+        assert_eq!(got, Selected::Send(send, Ok(())));
+        assert_eq!(brx.recv(), Ok(9));
+    });
+}

@@ -177,3 +177,68 @@ fn a_runtime_can_run_many_times() {
         assert_eq!(v, 50 * i + 49 * 50 / 2);
     }
 }
+
+/// A task that catches its cancellation and waits again in a loop (the only stand-in for
+/// `recover` before `goro::recover`) cannot keep `block_on` from returning: the cancellation is
+/// raised again at every wait, and a task that keeps catching it is abandoned.
+#[test]
+fn a_task_that_keeps_catching_its_cancellation_cannot_stop_shutdown() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let caught = Arc::new(AtomicUsize::new(0));
+        let seen = caught.clone();
+        let r = Runtime::new().block_on(move || {
+            goro::spawn(move || {
+                loop {
+                    let r = std::panic::catch_unwind(|| goro::sleep(Duration::from_secs(3600)));
+                    if r.is_err() {
+                        seen.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+            });
+            goro::sleep(Duration::from_millis(10));
+        });
+        tx.send((r.is_ok(), caught.load(Ordering::SeqCst))).unwrap();
+    });
+    let (ok, caught) = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("block_on never returned");
+    assert!(ok);
+    assert!(caught >= 2, "the cancellation was raised {caught} times");
+}
+
+/// A task can ask whether it is being cancelled and stop its loop itself; `goro::recover`
+/// never catches the cancellation.
+#[test]
+fn is_cancelled_lets_a_catching_loop_stop_and_recover_lets_it_through() {
+    let stopped = Arc::new(AtomicBool::new(false));
+    let through = Arc::new(AtomicBool::new(false));
+    let (s, t) = (stopped.clone(), through.clone());
+    Runtime::new()
+        .block_on(move || {
+            assert!(!task::is_cancelled());
+            goro::spawn(move || {
+                while !task::is_cancelled() {
+                    let _ = std::panic::catch_unwind(|| goro::sleep(Duration::from_secs(3600)));
+                }
+                s.store(true, Ordering::SeqCst);
+            });
+            goro::spawn(move || {
+                struct Flag(Arc<AtomicBool>);
+                impl Drop for Flag {
+                    fn drop(&mut self) {
+                        self.0.store(true, Ordering::SeqCst);
+                    }
+                }
+                let _flag = Flag(t);
+                loop {
+                    let r = goro::recover(|| goro::sleep(Duration::from_secs(3600)));
+                    assert!(r.is_ok(), "recover caught the cancellation");
+                }
+            });
+            goro::sleep(Duration::from_millis(10));
+        })
+        .unwrap();
+    assert!(stopped.load(Ordering::SeqCst));
+    assert!(through.load(Ordering::SeqCst));
+}

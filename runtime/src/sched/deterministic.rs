@@ -13,7 +13,16 @@
 //!    clock, which moves only when no task can run.
 //! 3. A direct switch is taken only when nothing outside the list could change the choice (no
 //!    inbox item from a foreign thread, no due timer); otherwise the loop decides.
-//! 4. No runnable task, no pending timer and an empty inbox is a deadlock.
+//! 4. No runnable task, no pending timer, no task waiting on a socket, no waker outside the
+//!    worker (`idle.rs` rule 6) and an empty inbox is a deadlock.
+//! 5. Real I/O is not virtual: while a task waits on a socket, the virtual clock stands still
+//!    and, when no task can run, the worker really sleeps in `epoll_wait` (no timeout) until
+//!    the kernel reports readiness or another thread wakes it. Jumping the clock instead would
+//!    fire every timeout before the peer had a chance to answer. This is Go's rule in
+//!    `testing/synctest` ("a goroutine blocked on network I/O is not durably blocked"), with
+//!    the same consequence: an I/O deadline does not expire while its own task waits on that
+//!    socket and nothing else runs. With real sockets, the order in which readiness arrives
+//!    is the kernel's: output is reproducible only as far as the program's I/O is.
 //!
 //! Go counterpart: none in the runtime; `testing/synctest`'s fake clock and the race
 //! detector's randomised scheduling come closest. Lesson: 04 (snapshot tests of concurrent
@@ -30,14 +39,30 @@ impl Worker {
         while !self.shared.is_shutting_down() {
             self.drain_inbox();
             self.fire_timers();
+            let io_waits = self.shared.io.has_waiters();
+            if io_waits {
+                self.shared.io.poll_now();
+            }
             let len = self.local.borrow().det.len();
             if len == 0 {
-                if let Some(deadline) = self.shared.timers.next_deadline() {
+                if !io_waits && let Some(deadline) = self.shared.timers.next_deadline() {
                     // Every task waits: jump the virtual clock to the next timer.
                     self.shared.timers.advance_to(deadline);
                     continue;
                 }
                 if self.me().inbox_len.load(Ordering::SeqCst) > 0 {
+                    continue;
+                }
+                if io_waits || self.shared.external.load(Ordering::SeqCst) > 0 {
+                    // Rule 5: while a task waits on a socket, time stands still: really wait
+                    // for the kernel (or a wake). A waker on a plain thread (`idle.rs` rule 6)
+                    // is waited for the same way once no timer is left.
+                    let me = self.me();
+                    me.sleeping.store(true, Ordering::SeqCst);
+                    if me.inbox_len.load(Ordering::SeqCst) == 0 && !self.shared.is_shutting_down() {
+                        me.park.sleep_io(&self.shared.io, None);
+                    }
+                    me.sleeping.store(false, Ordering::SeqCst);
                     continue;
                 }
                 self.declare_deadlock();

@@ -21,17 +21,66 @@
 //! 3. A waker that takes a worker off the idle list counts it as spinning for it: the woken
 //!    worker learns so by finding itself unlisted.
 //! 4. A run is deadlocked only if the last worker to go idle sees every worker listed, every
-//!    queue empty, no timer pending and no shutdown under way; that worker declares it.
+//!    queue empty, no timer pending, no task waiting on a socket (the kernel may wake it) and
+//!    no shutdown under way; that worker declares it.
+//! 6. Wakers outside the workers count ([`External`]): a task waiting on a channel made
+//!    outside any runtime (a plain thread may hold its other end), a live [`crate::Task`]
+//!    handle (a plain thread may call `unpark`), a thread inside `task::blocking`. While one
+//!    exists, a run with every worker idle waits on its park drivers instead of declaring a
+//!    deadlock; the foreign wake reaches it through an inbox or the global queue, which wake
+//!    the worker. (Go has no plain threads; its `checkdead` counts Ms in system calls and
+//!    cgo callbacks the same way.)
+//! 5. An idle worker sleeps through its park driver's `sleep_io`: in `epoll_wait` if a task
+//!    waits on a socket and no other worker sleeps there, else on its futex (`park.rs`).
 //!
 //! Go counterpart: `wakep`, `stopm`, `pidleput`/`pidleget`, `resetspinning`, `checkdead` in
 //! `runtime/proc.go`; tokio's `scheduler/multi_thread/idle.rs`. Lesson: 04 (parking idle
 //! workers).
 
+use std::sync::Arc;
 use std::sync::atomic::{Ordering, fence};
 use std::time::Instant;
 
 use super::shared::{Shared, lock};
 use super::worker::Worker;
+
+/// One counted waker outside the run's workers (rule 6): the run is not deadlocked while one
+/// lives. Holds the run alive.
+pub(crate) struct External(Arc<Shared>);
+
+impl External {
+    /// Counts one for the run of the calling worker; `None` outside a runtime.
+    pub(crate) fn here() -> Option<External> {
+        super::with_shared(|s| External::of(s.clone()))
+    }
+
+    pub(crate) fn of(s: Arc<Shared>) -> External {
+        s.external.fetch_add(1, Ordering::SeqCst);
+        External(s)
+    }
+}
+
+impl Clone for External {
+    fn clone(&self) -> External {
+        External::of(self.0.clone())
+    }
+}
+
+impl Drop for External {
+    fn drop(&mut self) {
+        // The last waker gone while every worker is idle: the run may be deadlocked now. The
+        // last idle worker only looks as it goes idle, so wake one to look again. (Checked
+        // only then: a task receiving from a plain thread in a loop pays no wakeup per item.)
+        let s = &self.0;
+        if s.external.fetch_sub(1, Ordering::SeqCst) == 1 {
+            if s.is_deterministic() {
+                s.workers[0].park.wake();
+            } else if s.n_idle.load(Ordering::SeqCst) == s.workers.len() {
+                s.wake_idle_worker();
+            }
+        }
+    }
+}
 
 impl Shared {
     /// Wakes one parked worker, if any, because new stealable work appeared (rule 2).
@@ -76,6 +125,8 @@ impl Worker {
             if idle.len() == self.shared.workers.len()
                 && !self.shared.any_shared_work()
                 && self.shared.timers.is_empty()
+                && !self.shared.io.has_waiters()
+                && self.shared.external.load(Ordering::SeqCst) == 0
                 && !self.shared.is_shutting_down()
             {
                 // Every worker is idle, every queue is empty, no timer is pending: every live
@@ -95,10 +146,10 @@ impl Worker {
                 Some(d) => {
                     let now = Instant::now();
                     if d > now {
-                        me.park.sleep(Some(d - now));
+                        me.park.sleep_io(&self.shared.io, Some(d - now));
                     }
                 }
-                None => me.park.sleep(None),
+                None => me.park.sleep_io(&self.shared.io, None),
             }
         }
         me.sleeping.store(false, Ordering::SeqCst);

@@ -9,8 +9,10 @@
 //!    local queue cannot starve it (Go uses the same prime);
 //! 2. its own queues: `runnext`, then the private FIFO and the ring, alternating;
 //! 3. due timers again (they may have woken something);
-//! 4. other workers' rings, if one is ripe for stealing;
-//! 5. then spin a while, wait patiently for a backlog to ripen, or sleep.
+//! 4. the netpoller, without blocking, if a task waits on a socket (also every 61st tick);
+//! 5. other workers' rings, if one is ripe for stealing;
+//! 6. then spin a while, wait patiently for a backlog to ripen, or sleep (in `epoll_wait`
+//!    when a task waits on a socket).
 //!
 //! The scheduler is cut along its seams, one file a mechanism (each opens with its Go
 //! counterpart and the numbered rules its protocol relies on):
@@ -28,6 +30,7 @@
 //! | `deterministic.rs` | one worker, seeded choices, a virtual clock | (`synctest`) |
 //! | `shutdown.rs` | ending a run: cancelling every task, the deadlock report | `checkdead` |
 //! | `registry.rs` | ids, live tasks, record reuse, the dump | `allgs`, `gfput`, `newproc1` |
+//! | `sysmon.rs` | the monitor thread: hogs, preemption requests, overdue timers | `sysmon`, `retake` |
 //!
 //! Arrows between them run one way: every file here imports only files listed below it in
 //! this order of layers (`queue`, `park`, then `shared`, then `worker`, then the rest), and
@@ -58,16 +61,20 @@ mod shared;
 mod shutdown;
 mod steal;
 mod switch;
+mod sysmon;
 mod worker;
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crate::task::record::TaskRef;
 use worker::FAIRNESS_TICK;
 
+pub(crate) use idle::External;
 pub(crate) use registry::{new_task, recycle};
 pub(crate) use shared::{Config, Shared};
 pub(crate) use switch::leave_task;
+pub(crate) use sysmon::{Sysmon, take_preempt_request};
 pub(crate) use worker::{
     Worker, current_task_ptr, current_worker, in_runtime, in_task, unpark, with_shared,
 };
@@ -95,7 +102,12 @@ impl Worker {
                     Next::Run(t) => {
                         spins = 0;
                         self.stop_spinning(true);
+                        // The heartbeat sysmon watches (odd: inside a task). Only this thread
+                        // writes it: a load and a store.
+                        let beat = &self.me().heartbeat;
+                        beat.store(beat.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
                         self.execute(t);
+                        beat.store(beat.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
                         continue;
                     }
                     Next::Later(d) => Some(d),
@@ -165,6 +177,9 @@ impl Worker {
                 // Do not let a ping-pong pair monopolise the worker.
                 self.pinned.push_back(t);
             }
+            // Sockets that became ready while this worker was busy (Go's sysmon polls the
+            // network when nobody did for 10 ms; a tick is cheaper to count than a clock).
+            self.shared.io.poll_now();
         }
         self.drain_inbox();
         let ring = &self.me().ring;
@@ -185,7 +200,7 @@ impl Worker {
         if let Some(t) = self.pop_local_queues(tick) {
             return Some(t);
         }
-        if self.fire_timers() {
+        if self.fire_timers() | self.shared.io.poll_now() {
             self.drain_inbox();
             if let Some(t) = self.runnext.take().or_else(|| self.pinned.pop_front()) {
                 return Some(t);

@@ -19,6 +19,10 @@
 //! 3. Only a worker's own thread writes its `spawned` and `pending` counters.
 //! 4. A record is reused only when its last reference is dropped on a worker thread (nobody
 //!    else can see it).
+//! 5. A starting task is registered *before* it stops counting as not started (the `pending`
+//!    store is a Release after the registry's lock), and `live_tasks` reads the not-started
+//!    counts (Acquire) *before* the registries: a task that is starting meanwhile is seen in at
+//!    least one of them, so `num_goroutines` never undercounts (it may count it twice).
 //!
 //! Go counterpart: `allgs`, `gfput`, `gfget`, `newproc1` and `goidgen` in `runtime/proc.go`;
 //! `tracebackothers` for the dump. Lessons: 04 (scheduler) and 16 (the dump).
@@ -95,9 +99,13 @@ impl Header {
 }
 
 impl Shared {
+    /// Tasks alive: never fewer than there are (rule 5), though a task starting at this very
+    /// moment may be counted twice.
     pub(crate) fn live_tasks(&self) -> usize {
+        // Not started first, then started (rule 5).
+        let unstarted = self.unstarted();
         let started: usize = self.workers.iter().map(|w| lock(&w.registry).len).sum();
-        started + self.unstarted()
+        started + unstarted
     }
 
     /// Tasks spawned that have not started yet.
@@ -105,7 +113,7 @@ impl Shared {
         let n: isize = self
             .workers
             .iter()
-            .map(|w| w.pending.load(Ordering::Relaxed))
+            .map(|w| w.pending.load(Ordering::Acquire))
             .sum();
         n.max(0) as usize
     }
@@ -221,11 +229,12 @@ impl Worker {
             .store(me.pending.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
     }
 
-    /// A task starts (or is dropped before starting) on this worker.
+    /// A task starts (or is dropped before starting) on this worker; a starting task is
+    /// registered first (rule 5).
     pub(crate) fn count_start(&self) {
         let me = self.me();
         me.pending
-            .store(me.pending.load(Ordering::Relaxed) - 1, Ordering::Relaxed);
+            .store(me.pending.load(Ordering::Relaxed) - 1, Ordering::Release);
     }
 
     /// Registers a task that starts on this worker (rule 1).

@@ -22,8 +22,9 @@ use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU64, AtomicUsize};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
-use super::park::Park;
+use super::park::{Io, Park};
 use super::queue::{GlobalQueue, RunQueue};
+use crate::task::blocking::BlockingPool;
 use crate::task::record::TaskRef;
 use crate::time::timers::Timers;
 
@@ -34,6 +35,8 @@ pub(crate) struct Config {
     pub(crate) stack_size: usize,
     pub(crate) panic_crashes: bool,
     pub(crate) seed: Option<u64>,
+    /// Cap on spare threads for `task::blocking`.
+    pub(crate) max_blocking_threads: usize,
 }
 
 /// Locks a std mutex, ignoring poison: the runtime's own critical sections do not panic, and
@@ -60,6 +63,14 @@ pub(crate) struct WorkerShared {
     /// owning thread writes it; the sum over all workers is the number of unstarted tasks.
     pub(crate) pending: AtomicIsize,
     pub(crate) steals: AtomicU64,
+    /// Bumped by the worker's loop as it enters a task and as it comes back: odd while inside
+    /// one (`sysmon.rs`).
+    pub(crate) heartbeat: AtomicU64,
+    /// sysmon asks the running task to yield at its next `checkpoint()`.
+    pub(crate) preempt: AtomicBool,
+    /// Set by sysmon: nanoseconds after `epoch` since which the worker has been in one task
+    /// (0: not stuck).
+    pub(crate) hog_since_ns: AtomicU64,
     /// The started tasks whose home is this worker (for dumps and shutdown). Registering at
     /// first run rather than at spawn keeps it private to one thread in the common case: a
     /// task starts and finishes on its home worker.
@@ -88,6 +99,12 @@ pub(crate) struct Shared {
     /// work does not need to wake anybody: the spinner will find it.
     pub(crate) n_spinning: AtomicUsize,
     pub(crate) timers: Timers,
+    /// The run's I/O driver: its netpoller, once a socket had to wait (`park.rs`).
+    pub(crate) io: Io,
+    /// Wakers outside the workers (`idle.rs`, rule 6: `External`).
+    pub(crate) external: AtomicUsize,
+    /// Spare threads for `task::blocking`.
+    pub(crate) blocking: BlockingPool,
     pub(crate) shutdown: AtomicBool,
     pub(crate) deadlock: Mutex<Option<String>>,
     /// Full lists of finished task records, set aside by workers that finish more tasks than
@@ -100,6 +117,7 @@ impl Shared {
     pub(crate) fn new(config: Config) -> Shared {
         let n = config.workers;
         let virtual_clock = config.seed.is_some();
+        let max_blocking = config.max_blocking_threads;
         Shared {
             workers: (0..n)
                 .map(|_| WorkerShared {
@@ -112,6 +130,9 @@ impl Shared {
                     spawned: AtomicU64::new(0),
                     pending: AtomicIsize::new(0),
                     steals: AtomicU64::new(0),
+                    heartbeat: AtomicU64::new(0),
+                    preempt: AtomicBool::new(false),
+                    hog_since_ns: AtomicU64::new(0),
                     registry: Mutex::new(Slab::default()),
                 })
                 .collect(),
@@ -122,6 +143,9 @@ impl Shared {
             n_idle: AtomicUsize::new(0),
             n_spinning: AtomicUsize::new(0),
             timers: Timers::new(virtual_clock),
+            io: Io::new(),
+            external: AtomicUsize::new(0),
+            blocking: BlockingPool::new(max_blocking),
             shutdown: AtomicBool::new(false),
             deadlock: Mutex::new(None),
             spare_headers: Mutex::new(Vec::new()),

@@ -16,6 +16,10 @@
 //! 3. A worker leaves once none of its pinned tasks is alive; while one is, a wakeup for it is
 //!    in flight to the inbox, so the worker waits (on its park driver) and looks again.
 //! 4. A deadlock's dump is taken when it is declared, before anything is cancelled.
+//! 5. The run ends only when every task is dead. A live task that is neither queued nor parked
+//!    has been claimed by a waker (`PARKED -> EMPTY`) that has not queued it yet; that waker
+//!    may be on a foreign thread, still reading the run's shared state (`wake_foreign`), so
+//!    the final sweep waits for it however long it takes, never gives up.
 //!
 //! Go counterpart: `main` returning calls `exit` (Go kills goroutines; goro unwinds them),
 //! `checkdead`'s "all goroutines are asleep - deadlock!". Lesson: 04 (scheduler).
@@ -126,7 +130,8 @@ impl Worker {
     }
 
     /// Shutdown, last step on worker 0 after the other threads exited: whatever is left
-    /// (unstarted tasks in the global queue, migratable tasks) is cancelled here.
+    /// (unstarted tasks in the global queue, migratable tasks) is cancelled here. Returns only
+    /// once every task is dead (rule 5).
     pub(crate) fn final_sweep(&self) {
         let mut idle_rounds = 0;
         loop {
@@ -157,10 +162,13 @@ impl Worker {
                 }
             }
             if !progress {
+                // A waker claimed a task and has not queued it yet (rule 5): wait for it.
                 idle_rounds += 1;
-                if idle_rounds > 100 {
-                    // Should not happen: a task that is neither queued nor parked. Leave it.
-                    break;
+                if idle_rounds == 10_000 {
+                    eprintln!(
+                        "goro: shutdown has waited 10 s for a claimed task to be queued; a \
+                         thread that called unpark may be stopped (a debugger?)"
+                    );
                 }
                 self.me().park.sleep(Some(Duration::from_millis(1)));
             }

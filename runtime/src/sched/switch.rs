@@ -124,12 +124,14 @@ impl Worker {
     /// `prepare` for a task that has not started yet.
     #[inline(never)]
     fn prepare_first_run(&self, t: &TaskRef) -> bool {
-        self.count_start();
         if let Err(joiner) = t.start(self.index, task_entry) {
+            self.count_start();
             wake_joiner(joiner);
             return false;
         }
+        // Registered before it stops counting as not started (`registry.rs`, rule 5).
         self.register(t);
+        self.count_start();
         if !t.migratable {
             self.local.borrow_mut().homed_live += 1;
         }
@@ -346,7 +348,6 @@ impl Worker {
             return None;
         }
         self.tick.set(tick);
-        self.count_start();
         let old = self.running.take().expect("the running task is recorded");
         // SAFETY: `old` is the running task, its body has returned and we run on its stack in
         // `task_entry`'s frame (this is only called from there); `next` is ours (popped from our
@@ -356,6 +357,7 @@ impl Worker {
             next.start_on(co, self.index);
         }
         self.register(&next);
+        self.count_start(); // after registering (`registry.rs`, rule 5)
         self.local.borrow_mut().homed_live += 1;
         // Retire the finished task as `land_finished` would (rule 5).
         TASK.with(|c| c.set(ptr::null()));

@@ -115,7 +115,13 @@ pub(crate) fn wake(t: TaskRef) {
 #[cold]
 #[inline(never)]
 fn wake_foreign(t: TaskRef) {
-    // Hold the run alive until the task is queued and its worker woken.
+    #[cfg(test)]
+    if let Some(hook) = tests::FOREIGN_WAKE_HOOK.with(|h| h.borrow_mut().take()) {
+        hook();
+    }
+    // Hold the run alive until the task is queued and its worker woken. The run is alive here:
+    // the task is claimed (not queued, not parked), and shutdown waits for such a task to be
+    // queued before it ends the run (`shutdown.rs`, rule 5).
     let shared = t.shared_arc();
     if shared.is_deterministic() {
         shared.push_inbox(0, t);
@@ -406,5 +412,71 @@ impl Worker {
         let mut l = self.local.borrow_mut();
         l.rng = crate::rand::xorshift(l.rng);
         l.rng
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::cell::RefCell;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+
+    thread_local! {
+        /// Runs at the start of `wake_foreign` on this thread: a test widens the window between
+        /// a foreign waker's claim and its push with it.
+        pub(crate) static FOREIGN_WAKE_HOOK: RefCell<Option<Box<dyn FnOnce()>>> =
+            const { RefCell::new(None) };
+    }
+
+    /// A foreign thread claims a parked migratable task just as the run ends, and is slow to
+    /// queue it. Shutdown must wait for it: the waker still reads the run's shared state.
+    /// (`final_sweep` used to give up after 100 idle rounds and end the run under the waker.)
+    #[test]
+    fn shutdown_waits_for_a_slow_foreign_waker() {
+        for _ in 0..3 {
+            let delay_over = Arc::new(AtomicBool::new(false));
+            let over = delay_over.clone();
+            let (handle_tx, handle_rx) = std::sync::mpsc::channel::<crate::Task>();
+            let (claimed_tx, claimed_rx) = std::sync::mpsc::channel::<()>();
+            let waker = std::thread::spawn(move || {
+                let task = handle_rx.recv().unwrap();
+                FOREIGN_WAKE_HOOK.with(|h| {
+                    *h.borrow_mut() = Some(Box::new(move || {
+                        claimed_tx.send(()).unwrap();
+                        std::thread::sleep(Duration::from_millis(300));
+                        over.store(true, Ordering::SeqCst);
+                    }))
+                });
+                // Until one unpark finds the task parked (and runs the hook after claiming it).
+                while FOREIGN_WAKE_HOOK.with(|h| h.borrow().is_some()) {
+                    task.unpark();
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            });
+            let result = crate::Runtime::builder()
+                .workers(2)
+                .build()
+                .unwrap()
+                .block_on(move || {
+                    // SAFETY: the task holds nothing bound to its thread.
+                    let h = unsafe { crate::task::Builder::new().migratable() }
+                        .spawn(|| {
+                            loop {
+                                crate::park();
+                            }
+                        })
+                        .unwrap();
+                    handle_tx.send(h.task()).unwrap();
+                    // Return while the waker holds the task claimed.
+                    claimed_rx.recv().unwrap();
+                });
+            assert!(result.is_ok());
+            assert!(
+                delay_over.load(Ordering::SeqCst),
+                "the run ended while a foreign waker was still queueing its task"
+            );
+            waker.join().unwrap();
+        }
     }
 }

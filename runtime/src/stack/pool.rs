@@ -6,7 +6,7 @@
 //! address on a thread-local `Vec`; the global pool, behind a mutex, is only touched in batches.
 //!
 //! A *slab* is one `mmap` reservation holding many stack slots laid out back to back, each a
-//! guard page followed by the usable stack. Slots are carved lazily, a batch at a time, and get
+//! guard (`POOL_GUARD_PAGES` pages, free with guard markers) followed by the usable stack. Slots are carved lazily, a batch at a time, and get
 //! their guard page when carved. Adjacent slots share page-table pages: a stack that has run costs
 //! its touched pages plus `slot / 512` bytes of page table (one 4 KiB page-table page maps 2 MiB),
 //! so smaller stacks are cheaper to park by the million.
@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::{
-    GuardKind, Stack, advise_ranges, guard_kind, install_guards, page_size, reserve, unreserve,
+    GuardKind, Stack, advise_ranges, guard_kind, install_guards, pool_guard, reserve, unreserve,
     usable_len,
 };
 
@@ -425,8 +425,8 @@ impl Class {
         carved: &mut usize,
         new_slab: &mut Option<usize>,
     ) -> io::Result<()> {
-        let page = page_size();
-        let slot = self.len + page;
+        let guard = pool_guard();
+        let slot = self.len + guard;
         let base = match self.carving {
             Some(base) => base,
             None => {
@@ -452,19 +452,23 @@ impl Class {
             .slabs
             .get_mut(&base)
             .expect("the carving slab is mapped");
-        let count = n.min(slab.slots - slab.carved);
+        let mut count = n.min(slab.slots - slab.carved);
         let start = out.len();
         out.extend((0..count).map(|i| base + (slab.carved + i) * slot));
-        if let Err(err) = install_guards(&out[start..]) {
-            out.truncate(start);
-            return Err(err);
+        let mut guarded = 0;
+        let result = install_guards(&out[start..], guard, &mut guarded);
+        if result.is_err() {
+            // Keep the slots that did get their guard (they are counted against the mapping
+            // budget until the slab is unmapped); the caller reports the error only if none did.
+            out.truncate(start + guarded);
+            count = guarded;
         }
         slab.carved += count;
         *carved += count;
         if slab.carved == slab.slots {
             self.carving = None;
         }
-        Ok(())
+        result.map(drop)
     }
 
     /// Unmaps slabs whose carved slots are all free, while more than `keep` free stacks remain.
@@ -485,6 +489,7 @@ impl Class {
             // SAFETY: every carved slot of this slab is in its free list, so no `Stack` refers
             // to it, and uncarved slots were never handed out.
             unsafe { unreserve(base, slab.bytes()) };
+            super::guards_removed(slab.carved);
             if self.carving == Some(base) {
                 self.carving = None;
             }
@@ -499,7 +504,7 @@ impl Class {
 
     /// Releases the pages of free stacks until at most `keep` may still be resident.
     fn cool(&mut self, keep: usize) {
-        let page = page_size();
+        let guard = pool_guard();
         let mut runs = Vec::new();
         for slab in self.slabs.values_mut() {
             if self.warm <= keep {
@@ -522,7 +527,7 @@ impl Class {
                     end += slab.slot;
                     i += 1;
                 }
-                let from = start + page; // skip the run's first guard: nothing to release there
+                let from = start + guard; // skip the run's first guard: nothing to release there
                 runs.push((from, end - from));
             }
             self.warm -= warm.len();
@@ -544,6 +549,7 @@ mod tests {
     //! Each test uses a stack size no other test uses, so it has a size class of its own while
     //! the tests run in parallel.
     use super::*;
+    use crate::stack::page_size;
     use std::io::{Read, Seek, SeekFrom};
 
     const KIB: usize = 1024;
@@ -608,6 +614,35 @@ mod tests {
         assert_ne!(c.bottom(), b.bottom());
         assert!(guarded(b.guard().start) && guarded(c.guard().start));
         assert!(!guarded(b.bottom()));
+    }
+
+    /// Pooled stacks are separated by a guard several pages wide, so a frame that moves the
+    /// stack pointer by more than a page without probing still faults instead of writing into
+    /// the neighbour's stack.
+    #[test]
+    fn pooled_stacks_have_a_wide_guard() {
+        let page = page_size();
+        let a = Stack::pooled(36 * KIB).unwrap();
+        let b = Stack::pooled(36 * KIB).unwrap();
+        assert_eq!(a.guard().len(), super::super::POOL_GUARD_PAGES * page);
+        const { assert!(super::super::POOL_GUARD_PAGES >= 4) };
+        for s in [&a, &b] {
+            for p in s.guard().step_by(page) {
+                assert!(guarded(p), "page {p:#x} of {s:?}'s guard is not guarded");
+            }
+            assert!(!guarded(s.bottom()));
+        }
+        // The bytes between two neighbouring stacks are a whole guard.
+        let (lo, hi) = if a.top() <= b.guard().start {
+            (&a, &b)
+        } else {
+            (&b, &a)
+        };
+        assert!(
+            hi.guard().start - lo.top() < page,
+            "stacks are adjacent slots"
+        );
+        assert!(hi.bottom() - lo.top() >= 4 * page);
     }
 
     #[test]

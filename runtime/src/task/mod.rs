@@ -39,6 +39,7 @@
 //! moving it to another OS thread would break all three without any `unsafe` in user code.
 //! Stealing therefore moves only tasks that have not started. [`Builder::migratable`] lifts the
 
+pub mod blocking;
 pub(crate) mod parking;
 pub(crate) mod record;
 pub(crate) mod state;
@@ -55,9 +56,10 @@ use std::time::Duration;
 use crate::sched;
 use record::TaskRef;
 
+pub use blocking::blocking;
 pub(crate) use parking::current_header;
 use parking::current_parker;
-pub use parking::{park_with, yield_now};
+pub use parking::{is_cancelled, park_with, yield_now};
 pub use state::WaitReason;
 
 // ---------------------------------------------------------------------------------------------
@@ -97,9 +99,30 @@ impl fmt::Display for TaskId {
 
 /// A handle to a task: its id and name, and a way to [`unpark`](Task::unpark) it.
 /// Cheap to clone, `Send` and `Sync` (the counterpart of `std::thread::Thread`).
+///
+/// A live handle may be on a plain OS thread that will call `unpark`: while one made inside a
+/// run exists, that run does not report a deadlock when every task waits; it waits for the
+/// unpark instead. Drop handles you no longer need.
 #[derive(Clone)]
 pub struct Task {
     pub(crate) header: TaskRef,
+    /// Counts this handle as a possible waker from outside the run (`sched::External`).
+    _waker: Option<sched::External>,
+}
+
+impl Task {
+    /// A handle for `header`, counted as a waker of the calling worker's run if that is the
+    /// task's run (only then is the run known to be alive).
+    fn new(header: TaskRef) -> Task {
+        let here = sched::with_shared(|s| {
+            std::ptr::eq(std::sync::Arc::as_ptr(s).cast::<()>(), header.run)
+                .then(|| sched::External::of(s.clone()))
+        });
+        Task {
+            header,
+            _waker: here.flatten(),
+        }
+    }
 }
 
 impl Task {
@@ -147,12 +170,27 @@ pub fn sleep(d: Duration) {
     crate::time::sleep(d);
 }
 
+/// A preemption point for long computations: yields if the runtime's monitor (sysmon) asked
+/// this worker's task to, and costs a thread-local read and one load otherwise.
+///
+/// goro cannot interrupt a task that computes without reaching a yield point (see
+/// `sched/sysmon.rs` for why Go can and Rust cannot), so a worker stuck in one task for more
+/// than 10 ms gets a request that the next `checkpoint()` (or `yield_now`) honours. Call it
+/// every few thousand iterations of a tight loop so that the tasks queued behind yours on the
+/// same worker still run.
+#[inline]
+pub fn checkpoint() {
+    if sched::take_preempt_request() {
+        yield_now();
+    }
+}
+
 /// The handle of the running task.
 ///
 /// Panics outside a runtime task.
 pub fn current() -> Task {
     match current_header() {
-        Some(header) => Task { header },
+        Some(header) => Task::new(header),
         None => panic!(
             "goro::current() called outside a goro task; call it from code started by \
              goro::run(|| ...) or goro::spawn"
@@ -219,8 +257,9 @@ impl Builder {
     ///
     /// The stack itself is taken from the pool when the task first runs (on the thread that
     /// runs it, where a just-freed stack is likely cached). If the address space or the
-    /// mapping limit is exhausted at that moment, the task does not run: a message naming it
-    /// goes to stderr and its `join` returns `Err` with that message.
+    /// mapping limit is exhausted at that moment (see [`crate::stack::max_guarded_stacks`]),
+    /// the task does not run: its `join` returns `Err` with a message that says why and what to
+    /// do, and the first such failure in the process is also reported on stderr.
     #[track_caller]
     pub fn spawn<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
     where
@@ -320,9 +359,7 @@ impl<T: 'static> JoinHandle<T> {
 
     /// A [`Task`] handle for the task.
     pub fn task(&self) -> Task {
-        Task {
-            header: TaskRef::clone(&self.header),
-        }
+        Task::new(TaskRef::clone(&self.header))
     }
 }
 

@@ -7,10 +7,15 @@
 //!
 //! Rules:
 //!
-//! 1. A task being cancelled (its runtime shuts down) never parks again: `park_with` unwinds
-//!    it with the private cancellation payload, so its destructors run.
-//! 2. If it parks anyway while already unwinding (a destructor that waits), it is abandoned:
-//!    its stack is never reused and its `join` reports the cancellation.
+//! 1. A task being cancelled (its runtime shuts down) never parks again: `park_with` and
+//!    `yield_now` unwind it with the private cancellation payload, so its destructors run. The
+//!    cancellation is sticky: code that catches the payload (`catch_unwind`) and waits again
+//!    gets it again, so it can go on unwinding through layers that catch panics; [`is_cancelled`]
+//!    tells code that wants to stop on its own.
+//! 2. If it parks anyway while already unwinding (a destructor that waits), or catches the
+//!    cancellation `CANCEL_RAISES` times and still waits again (a loop around
+//!    `catch_unwind(|| sleep(..))`), it is abandoned: it never runs again, its stack is never
+//!    reused, and its `join` reports the cancellation. Shutdown always finishes.
 //! 3. Outside a task both functions fall back to the OS thread (`std::thread::park`,
 //!    `std::thread::yield_now`), so the primitives built on them work from plain threads too.
 //!
@@ -49,6 +54,11 @@ pub(crate) fn current_parker() -> Parker {
     }
 }
 
+/// How many times a task's cancellation is raised before a task that keeps catching it and
+/// waiting again is abandoned (rule 2): enough for code that converts panics to errors layer by
+/// layer, few enough that shutdown does not wait on a loop.
+const CANCEL_RAISES: u8 = 16;
+
 /// Switches the running task out with request `req`; returns when it is resumed. Unwinds with
 /// the private cancellation payload if the runtime is shutting down (rule 1).
 fn switch_out(h: *const Header, req: Switch) {
@@ -56,8 +66,51 @@ fn switch_out(h: *const Header, req: Switch) {
     // SAFETY: `h` is the running task's header, alive while it runs.
     let header = unsafe { &*h };
     if header.cancelled.load(Ordering::Relaxed) && !thread::panicking() {
-        resume_unwind(Box::new(Cancelled));
+        raise_cancel(header);
     }
+}
+
+/// Unwinds the running, cancelled task with the private payload (rule 1).
+#[cold]
+fn raise_cancel(header: &Header) -> ! {
+    let raised = header.cancel_raises.load(Ordering::Relaxed);
+    header
+        .cancel_raises
+        .store(raised.saturating_add(1), Ordering::Relaxed);
+    resume_unwind(Box::new(Cancelled));
+}
+
+/// A cancelled task waits again: raise the cancellation again, or abandon the task if it was
+/// raised while unwinding or too often already (rules 1 and 2).
+#[cold]
+fn cancelled_wait(header: &Header, reason: WaitReason) -> ! {
+    let caught_too_often = header.cancel_raises.load(Ordering::Relaxed) >= CANCEL_RAISES;
+    if !thread::panicking() && !caught_too_often {
+        raise_cancel(header);
+    }
+    if caught_too_often {
+        eprintln!(
+            "goro: goroutine {} caught its cancellation {CANCEL_RAISES} times and waited again; \
+             it is abandoned so that its runtime can shut down (its stack is leaked). A loop \
+             that catches panics should stop when goro::task::is_cancelled() is true.",
+            header.id
+        );
+    }
+    header.st.set(State::Waiting(reason));
+    sched::leave_task(Switch::Abandon);
+    unreachable!("an abandoned task was resumed");
+}
+
+/// Whether the current task is being cancelled because its runtime is shutting down.
+///
+/// From then on every wait in the task (`park`, `sleep`, channel operations, `yield_now`, ...)
+/// unwinds it again with the runtime's private payload, which [`crate::recover`] never catches;
+/// a loop that catches panics some other way (`std::panic::catch_unwind`) should check this and
+/// stop. False outside a task. Go has no counterpart: Go kills goroutines when `main` returns.
+pub fn is_cancelled() -> bool {
+    let h = sched::current_task_ptr();
+    // SAFETY: a non-null pointer is the running task's header.
+    !h.is_null() && unsafe { &*h }.cancelled.load(Ordering::Relaxed)
 }
 
 /// Parks the current task (or thread) until unparked; the dump shows `reason`.
@@ -74,13 +127,7 @@ pub fn park_with(reason: WaitReason) {
         return;
     }
     if header.cancelled.load(Ordering::Relaxed) {
-        if thread::panicking() {
-            // Parking while unwinding a cancelled task: it can never be woken again (rule 2).
-            header.st.set(State::Waiting(reason));
-            sched::leave_task(Switch::Abandon);
-            unreachable!("an abandoned task was resumed");
-        }
-        resume_unwind(Box::new(Cancelled));
+        cancelled_wait(header, reason);
     }
     header.st.set(State::Waiting(reason));
     switch_out(h, Switch::Park);
@@ -100,7 +147,7 @@ pub fn yield_now() {
         if thread::panicking() {
             return;
         }
-        resume_unwind(Box::new(Cancelled));
+        cancelled_wait(header, WaitReason::Park);
     }
     header.st.set(State::Runnable);
     switch_out(h, Switch::Yield);

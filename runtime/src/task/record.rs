@@ -32,7 +32,7 @@ use std::cell::UnsafeCell;
 use std::io;
 use std::marker::PhantomData;
 use std::panic::{AssertUnwindSafe, Location, catch_unwind};
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU16, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::{fmt, thread};
 
@@ -147,6 +147,12 @@ pub(crate) struct Header {
     pub(crate) home: AtomicUsize,
     /// Set before resuming a task that must unwind (runtime shutdown).
     pub(crate) cancelled: AtomicBool,
+    /// How often the cancellation was raised in this task (`parking.rs`, rule 1). Only the task
+    /// itself touches it.
+    pub(crate) cancel_raises: AtomicU8,
+    /// How many [`crate::recover`] calls the running task is inside (the panic hook stays quiet
+    /// while this is not zero). Only the task itself touches it.
+    pub(crate) recovering: AtomicU16,
     /// Registry shard and slot, written once at registration.
     pub(crate) reg_shard: AtomicUsize,
     pub(crate) reg_slot: AtomicUsize,
@@ -228,6 +234,8 @@ impl Header {
             st: TaskState::new(),
             home: AtomicUsize::new(NO_HOME),
             cancelled: AtomicBool::new(false),
+            cancel_raises: AtomicU8::new(0),
+            recovering: AtomicU16::new(0),
             reg_shard: AtomicUsize::new(0),
             reg_slot: AtomicUsize::new(0),
             stack_size,
@@ -311,17 +319,26 @@ impl Header {
     }
 
     /// Drops an outcome nobody will take (the JoinHandle is gone).
+    ///
+    /// A destructor that panics here would unwind into the task's `extern "C"` entry (or a
+    /// `JoinHandle`'s drop); like std for a thread's result, the process is aborted with a
+    /// message saying so.
     fn drop_outcome(&self) {
-        // SAFETY: called by whichever of the finishing task and the JoinHandle's drop came
-        // second (see `complete`), so the outcome is published and nobody else reads it.
-        drop(unsafe { (*self.panic.get()).take() });
-        if self
-            .slot_state
-            .compare_exchange(SLOT_VALUE, SLOT_EMPTY, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-        {
-            // SAFETY: the slot held the value; we just emptied it.
-            unsafe { (self.vtable.drop_value)(self.slot.get()) };
+        let dropped = catch_unwind(AssertUnwindSafe(|| {
+            // SAFETY: called by whichever of the finishing task and the JoinHandle's drop came
+            // second (see `complete`), so the outcome is published and nobody else reads it.
+            drop(unsafe { (*self.panic.get()).take() });
+            if self
+                .slot_state
+                .compare_exchange(SLOT_VALUE, SLOT_EMPTY, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                // SAFETY: the slot held the value; we just emptied it.
+                unsafe { (self.vtable.drop_value)(self.slot.get()) };
+            }
+        }));
+        if dropped.is_err() {
+            result_panicked_on_drop(self.id);
         }
     }
 
@@ -479,14 +496,23 @@ impl Header {
     }
 
     /// The task could not get a stack: it finishes with an error instead of running. Returns
-    /// the joiner to wake.
+    /// the joiner to wake. The first such failure in the process is reported on stderr; the
+    /// others only through their `join` (a program that spawns past the limit would otherwise
+    /// print the same explanation thousands of times).
+    #[cold]
     fn fail_to_start(&self, e: io::Error) -> Option<Parker> {
+        static TOLD: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
         let msg = format!(
             "goro: goroutine {} could not start: cannot reserve its {} KiB stack: {e}",
             self.id,
             self.stack_size / 1024
         );
-        eprintln!("{msg}");
+        if !TOLD.swap(true, Ordering::Relaxed) {
+            eprintln!(
+                "{msg}\ngoro: tasks that find no stack do not run; their join() returns this \
+                 error (reported once)"
+            );
+        }
         self.drop_closure();
         self.complete(Some(Box::new(msg)))
     }
@@ -529,6 +555,18 @@ impl Header {
             Err(p) => Some(p),
         }
     }
+}
+
+/// What std does when a thread's result panics on drop (`rtabort!`): say so, then abort.
+#[cold]
+fn result_panicked_on_drop(id: u64) -> ! {
+    use std::io::Write as _;
+    let _ = writeln!(
+        std::io::stderr(),
+        "goro: fatal runtime error: the result of goroutine {id} panicked on drop (like std's \
+         \"thread result panicked on drop\"), aborting"
+    );
+    std::process::abort();
 }
 
 /// What `join` returns for a task cancelled by its runtime's shutdown.

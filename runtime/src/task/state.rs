@@ -63,10 +63,12 @@ pub enum WaitReason {
     Context,
     /// Waiting for a file descriptor to become ready.
     IoWait,
+    /// Waiting for a call in [`blocking`](crate::task::blocking) to return (Go's `syscall`).
+    Syscall,
 }
 
 impl WaitReason {
-    pub(crate) const ALL: [WaitReason; 11] = [
+    pub(crate) const ALL: [WaitReason; 12] = [
         WaitReason::Park,
         WaitReason::ChanReceive,
         WaitReason::ChanSend,
@@ -78,6 +80,7 @@ impl WaitReason {
         WaitReason::Join,
         WaitReason::Context,
         WaitReason::IoWait,
+        WaitReason::Syscall,
     ];
 
     pub(crate) fn as_u8(self) -> u8 {
@@ -104,6 +107,7 @@ impl fmt::Display for WaitReason {
             WaitReason::Join => "join",
             WaitReason::Context => "context",
             WaitReason::IoWait => "IO wait",
+            WaitReason::Syscall => "syscall",
         })
     }
 }

@@ -7,6 +7,9 @@
 //!    2); a full buffer means the receiver is slow, and the value is dropped (as in Go).
 //! 2. Dropping every receiver cancels the pending timer; a ticker stops re-arming once every
 //!    receiver is gone.
+//! 3. A timer whose time has already come is ready when it is made: `after(Duration::ZERO)`
+//!    holds its value at once (Go ≥ 1.23 and crossbeam behave so), and `tick(Duration::ZERO)`
+//!    is Go's `time.Tick(0)`: a channel that never delivers (Go returns `nil`).
 //!
 //! Go counterpart: `time.After`, `time.Tick`, and Go 1.23's collection of unreferenced timers.
 //! Lesson: 08 (select and timeouts).
@@ -39,6 +42,11 @@ use crate::chan::{Chan, Receiver, Sender, new_pair};
 #[must_use = "the timer only matters if its receiver is used, e.g. in a select! arm"]
 pub fn after(d: Duration) -> Receiver<Instant> {
     let (tx, rx) = new_pair(Chan::new(1, true));
+    if d.is_zero() {
+        // Already expired: ready at once, for a `select!` that polls it right away too (rule 3).
+        let _ = tx.try_send(now());
+        return rx;
+    }
     let chan = tx.chan.clone();
     let timer = schedule(
         deadline_in(d),
@@ -61,15 +69,13 @@ pub fn after(d: Duration) -> Receiver<Instant> {
 /// "something pending": a program that waits forever while one runs is not reported as a
 /// deadlock (Go behaves the same way) until the ticker's receivers are dropped.
 ///
-/// # Panics
-/// If `period` is zero.
+/// A zero `period` gives what Go's `time.Tick(0)` gives: a channel that never delivers (Go
+/// returns a `nil` channel), like [`chan::never`](crate::chan::never); it never panics.
 #[must_use = "the ticker stops as soon as its receiver is dropped"]
 pub fn tick(period: Duration) -> Receiver<Instant> {
-    assert!(
-        !period.is_zero(),
-        "goro::time::tick: the period must be greater than zero (got 0); \
-         a zero period would fire continuously"
-    );
+    if period.is_zero() {
+        return crate::chan::never();
+    }
     let (tx, rx) = new_pair(Chan::new(1, true));
     arm(Ticker {
         tx,
