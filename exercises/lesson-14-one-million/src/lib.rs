@@ -254,9 +254,14 @@ impl Probe {
             let states = count_states(&goro::debug::dump());
             let done = states.runnable <= 1 && states.unstarted == 0;
             // Tasks on their way to park get there within a look or two; spinning ones never
-            // do, so stop looking once three looks in a row found no more waiting tasks.
+            // do, so stop looking once three looks in a row found no more tasks started or
+            // waiting.
             match &last {
-                Some((_, prev)) if states.waiting <= prev.waiting => stalled += 1,
+                Some((_, prev))
+                    if states.waiting <= prev.waiting && states.unstarted >= prev.unstarted =>
+                {
+                    stalled += 1
+                }
                 _ => stalled = 0,
             }
             last = Some((snap, states));

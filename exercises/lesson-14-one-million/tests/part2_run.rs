@@ -43,19 +43,16 @@ fn every_task_parks_while_it_waits() {
         "the run should call probe.all_parked() exactly once, from main, once every task waits"
     );
     let (_, states) = r.parked.as_ref().unwrap();
-    assert_eq!(
-        states.unstarted, 0,
-        "{} tasks had not even started when all_parked looked (and a few looks later): main \
-         must wait until every task has started and parked before it calls all_parked",
-        states.unstarted
-    );
     assert!(
-        states.runnable <= 1 && states.waiting == TASKS,
-        "when all_parked looked, {} tasks waited and {} were runnable or running (main is one \
-         of them): a task that waits for a message must park (a channel receive, a WaitGroup), \
-         not spin with yield_now, which keeps it runnable and burns a worker",
+        states.runnable <= 1 && states.unstarted == 0 && states.waiting == TASKS,
+        "when all_parked looked (and a few looks later), {} tasks waited, {} were runnable or \
+         running (main is one of them) and {} had not started: a task that waits for a \
+         message must park (a channel receive, a WaitGroup), not spin with yield_now, which \
+         keeps it runnable and burns a worker; and main must know that every task has started \
+         and parked before it calls all_parked",
         states.waiting,
-        states.runnable
+        states.runnable,
+        states.unstarted
     );
 }
 
@@ -67,17 +64,19 @@ fn parked_tasks_fit_the_budget() {
         .expect("the run never called probe.all_parked()");
     let (parked, _) = r.parked.as_ref().unwrap();
     assert!(
+        parked.stats.stacks_live > TASKS,
+        "goro::debug::stats() counted {} live stacks when all_parked looked: a task that has not \
+         started has no stack yet, so this measurement does not show what {TASKS} parked tasks \
+         cost; make every task park first (every_task_parks_while_it_waits)",
+        parked.stats.stacks_live
+    );
+    assert!(
         per_task <= BUDGET_PER_TASK,
         "each parked task added {per_task} bytes (resident + page tables; {} KiB stacks, \
          {} MB of page tables for {TASKS} tasks); the budget is {BUDGET_PER_TASK}: a waiting \
          task should hold no buffer of its own, and its stack should be sized from evidence",
         r.stack_size / 1024,
         parked.memory.page_tables >> 20
-    );
-    assert!(
-        parked.stats.stacks_live > TASKS,
-        "goro::debug::stats() counted {} live stacks while {TASKS} tasks were parked",
-        parked.stats.stacks_live
     );
 }
 
