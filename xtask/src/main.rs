@@ -10,6 +10,7 @@ mod check;
 mod ci;
 mod course;
 mod grade;
+mod hints;
 mod learner;
 mod lock;
 mod report;
@@ -116,7 +117,7 @@ enum Command {
     },
     /// Grade a submission on a pristine copy of the course; report as text, JSON or JUnit
     Grade(grade::GradeArgs),
-    /// Build the book into target/book (with the mdBook library)
+    /// Build the book into target/book from the course as shipped (with the mdBook library)
     Book {
         /// Open it in a browser afterwards
         #[arg(long)]
@@ -169,7 +170,11 @@ fn run(cli: Cli) -> Result<bool> {
                 Some(l) => course.find(&l)?,
                 None => check::default_lesson(&course)?,
             };
-            check::check(&course, lesson, check::CheckOptions { verbose })
+            let options = check::CheckOptions {
+                verbose,
+                ..Default::default()
+            };
+            check::check(&course, lesson, options)
         }
         Command::List => {
             learner::list(&load()?)?;
@@ -226,7 +231,7 @@ fn run(cli: Cli) -> Result<bool> {
         }
         Command::Grade(args) => grade::grade(&root, &args, verbose),
         Command::Book { open } => {
-            book::build(&root, open)?;
+            book::build(&load()?, open)?;
             Ok(true)
         }
         Command::Ci => ci::ci(&root, verbose),
