@@ -1,33 +1,187 @@
-//! The book: built with the mdBook library (no separate install), and linted so that every
-//! ```rust block in a page is either `{{#include ...}}` lines pointing into compiled `.rs`
-//! files or explicitly marked ```rust,ignore.
+//! The book. `cargo xtask book`, `verify` and `ci` build it with `course-book` (the crate in
+//! `xtask/book/`, run through cargo, so that a learner's `check` never compiles the mdBook
+//! renderer), from the course as shipped: wherever a page includes a learner's file, the book
+//! shows the version the course shipped (found through the lock), not the learner's edits.
+//! This module also lints the pages: every ```rust block is either `{{#include ...}}` lines
+//! pointing into compiled `.rs` files or explicitly marked ```rust,ignore.
 
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
 
-use mdbook_driver::MDBook;
 use pulldown_cmark::{CodeBlockKind, Event, Parser, Tag, TagEnd};
 
 use crate::Result;
+use crate::course::Course;
+use crate::lock;
+use crate::runner;
+use crate::ui::{DIM, WARN, paint};
 
-/// Builds the book at `root` (its `book.toml`) and returns the output folder.
-pub fn build_quiet(root: &Path) -> Result<PathBuf> {
-    let config_file = root.join("book.toml");
-    let mut config = mdbook_driver::config::Config::from_disk(&config_file)
-        .map_err(|e| format!("{} is not readable: {e:#}", config_file.display()))?;
-    // A chapter listed in SUMMARY.md but missing on disk is an error, never a silently
-    // created empty page (mdBook's default would write files into lessons/).
-    config.build.create_missing = false;
-    let book = MDBook::load_with_config(root, config)
-        .map_err(|e| format!("the book does not load: {e:#}"))?;
-    book.build()
-        .map_err(|e| format!("the book does not build: {e:#}"))?;
-    Ok(root.join(&book.config.build.build_dir))
+/// The repository this xtask was built from: `course-book` lives in its `xtask/book/`.
+fn tools_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives inside the repository")
+        .to_path_buf()
+}
+
+/// A build of the book.
+#[derive(Debug)]
+pub struct Built {
+    /// The HTML folder.
+    pub out: PathBuf,
+    /// With `check`: what is wrong, one problem each (`page: what`).
+    pub problems: Vec<String>,
+    /// Learner files whose shipped version could not be found (the book shows the working copy).
+    pub notes: Vec<String>,
+}
+
+/// A learner's file (absolute) and the copy of its shipped version that the book reads instead.
+pub type Replacement = (PathBuf, PathBuf);
+
+/// The shipped version of every learner file that differs from it, written under
+/// `target/workbook/book-shipped/`: (the file, its shipped copy). A file is as shipped when its
+/// hash is the lock's; otherwise the newest committed version with that hash is used. Notes
+/// name the files for which neither exists (an instructor's unsealed edit, a course without git).
+pub fn shipped_copies(course: &Course) -> Result<(Vec<Replacement>, Vec<String>)> {
+    let lock = lock::read(course).ok().flatten();
+    let stage = course.scratch_dir().join("book-shipped");
+    let mut pairs = Vec::new();
+    let mut notes = Vec::new();
+    for lesson in &course.lessons {
+        let entry = lock.as_ref().and_then(|l| l.lessons.get(&lesson.name));
+        for file in &lesson.meta.edit {
+            let path = lesson.dir.join(file);
+            let rel = course.rel(&path);
+            let now = std::fs::read(&path).ok();
+            let wanted = entry.and_then(|e| e.shipped.get(file));
+            let content = match wanted {
+                Some(hash) if now.as_deref().map(lock::hash_bytes).as_ref() == Some(hash) => {
+                    continue;
+                }
+                Some(hash) => committed_with_hash(&course.root, &rel, hash),
+                // No lock entry: the committed version is the shipped one.
+                None => git(&course.root, &["show", &format!("HEAD:{rel}")])
+                    .ok()
+                    .filter(|c| now.as_deref() != Some(c.as_slice())),
+            };
+            let Some(content) = content else {
+                if wanted.is_some() {
+                    notes.push(rel);
+                }
+                continue;
+            };
+            let copy = stage.join(&rel);
+            std::fs::create_dir_all(copy.parent().expect("inside the stage"))?;
+            std::fs::write(&copy, content)?;
+            pairs.push((path.canonicalize().unwrap_or(path), copy));
+        }
+    }
+    Ok((pairs, notes))
+}
+
+fn git(root: &Path, args: &[&str]) -> std::result::Result<Vec<u8>, ()> {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(args)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .map_err(|_| ())?;
+    if out.status.success() {
+        Ok(out.stdout)
+    } else {
+        Err(())
+    }
+}
+
+/// The newest committed version of `rel` whose hash is `hash`.
+fn committed_with_hash(root: &Path, rel: &str, hash: &str) -> Option<Vec<u8>> {
+    let log = git(root, &["log", "--format=%H", "-n", "200", "--", rel]).ok()?;
+    String::from_utf8_lossy(&log).lines().find_map(|commit| {
+        git(root, &["show", &format!("{commit}:{rel}")])
+            .ok()
+            .filter(|c| lock::hash_bytes(c) == hash)
+    })
+}
+
+/// Builds the book of `course` with `course-book` (compiling it first if needed: cargo's
+/// progress shows); with `check`, also runs its checks.
+pub fn build_with(course: &Course, check: bool) -> Result<Built> {
+    let (pairs, notes) = shipped_copies(course)?;
+    let tools = tools_root();
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| tools.join("target"));
+    let first = !target.join("debug/course-book").is_file();
+    if first {
+        anstream::eprintln!(
+            "{}",
+            paint(
+                DIM,
+                "Compiling the book renderer (mdBook) first: a few minutes, once."
+            )
+        );
+    }
+    let mut cmd = runner::cargo();
+    cmd.arg("run");
+    if !first {
+        // Nothing to compile: no "Finished/Running" lines. The first time, cargo's progress shows.
+        cmd.arg("--quiet");
+    }
+    cmd.args(["--package", "course-book", "--manifest-path"])
+        .arg(tools.join("Cargo.toml"))
+        .args(["--", "--root"])
+        .arg(&course.root);
+    if check {
+        cmd.arg("--check");
+    }
+    for (file, copy) in &pairs {
+        let mut arg = file.clone().into_os_string();
+        arg.push("=");
+        arg.push(copy);
+        cmd.arg("--shipped").arg(arg);
+    }
+    let out = cmd
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("could not run cargo for the book renderer: {e}"))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let mut built = Built {
+        out: PathBuf::new(),
+        problems: Vec::new(),
+        notes,
+    };
+    for line in stdout.lines() {
+        if let Some(dir) = line.strip_prefix("book: ") {
+            built.out = PathBuf::from(dir);
+        } else if let Some(p) = line.strip_prefix("problem: ") {
+            built.problems.push(p.to_string());
+        }
+    }
+    match out.status.code() {
+        Some(0 | 1) if !built.out.as_os_str().is_empty() => Ok(built),
+        Some(2) => Err("the book does not build (see the error above)".into()),
+        _ => Err(
+            "the book renderer (xtask/book, package course-book) did not build or run: \
+                  see cargo's output above"
+                .into(),
+        ),
+    }
 }
 
 /// `cargo xtask book [--open]`.
-pub fn build(root: &Path, open: bool) -> Result<()> {
-    let out = build_quiet(root)?;
-    let index = out.join("index.html");
+pub fn build(course: &Course, open: bool) -> Result<()> {
+    let built = build_with(course, false)?;
+    for rel in &built.notes {
+        anstream::println!(
+            "{} {rel} differs from the course's lock and no commit matches it: the book shows \
+             this working copy",
+            paint(WARN, "note:")
+        );
+    }
+    let index = built.out.join("index.html");
     anstream::println!("The book is in {}", index.display());
     if open {
         opener::open(&index).map_err(|e| {
@@ -38,6 +192,25 @@ pub fn build(root: &Path, open: bool) -> Result<()> {
         })?;
     }
     Ok(())
+}
+
+/// Whether the lesson's page pulls in its `hints.md` with `{{#include}}` (so the page shows
+/// the same hints as `cargo xtask hint`).
+pub fn page_includes_hints(course: &Course, lesson: &crate::course::Lesson) -> bool {
+    let page = lesson.page(course);
+    let Ok(text) = std::fs::read_to_string(&page) else {
+        return false;
+    };
+    let want = lesson.dir.join(crate::hints::FILE);
+    let want = want.canonicalize().unwrap_or(want);
+    let dir = page.parent().unwrap_or(Path::new("."));
+    text.match_indices("{{#include ").any(|(at, _)| {
+        let rest = &text[at + "{{#include ".len()..];
+        rest.split_once("}}").is_some_and(|(target, _)| {
+            let p = dir.join(target.trim());
+            p.canonicalize().unwrap_or(p) == want
+        })
+    })
 }
 
 /// One problem in a page.

@@ -42,9 +42,31 @@ pub fn execute(
     let started = Instant::now();
     let interactive = live && ui::interactive();
     if live && !interactive {
-        anstream::println!("  {}", paint(DIM, "building the tests…"));
+        anstream::println!(
+            "  {}",
+            paint(
+                DIM,
+                "building the tests… (the first time, this compiles the runtime and the test \
+                 libraries: a minute or two)"
+            )
+        );
     }
+    // Without a terminal, a line every 20 s says the build is alive.
+    let mut last_line = Instant::now();
     let build = runner::build(dir, opts, ui::color_enabled(), &mut |n| {
+        if live && !interactive && last_line.elapsed() >= Duration::from_secs(20) {
+            last_line = Instant::now();
+            anstream::println!(
+                "  {}",
+                paint(
+                    DIM,
+                    format!(
+                        "… still building: {n} crates, {:.0} s",
+                        started.elapsed().as_secs_f64()
+                    )
+                )
+            );
+        }
         if interactive {
             anstream::print!(
                 "\r\x1b[2K  {}",
@@ -150,6 +172,8 @@ pub fn print_case(case: &TestCase) {
 pub struct CheckOptions {
     /// Show warnings, full output and backtraces.
     pub verbose: bool,
+    /// `watch` after a pass it already showed: name the solution diff and WHY.md, not reprint them.
+    pub pass_shown_before: bool,
 }
 
 /// Runs `check` for one lesson; returns whether it passed.
@@ -282,15 +306,11 @@ pub fn check(course: &Course, lesson: &Lesson, options: CheckOptions) -> Result<
              lesson does not count as passed.",
             paint(BAD, "✗")
         );
-        anstream::println!(
-            "{} restore them with {} (it backs up your work first) and check again.",
-            paint(HEAD, "Next:"),
-            paint(CMD, format!("cargo xtask reset {}", lesson.nn()))
-        );
+        print_restore(course, lesson, problems.as_deref().unwrap_or_default());
         return Ok(false);
     }
     if failed.is_empty() {
-        print_pass(course, lesson, total);
+        print_pass(course, lesson, total, options.pass_shown_before);
         return Ok(passed);
     }
     anstream::println!(
@@ -351,6 +371,31 @@ fn print_lock_problems(course: &Course, lesson: &Lesson, problems: &[Problem]) {
     );
 }
 
+/// "Next:" after tampering: the one-file restore first, the whole-exercise reset second.
+fn print_restore(course: &Course, lesson: &Lesson, problems: &[Problem]) {
+    let files: Vec<String> = problems
+        .iter()
+        .filter(|p| matches!(p, Problem::Changed(_) | Problem::Missing(_)))
+        .map(|p| course.rel(&lesson.dir.join(p.path())))
+        .collect();
+    let reset = paint(CMD, format!("cargo xtask reset {}", lesson.nn()));
+    if files.is_empty() {
+        anstream::println!(
+            "{} deal with the files listed above, or {reset} (it backs up your work first), \
+             and check again.",
+            paint(HEAD, "Next:")
+        );
+    } else {
+        anstream::println!(
+            "{} restore {} with {} and check again.\n      Or {reset} restores the whole \
+             exercise (it backs up your work first).",
+            paint(HEAD, "Next:"),
+            if files.len() == 1 { "it" } else { "them" },
+            paint(CMD, format!("git checkout -- {}", files.join(" ")))
+        );
+    }
+}
+
 fn print_build_failure(build: &Build, verbose: bool) {
     if build.errors.is_empty() {
         anstream::println!(
@@ -406,38 +451,28 @@ fn next_line(course: &Course, lesson: &Lesson, hints_shown: usize, what: &str) {
     );
 }
 
-fn print_pass(course: &Course, lesson: &Lesson, total: usize) {
+fn print_pass(course: &Course, lesson: &Lesson, total: usize, shown_before: bool) {
     anstream::println!(
         "{} Lesson {} passed: all {total} checks.",
         paint(GOOD, "✓"),
         lesson.nn()
     );
     let solution = lesson.solution_dir(course);
-    let files: Vec<String> = lesson
-        .meta
-        .edit
-        .iter()
-        .map(|f| course.rel(&solution.join(f)))
-        .collect();
-    anstream::println!(
-        "  Compare with the course's solution: {}",
-        paint(CMD, files.join(", "))
-    );
-    if let Ok(why) = std::fs::read_to_string(solution.join("WHY.md")) {
-        anstream::println!("  {}", paint(HEAD, "Why it works:"));
-        let lines: Vec<&str> = why.trim().lines().collect();
-        for line in lines.iter().take(30) {
-            anstream::println!("    {line}");
-        }
-        if lines.len() > 30 {
-            anstream::println!(
-                "    {}",
-                paint(
-                    DIM,
-                    format!("… the rest is in {}", course.rel(&solution.join("WHY.md")))
+    let why = solution.join("WHY.md");
+    if shown_before {
+        anstream::println!(
+            "  {}",
+            paint(
+                DIM,
+                format!(
+                    "(the course's solution and {} were shown at the first pass)",
+                    course.rel(&why)
                 )
-            );
-        }
+            )
+        );
+    } else {
+        print_solution_diff(course, lesson);
+        print_why(course, &why);
     }
     anstream::println!();
     let next = course.lessons.iter().find(|l| l.number > lesson.number);
@@ -452,6 +487,64 @@ fn print_pass(course: &Course, lesson: &Lesson, total: usize) {
             "{} that was the last lesson. Well done.",
             paint(HEAD, "Next:")
         ),
+    }
+}
+
+/// The learner's files next to the course's solution: a diff per file.
+fn print_solution_diff(course: &Course, lesson: &Lesson) {
+    let solution = lesson.solution_dir(course);
+    anstream::println!(
+        "  {}",
+        paint(HEAD, "Your code next to the course's solution:")
+    );
+    for file in &lesson.meta.edit {
+        let theirs = solution.join(file);
+        let (Ok(yours), Ok(course_text)) = (
+            std::fs::read_to_string(lesson.dir.join(file)),
+            std::fs::read_to_string(&theirs),
+        ) else {
+            anstream::println!(
+                "    {} {}",
+                paint(CMD, course.rel(&theirs)),
+                paint(DIM, "(not readable)")
+            );
+            continue;
+        };
+        if yours == course_text {
+            anstream::println!(
+                "    {} {}",
+                course.rel(&lesson.dir.join(file)),
+                paint(
+                    DIM,
+                    format!("is the same as the course's {}", course.rel(&theirs))
+                )
+            );
+            continue;
+        }
+        anstream::println!("  {}", paint(HEAD, file));
+        ui::print_diff(
+            &format!("yours ({})", course.rel(&lesson.dir.join(file))),
+            &format!("the course's ({})", course.rel(&theirs)),
+            &yours,
+            &course_text,
+            80,
+        );
+    }
+}
+
+fn print_why(course: &Course, why: &Path) {
+    if let Ok(text) = std::fs::read_to_string(why) {
+        anstream::println!("  {}", paint(HEAD, "Why it works:"));
+        let lines: Vec<&str> = text.trim().lines().collect();
+        for line in lines.iter().take(30) {
+            anstream::println!("    {line}");
+        }
+        if lines.len() > 30 {
+            anstream::println!(
+                "    {}",
+                paint(DIM, format!("… the rest is in {}", course.rel(why)))
+            );
+        }
     }
 }
 

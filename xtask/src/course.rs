@@ -65,7 +65,8 @@ pub struct Meta {
     /// Tests the exercise fails as shipped, as `<test-target>::<test path>`.
     #[serde(default)]
     pub expected_failures: Vec<String>,
-    /// Hints, revealed one at a time.
+    /// Hints, revealed one at a time: read from the exercise's `hints.md` (see `hints.rs`);
+    /// a manifest list is the old place, which `verify` refuses.
     #[serde(default)]
     pub hints: Vec<String>,
 }
@@ -233,7 +234,7 @@ impl Lesson {
         let package = manifest
             .package
             .ok_or_else(|| format!("{shown} has no [package] table"))?;
-        let meta = package.metadata.and_then(|m| m.workbook).ok_or_else(|| {
+        let mut meta = package.metadata.and_then(|m| m.workbook).ok_or_else(|| {
             format!(
                 "{shown} has no [package.metadata.workbook] table (title, edit, hints, \
                      expected_failures, time_limit_secs); see CONTRACT.md or `cargo xtask new`"
@@ -276,6 +277,16 @@ impl Lesson {
                 )
                 .into());
             }
+        }
+        if let Some(hints) = crate::hints::read(dir)? {
+            if !meta.hints.is_empty() {
+                return Err(format!(
+                    "{shown} has `hints` and exercises/{name}/{} too: keep them in {0} only",
+                    crate::hints::FILE
+                )
+                .into());
+            }
+            meta.hints = hints;
         }
         let version = match package.version {
             Some(toml::Value::String(v)) => v,

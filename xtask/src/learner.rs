@@ -12,6 +12,7 @@ use crate::ui::{self, BAD, CMD, DIM, GOOD, HEAD, WARN, paint};
 pub fn list(course: &Course) -> Result<()> {
     let state = State::load(course);
     let mut passed = 0;
+    let mut in_progress = false;
     let title = std::fs::read_to_string(course.root.join("book.toml"))
         .ok()
         .and_then(|t| t.parse::<toml::Table>().ok())
@@ -26,7 +27,10 @@ pub fn list(course: &Course) -> Result<()> {
                 paint(GOOD, "✓ passed     ")
             }
             Status::Failing => paint(BAD, "✗ failing    "),
-            Status::Edited => paint(WARN, "~ in progress"),
+            Status::Edited => {
+                in_progress = true;
+                paint(WARN, "~ in progress")
+            }
             Status::NotStarted => paint(DIM, "· not started"),
         };
         anstream::println!("  {}  {mark}  {}", lesson.nn(), lesson.meta.title);
@@ -50,13 +54,15 @@ pub fn list(course: &Course) -> Result<()> {
             paint(CMD, format!("cargo xtask check {}", next.nn()))
         );
     }
-    anstream::println!(
-        "  {}",
-        paint(
-            DIM,
-            "(\"in progress\": your files changed since the last check)"
-        )
-    );
+    if in_progress {
+        anstream::println!(
+            "  {}",
+            paint(
+                DIM,
+                "(\"in progress\": your files changed since the last check)"
+            )
+        );
+    }
     Ok(())
 }
 

@@ -11,6 +11,7 @@ mod ci;
 mod course;
 mod grade;
 mod guard;
+mod hints;
 mod learner;
 mod lock;
 mod report;
@@ -130,7 +131,7 @@ enum Command {
     },
     /// Grade a submission on a pristine copy of the course; report as text, JSON or JUnit
     Grade(grade::GradeArgs),
-    /// Build the book into target/book (with the mdBook library)
+    /// Build the book into target/book from the course as shipped (with the mdBook library)
     Book {
         /// Open it in a browser afterwards
         #[arg(long)]
@@ -210,7 +211,11 @@ fn run(cli: Cli) -> Result<bool> {
                 Some(l) => course.find(&l)?,
                 None => check::default_lesson(&course)?,
             };
-            check::check(&course, lesson, check::CheckOptions { verbose })
+            let options = check::CheckOptions {
+                verbose,
+                ..Default::default()
+            };
+            check::check(&course, lesson, options)
         }
         Command::List => {
             learner::list(&load()?)?;
@@ -278,7 +283,7 @@ fn run(cli: Cli) -> Result<bool> {
         }
         Command::Grade(args) => grade::grade(&root, &args, verbose),
         Command::Book { open } => {
-            book::build(&root, open)?;
+            book::build(&load()?, open)?;
             Ok(true)
         }
         Command::Ci => ci::ci(&root, verbose),

@@ -126,6 +126,12 @@ fn explain_timeout(case: &TestCase, secs: u64, stderr: &str) {
          join on a task that never ends, or a park() with no matching unpark(). A task that \
          loops without yielding can also starve every other task on its worker.",
     );
+    ui::para(
+        "In a test that runs goro in deterministic mode, time is virtual: the clock only moves \
+         when every task waits (parked, sleeping, or blocked on a channel or a timer). A loop \
+         that yields until some time has passed keeps its task runnable, so the clock never \
+         moves and the loop never ends: wait with `goro::time::sleep`, a timer or a channel.",
+    );
     let message = runtime_message(stderr);
     if !message.trim().is_empty() {
         anstream::println!("    {}", paint(HEAD, "Its last words (stderr):"));

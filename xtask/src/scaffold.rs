@@ -1,6 +1,6 @@
 //! `new lesson-NN-slug --title "..."`: scaffolds a lesson (exercise crate with one test that
-//! passes and one that fails as shipped, its solution and WHY.md, a book page that includes
-//! the exercise's code, a SUMMARY entry, a lock entry) that passes `verify` at once.
+//! passes and one that fails as shipped, its hints.md, its solution and WHY.md, a book page that
+//! includes the exercise's code and hints, a SUMMARY entry, a lock entry) that passes `verify` at once.
 
 use std::path::Path;
 
@@ -78,11 +78,18 @@ title = "{title}"
 edit = ["src/lib.rs"]
 time_limit_secs = 60
 expected_failures = ["{stem}::the_lesson_works"]
-hints = [
-    "Read the TODO(lesson) comment in src/lib.rs: it says what is missing.",
-    "The test in tests/{stem}.rs says what the finished code must do.",
-]
 "#
+        ),
+    )?;
+    write(
+        root,
+        &format!("exercises/{name}/{}", crate::hints::FILE),
+        &crate::hints::render(
+            nn,
+            &[
+                "Read the TODO(lesson) comment in src/lib.rs: it says what is missing.",
+                &format!("The test in tests/{stem}.rs says what the finished code must do."),
+            ],
         ),
     )?;
     let lib = |body: &str, todo: &str| {
@@ -120,7 +127,9 @@ hints = [
         &format!(
             "# {nn}. {title}\n\nWhat this lesson teaches, and why it matters.\n\n\
              ```rust\n{{{{#include ../exercises/{name}/src/lib.rs:answer}}}}\n```\n\n\
-             Fix it, then run `cargo xtask check {nn}`.\n"
+             Fix it, then run `cargo xtask check {nn}`.\n\n\
+             {{{{#include ../exercises/{name}/{hints}}}}}\n",
+            hints = crate::hints::FILE
         ),
     )?;
     add_to_summary(root, name, nn, title)?;

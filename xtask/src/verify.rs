@@ -96,9 +96,19 @@ pub fn verify(course: &Course, names: &[String], with_book: bool, verbose: bool)
                 );
             }
         }
-        progress("building the book");
-        match book::build_quiet(&course.root) {
-            Ok(out) => f.ok(&format!("the book builds ({})", course.rel(&out))),
+        progress("building and checking the book");
+        match book::build_with(course, true) {
+            Ok(built) if built.problems.is_empty() => f.ok(&format!(
+                "the book builds from the course as shipped ({}): every include and anchor \
+                 exists, mdBook warns about nothing, every listing renders in a code block, \
+                 every image exists",
+                course.rel(&built.out)
+            )),
+            Ok(built) => {
+                for p in &built.problems {
+                    f.fail("the book", p.clone());
+                }
+            }
             Err(e) => f.fail("the book builds", e.to_string()),
         }
         if !f.problems.is_empty() {
@@ -183,8 +193,29 @@ fn verify_lesson(course: &Course, lesson: &Lesson, verbose: bool) -> Result<Vec<
     // Metadata.
     let meta = &lesson.meta;
     let mut meta_problems = Vec::new();
-    if meta.hints.is_empty() {
-        meta_problems.push("no hints".to_string());
+    let hints_file = lesson.dir.join(crate::hints::FILE);
+    if !hints_file.is_file() {
+        meta_problems.push(format!(
+            "no {} (the hints live there: the page includes it, `hint` reads it{})",
+            course.rel(&hints_file),
+            if meta.hints.is_empty() {
+                String::new()
+            } else {
+                "; `python3 xtask/scripts/hints-to-file.py` moves them out of Cargo.toml".into()
+            }
+        ));
+    } else if meta.hints.is_empty() {
+        meta_problems.push(format!(
+            "{} has no hints (<details><summary>Hint 1</summary> ... </details>)",
+            course.rel(&hints_file)
+        ));
+    } else if page.is_file() && !book::page_includes_hints(course, lesson) {
+        meta_problems.push(format!(
+            "{} does not show the hints: add {{{{#include ../exercises/{}/{}}}}}",
+            course.rel(&page),
+            lesson.name,
+            crate::hints::FILE
+        ));
     }
     if meta.expected_failures.is_empty() {
         meta_problems

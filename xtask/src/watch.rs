@@ -114,13 +114,20 @@ pub fn watch(course: &Course, lesson: &Lesson, force_poll: bool, verbose: bool) 
         }
     });
     let mut rerun = true;
+    // The solution diff and WHY.md are shown at the first pass, not after every save.
+    let mut pass_shown = false;
     loop {
         if rerun {
             if ui::interactive() {
                 anstream::print!("\x1b[2J\x1b[3J\x1b[H");
             }
-            if let Err(e) = check::check(course, lesson, CheckOptions { verbose }) {
-                anstream::println!("{} {e}", paint(WARN, "error:"));
+            let options = CheckOptions {
+                verbose,
+                pass_shown_before: pass_shown,
+            };
+            match check::check(course, lesson, options) {
+                Ok(passed) => pass_shown |= passed,
+                Err(e) => anstream::println!("{} {e}", paint(WARN, "error:")),
             }
             anstream::println!();
             anstream::println!(

@@ -152,6 +152,10 @@ fn a_failing_lesson_shows_each_check_the_first_failure_and_what_to_do_next() {
     );
     let (_, list) = c.xtask(&["list"]);
     assert!(list.contains("01  ~ in progress"), "{list}");
+    assert!(
+        list.contains("(\"in progress\": your files changed"),
+        "{list}"
+    );
     // A wrong answer that passes one test shows the snapshot diff.
     c.write(
         "exercises/lesson-01-adding/src/lib.rs",
@@ -200,6 +204,92 @@ fn a_solved_lesson_passes_and_shows_the_solution_and_why() {
         list.contains("01  ✓ passed") && list.contains("1/2 lessons passed"),
         "{list}"
     );
+    assert!(
+        !list.contains("in progress"),
+        "no legend for a state nobody is in: {list}"
+    );
+}
+
+#[test]
+fn a_pass_spelled_differently_shows_the_difference_from_the_solution() {
+    let c = Course::new();
+    let lib = "exercises/lesson-01-adding/src/lib.rs";
+    c.write(
+        lib,
+        &c.read(lib).replace(
+            "    // TODO(lesson): add them.\n    let _ = (a, b);\n    0\n",
+            "    b + a\n",
+        ),
+    );
+    let (code, out) = c.xtask(&["check", "01"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("- yours (exercises/lesson-01-adding/src/lib.rs)")
+            && out.contains("+ the course's (solutions/lesson-01-adding/src/lib.rs)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("-     b + a") && out.contains("+     a + b"),
+        "the diff: {out}"
+    );
+    let diff_at = out.find("+     a + b").unwrap();
+    let why_at = out.find("Addition is what `+` does.").unwrap();
+    assert!(diff_at < why_at, "the diff, then WHY.md: {out}");
+}
+
+#[test]
+fn watch_shows_the_solution_and_why_once() {
+    use std::io::Write;
+    let c = Course::new();
+    c.solve("lesson-01-adding");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .arg("--root")
+        .arg(c.dir.path())
+        .args(["--color", "never", "watch", "01", "--poll"])
+        .env("CARGO_TARGET_DIR", shared_target("fixture-target"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Enter re-checks (as a save would), then q quits.
+    child.stdin.take().unwrap().write_all(b"\nq\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert_eq!(text.matches("Lesson 01 passed").count(), 2, "{text}");
+    assert_eq!(
+        text.matches("Addition is what `+` does.").count(),
+        1,
+        "WHY.md once: {text}"
+    );
+    assert!(text.contains("were shown at the first pass"), "{text}");
+}
+
+#[test]
+fn the_book_shows_the_exercises_as_shipped_and_the_hints_file() {
+    let c = Course::new();
+    c.write(
+        "exercises/lesson-01-adding/src/lib.rs",
+        "// ANCHOR: add\npub fn add(a: u32, b: u32) -> u32 {\n    my_own_answer(a, b)\n}\n// ANCHOR_END: add\n",
+    );
+    let (code, out) = c.xtask(&["book"]);
+    assert_eq!(code, 0, "{out}");
+    let html = c.read("target/book/lesson-01-adding.html");
+    assert!(
+        html.contains("TODO(lesson): add them") && !html.contains("my_own_answer"),
+        "the block shows the shipped code: {html}"
+    );
+    assert!(
+        html.contains("<summary>Hint 2</summary>") && html.contains("It should be a plus."),
+        "the page shows hints.md: {html}"
+    );
+    // `hint` reads the same file.
+    c.write(
+        "exercises/lesson-01-adding/hints.md",
+        "<details>\n<summary>Hint 1</summary>\n\nA changed hint.\n</details>\n",
+    );
+    let (_, out) = c.xtask(&["hint", "01"]);
+    assert!(out.contains("1/1 A changed hint."), "{out}");
 }
 
 #[test]
@@ -221,6 +311,11 @@ fn a_tampered_snapshot_never_passes() {
     assert!(out.contains(&format!("git checkout -- {snap}")), "{out}");
     assert!(out.contains("cargo xtask reset 01"), "{out}");
     assert!(out.contains("does not count as passed"), "{out}");
+    let next = out.lines().find(|l| l.starts_with("Next:")).unwrap_or("");
+    assert!(
+        next.starts_with("Next: restore them with git checkout -- ") && next.contains(snap),
+        "the one-file restore comes first: {out}"
+    );
     // grade ignores the tampering: it runs the shipped tests on the learner's code.
     let (code, json) = c.xtask(&["grade", "--format", "json", "01"]);
     assert_eq!(code, 1, "{json}");
@@ -242,6 +337,11 @@ fn a_hanging_test_is_stopped_at_the_time_limit_and_explained() {
     assert!(out.contains("still running after 3 s"), "{out}");
     assert!(
         out.contains("a task waiting for something that never comes"),
+        "{out}"
+    );
+    let words = out.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        words.contains("time is virtual: the clock only moves when every task waits"),
         "{out}"
     );
     assert!(out.contains("waiting::then_the_rest (not run)"), "{out}");
@@ -411,9 +511,13 @@ fn verify_names_the_lesson_and_the_reason() {
             "expected_failures = [\"waiting::the_answer_arrives\", \"waiting::then_the_rest\"]",
         ),
     );
+    // The page also lost its hints, names an anchor that does not exist (outside a ```rust
+    // block, which the page lint does not read) and has an unclosed HTML tag.
     c.write(
         "lessons/lesson-02-waiting.md",
-        "# 02\n\n```rust\nfn pasted() {}\n```\n",
+        "# 02\n\n```rust\nfn pasted() {}\n```\n\n\
+         ```text\n{{#include ../exercises/lesson-02-waiting/src/lib.rs:gone}}\n```\n\n\
+         A stray <u64> tag.\n",
     );
     let (code, out) = c.xtask(&["verify", "02"]);
     assert_eq!(code, 1, "{out}");
@@ -424,6 +528,18 @@ fn verify_names_the_lesson_and_the_reason() {
     assert!(out.contains("lock: out of date for Cargo.toml"), "{out}");
     assert!(out.contains("lessons/lesson-02-waiting.md:3"), "{out}");
     assert!(out.contains("pasted"), "{out}");
+    assert!(
+        out.contains("lessons/lesson-02-waiting.md does not show the hints"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "lessons/lesson-02-waiting.md: {{#include ../exercises/lesson-02-waiting/src/lib.rs:gone}} \
+             names the anchor `gone`, but ../exercises/lesson-02-waiting/src/lib.rs has no `ANCHOR: gone`"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("unclosed HTML tag `<u64>`"), "{out}");
 }
 
 #[test]
