@@ -61,6 +61,8 @@ use crate::task::record::Parker;
 use crate::task::state::WaitReason;
 use crate::wait::{Selector, Waiter};
 use std::cell::Cell;
+use std::marker::PhantomData;
+use std::sync::Arc;
 
 /// Selects over channel operations; see the [module documentation](mod@crate::select) for the
 /// arms, the semantics, and a side-by-side with Go.
@@ -300,22 +302,44 @@ impl<T, S: SelectSend<T>> SelectSend<T> for Option<S> {
 }
 
 /// A `recv(rx)` arm. Not public API.
+///
+/// A switched-off arm (a `None` endpoint) waits on a channel of its own that nobody can send
+/// on, so the select's hot path has no extra branch for it.
 #[doc(hidden)]
 pub struct RecvArm<'a, T> {
-    /// `None`: a switched-off arm (a `None` endpoint), never ready, never queued.
-    chan: Option<&'a Chan<T>>,
+    /// The channel: borrowed for `'a` from the caller's receiver, or owned by `off`.
+    chan: *const Chan<T>,
+    /// The never-ready channel of a switched-off arm.
+    _off: Option<Receiver<T>>,
     node: Waiter<T>,
     chosen: Cell<bool>,
+    _borrow: PhantomData<&'a Chan<T>>,
 }
 
 impl<'a, T> RecvArm<'a, T> {
     /// Builds the arm.
     pub fn new(rx: &'a (impl SelectRecv<T> + ?Sized)) -> Self {
+        let (chan, off) = match rx.receiver() {
+            Some(rx) => (Arc::as_ptr(&rx.chan), None),
+            None => {
+                let never = crate::chan::never();
+                (Arc::as_ptr(&never.chan), Some(never))
+            }
+        };
         RecvArm {
-            chan: rx.receiver().map(|rx| &*rx.chan),
+            chan,
+            _off: off,
             node: Waiter::new(None),
             chosen: Cell::new(false),
+            _borrow: PhantomData,
         }
+    }
+
+    #[inline(always)]
+    fn chan(&self) -> &Chan<T> {
+        // SAFETY: `chan` points into a receiver borrowed for `'a` (which outlives `self`) or
+        // into `self.off`'s `Arc`, whose allocation does not move when `self` does.
+        unsafe { &*self.chan }
     }
     /// Whether `select` picked this arm.
     pub fn chosen(&self) -> bool {
@@ -331,26 +355,19 @@ impl<'a, T> RecvArm<'a, T> {
 
 // SAFETY: lock/unlock/lock_addr all refer to the channel's one lock; the node is linked only by
 // `enqueue` (under the lock) and unlinked by wakers or `dequeue` (under the lock).
-// A switched-off arm has lock address 0, which `lock_all`/`unlock_all` skip, and is never
-// ready nor queued.
 unsafe impl<T> Arm for RecvArm<'_, T> {
     fn lock_addr(&self) -> usize {
-        self.chan.map_or(0, |c| c.state.addr())
+        self.chan().state.addr()
     }
     fn lock(&self) {
-        if let Some(c) = self.chan {
-            c.state.lock();
-        }
+        self.chan().state.lock();
     }
     fn unlock(&self) {
-        if let Some(c) = self.chan {
-            c.state.unlock();
-        }
+        self.chan().state.unlock();
     }
     unsafe fn poll(&self) -> Option<Wake> {
-        let chan = self.chan?;
         // SAFETY: the caller holds the lock.
-        let st = unsafe { chan.state.get() };
+        let st = unsafe { self.chan().state.get() };
         // SAFETY: lock held.
         let (value, wake) = unsafe { Chan::poll_recv(st) }?;
         match value {
@@ -361,39 +378,55 @@ unsafe impl<T> Arm for RecvArm<'_, T> {
         Some(Wake(wake))
     }
     unsafe fn enqueue(&self, sel: &SelectCtx, index: usize) {
-        let Some(chan) = self.chan else { return };
         self.node.prepare(&sel.0, index);
         // SAFETY: lock held (caller); the node lives in `self`, which `select` borrows until
         // every node is dequeued.
-        unsafe { chan.state.get().recvq.push_back(&self.node) };
+        unsafe { self.chan().state.get().recvq.push_back(&self.node) };
     }
     fn dequeue(&self) {
-        if let Some(chan) = self.chan {
-            chan.unlink(&self.node, true);
-        }
+        self.chan().unlink(&self.node, true);
     }
     fn set_chosen(&self) {
         self.chosen.set(true);
     }
 }
 
-/// A `send(tx, value)` arm. Not public API.
+/// A `send(tx, value)` arm. Not public API. A switched-off arm offers its value to a
+/// rendezvous channel of its own whose receiver never receives.
 #[doc(hidden)]
 pub struct SendArm<'a, T> {
-    /// `None`: a switched-off arm (a `None` endpoint), never ready, never queued.
-    chan: Option<&'a Chan<T>>,
+    /// The channel: borrowed for `'a` from the caller's sender, or owned by `off`.
+    chan: *const Chan<T>,
+    /// The never-ready channel of a switched-off arm (both ends, so it stays connected).
+    _off: Option<(Sender<T>, Receiver<T>)>,
     node: Waiter<T>,
     chosen: Cell<bool>,
+    _borrow: PhantomData<&'a Chan<T>>,
 }
 
 impl<'a, T> SendArm<'a, T> {
     /// Builds the arm; the value is offered to the channel.
     pub fn new(tx: &'a (impl SelectSend<T> + ?Sized), value: T) -> Self {
+        let (chan, off) = match tx.sender() {
+            Some(tx) => (Arc::as_ptr(&tx.chan), None),
+            None => {
+                let pair = crate::chan::bounded(0);
+                (Arc::as_ptr(&pair.0.chan), Some(pair))
+            }
+        };
         SendArm {
-            chan: tx.sender().map(|tx| &*tx.chan),
+            chan,
+            _off: off,
             node: Waiter::new(Some(value)),
             chosen: Cell::new(false),
+            _borrow: PhantomData,
         }
+    }
+
+    #[inline(always)]
+    fn chan(&self) -> &Chan<T> {
+        // SAFETY: as in `RecvArm::chan`.
+        unsafe { &*self.chan }
     }
     /// Whether `select` picked this arm.
     pub fn chosen(&self) -> bool {
@@ -414,20 +447,16 @@ impl<'a, T> SendArm<'a, T> {
 // SAFETY: as for `RecvArm`.
 unsafe impl<T> Arm for SendArm<'_, T> {
     fn lock_addr(&self) -> usize {
-        self.chan.map_or(0, |c| c.state.addr())
+        self.chan().state.addr()
     }
     fn lock(&self) {
-        if let Some(c) = self.chan {
-            c.state.lock();
-        }
+        self.chan().state.lock();
     }
     fn unlock(&self) {
-        if let Some(c) = self.chan {
-            c.state.unlock();
-        }
+        self.chan().state.unlock();
     }
     unsafe fn poll(&self) -> Option<Wake> {
-        let chan = self.chan?;
+        let chan = self.chan();
         // SAFETY: the node is not linked during polling: it is ours alone.
         let value = unsafe { self.node.take() }?;
         // SAFETY: the caller holds the lock.
@@ -448,15 +477,12 @@ unsafe impl<T> Arm for SendArm<'_, T> {
         }
     }
     unsafe fn enqueue(&self, sel: &SelectCtx, index: usize) {
-        let Some(chan) = self.chan else { return };
         self.node.prepare(&sel.0, index);
         // SAFETY: as for `RecvArm::enqueue`.
-        unsafe { chan.state.get().sendq.push_back(&self.node) };
+        unsafe { self.chan().state.get().sendq.push_back(&self.node) };
     }
     fn dequeue(&self) {
-        if let Some(chan) = self.chan {
-            chan.unlink(&self.node, false);
-        }
+        self.chan().unlink(&self.node, false);
     }
     fn set_chosen(&self) {
         self.chosen.set(true);
@@ -672,9 +698,10 @@ fn run(arms: &[&dyn Arm], poll_order: &[usize], lock_order: &[usize], has_defaul
     // among several arms on one channel, the one a waker finds first is a random one too.
     let sel = SelectCtx(Selector::new(current_parker()));
     for &i in poll_order {
-        // SAFETY: locks held; each node is unlinked; `sel` lives until `Dequeue` below has
-        // taken every node off its queue.
-        unsafe { arms[i].enqueue(&sel, i) };
+        // SAFETY: `poll_order` is a permutation of `0..arms.len()` (both callers build it so),
+        // so `i` is in bounds. Locks held; each node is unlinked; `sel` lives until `Dequeue`
+        // below has taken every node off its queue.
+        unsafe { arms.get_unchecked(i).enqueue(&sel, i) };
     }
     unlock_all(arms, lock_order);
     let dequeue = Dequeue { arms, sel: &sel };

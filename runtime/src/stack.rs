@@ -467,6 +467,8 @@ pub struct Stack {
     lo: usize,
     /// Usable bytes above the guard page (a multiple of the page size).
     len: usize,
+    /// Bytes of guard below the stack (kept here, so `bottom` is one addition).
+    guard_len: u32,
     /// Whether the stack came from the pool (and goes back to it) or owns its mapping.
     pooled: bool,
 }
@@ -491,6 +493,7 @@ impl Stack {
         Ok(Stack {
             lo,
             len,
+            guard_len: page as u32,
             pooled: false,
         })
     }
@@ -511,6 +514,7 @@ impl Stack {
         Stack {
             lo,
             len,
+            guard_len: pool_guard() as u32,
             pooled: true,
         }
     }
@@ -524,12 +528,7 @@ impl Stack {
     /// The lowest usable byte, just above the guard (one page for a standalone stack,
     /// [`POOL_GUARD_PAGES`] for a pooled one).
     pub fn bottom(&self) -> usize {
-        self.lo
-            + if self.pooled {
-                pool_guard()
-            } else {
-                page_size()
-            }
+        self.lo + self.guard_len as usize
     }
 
     /// Usable bytes between [`bottom`](Self::bottom) and [`top`](Self::top), guard excluded.

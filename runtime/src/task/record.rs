@@ -87,6 +87,8 @@ struct SlotVtable {
     run: unsafe fn(*mut Slot),
     drop_closure: unsafe fn(*mut Slot),
     drop_value: unsafe fn(*mut Slot),
+    /// Whether dropping the value runs any code (`mem::needs_drop`).
+    value_needs_drop: bool,
 }
 
 struct VtableFor<F, T>(PhantomData<(F, T)>);
@@ -96,6 +98,7 @@ impl<F: FnOnce() -> T, T> VtableFor<F, T> {
         run: Self::run,
         drop_closure: Self::drop_closure,
         drop_value: Self::drop_value,
+        value_needs_drop: std::mem::needs_drop::<T>(),
     };
 
     /// # Safety
@@ -323,17 +326,30 @@ impl Header {
     /// A destructor that panics here would unwind into the task's `extern "C"` entry (or a
     /// `JoinHandle`'s drop); like std for a thread's result, the process is aborted with a
     /// message saying so.
+    #[inline]
     fn drop_outcome(&self) {
+        // SAFETY: called by whichever of the finishing task and the JoinHandle's drop came
+        // second (see `complete`), so the outcome is published and nobody else reads it.
+        let panic = unsafe { (*self.panic.get()).take() };
+        let value = self
+            .slot_state
+            .compare_exchange(SLOT_VALUE, SLOT_EMPTY, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok();
+        // The common case, a value without a destructor and no panic, runs no code at all.
+        if panic.is_some() || value && self.vtable.value_needs_drop {
+            self.drop_outcome_now(panic, value);
+        }
+    }
+
+    /// Drops a panic payload and/or the value (the slot was just emptied if `value`), aborting
+    /// like std if a destructor panics.
+    #[cold]
+    #[inline(never)]
+    fn drop_outcome_now(&self, panic: Option<Box<dyn Any + Send>>, value: bool) {
         let dropped = catch_unwind(AssertUnwindSafe(|| {
-            // SAFETY: called by whichever of the finishing task and the JoinHandle's drop came
-            // second (see `complete`), so the outcome is published and nobody else reads it.
-            drop(unsafe { (*self.panic.get()).take() });
-            if self
-                .slot_state
-                .compare_exchange(SLOT_VALUE, SLOT_EMPTY, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
-            {
-                // SAFETY: the slot held the value; we just emptied it.
+            drop(panic);
+            if value {
+                // SAFETY: the slot held the value; the caller emptied it, so it is ours.
                 unsafe { (self.vtable.drop_value)(self.slot.get()) };
             }
         }));
