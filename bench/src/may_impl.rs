@@ -57,8 +57,10 @@ fn on_runtime(job: &Job, body: impl FnOnce() -> Results + Send + 'static) -> Res
     go(body).join().expect("the workload panicked")
 }
 
-/// Spawns a coroutine, or stops the process with the reason when may cannot make its stack
-/// (past about 32,700 live coroutines each guard page's `mprotect` fails with ENOMEM).
+/// Spawns a coroutine, or stops the process with the reason when may reports an error. Past
+/// about 32,700 live coroutines may does not report one: its stack allocator (crate
+/// `generator`) panics with "failed to alloc sys stack ... Cannot allocate memory" when the
+/// guard page's mapping is refused, and the harness quotes that panic.
 fn go<F, T>(f: F) -> JoinHandle<T>
 where
     F: FnOnce() -> T + Send + 'static,

@@ -78,6 +78,8 @@ impl Runner {
     fn command(&self, workload: &str, n: u64, workers: Option<usize>, sweep: bool) -> Command {
         let mut cmd = Command::new(&self.program);
         cmd.args(&self.prefix);
+        // A panic's message, not a backtrace, is what the failure note quotes.
+        cmd.env("RUST_BACKTRACE", "0");
         cmd.arg("--n").arg(n.to_string());
         if let Some(w) = workers {
             cmd.arg("--workers").arg(w.to_string());
@@ -358,8 +360,19 @@ fn short_reason(why: &str) -> String {
         .find_map(|l| l.strip_prefix("goro-bench: "))
         .map(str::to_string)
         .or_else(|| {
-            let at = stderr.iter().position(|l| l.contains("panicked at"))?;
-            stderr.get(at + 1).map(|m| format!("panicked: {m}"))
+            // The root cause of a cascade: the first panic message that is not itself about
+            // another task's panic.
+            let messages: Vec<&str> = stderr
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| l.contains("panicked at"))
+                .filter_map(|(i, _)| stderr.get(i + 1).copied())
+                .collect();
+            let root = messages
+                .iter()
+                .find(|m| !m.contains("panicked"))
+                .or(messages.first())?;
+            Some(format!("panicked: {root}"))
         })
         .or_else(|| {
             stderr
@@ -458,7 +471,8 @@ fn run_child(cmd: &mut Command, limit: Duration) -> Result<ChildResult, String> 
     let wall = start.elapsed();
     let stdout = out_reader.join().unwrap_or_default();
     let stderr = err_reader.join().unwrap_or_default();
-    let tail = tail_lines(&stderr, 12);
+    // Enough lines that a cascade of panics (skynet's tree) still shows the first one.
+    let tail = tail_lines(&stderr, 40);
 
     if timed_out {
         return Err(format!(
