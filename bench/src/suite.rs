@@ -471,7 +471,6 @@ fn run_child(cmd: &mut Command, limit: Duration) -> Result<ChildResult, String> 
     let wall = start.elapsed();
     let stdout = out_reader.join().unwrap_or_default();
     let stderr = err_reader.join().unwrap_or_default();
-    // Enough lines that a cascade of panics (skynet's tree) still shows the first one.
     let tail = tail_lines(&stderr, 40);
 
     if timed_out {
@@ -512,13 +511,23 @@ fn timeval(t: libc::timeval) -> Duration {
     Duration::from_secs(t.tv_sec.max(0) as u64) + Duration::from_micros(t.tv_usec.max(0) as u64)
 }
 
+/// The first and last `n / 2` lines of a child's stderr (all of it when short): the first
+/// panic of a cascade is at the top, the harness's own last word at the bottom.
 fn tail_lines(s: &str, n: usize) -> String {
     let lines: Vec<&str> = s.lines().collect();
     if lines.is_empty() {
         return String::new();
     }
-    let start = lines.len().saturating_sub(n);
-    format!("\n  stderr:\n    {}", lines[start..].join("\n    "))
+    let shown = if lines.len() <= n {
+        lines.join("\n    ")
+    } else {
+        format!(
+            "{}\n    ...\n    {}",
+            lines[..n / 2].join("\n    "),
+            lines[lines.len() - n / 2..].join("\n    ")
+        )
+    };
+    format!("\n  stderr:\n    {shown}")
 }
 
 /// Where the Go twin sources live.
@@ -657,6 +666,17 @@ mod tests {
             short_reason("stopped after the 30 s time limit. Command: \"x\""),
             "stopped after the 30 s time limit"
         );
+    }
+
+    #[test]
+    fn long_stderr_keeps_its_first_and_last_lines() {
+        let s: String = (0..100).map(|i| format!("line {i}\n")).collect();
+        let t = tail_lines(&s, 4);
+        assert_eq!(
+            t,
+            "\n  stderr:\n    line 0\n    line 1\n    ...\n    line 98\n    line 99"
+        );
+        assert_eq!(tail_lines("a\nb", 4), "\n  stderr:\n    a\n    b");
     }
 
     #[test]
