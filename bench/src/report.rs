@@ -645,13 +645,12 @@ pub fn svg_ratios(saved: &Saved, title: &str) -> String {
     let _ = writeln!(s, r##"<rect width="100%" height="100%" fill="white"/>"##);
     let _ = writeln!(
         s,
-        r##"<text x="{}" y="22" font-size="15" font-weight="bold">{}</text>"##,
-        LEFT,
+        r##"<text x="20" y="22" font-size="15" font-weight="bold">{}</text>"##,
         escape(title)
     );
     let _ = writeln!(
         s,
-        r##"<text x="{LEFT}" y="40" fill="#555">time or bytes relative to Go, log scale: bar at the median run, whisker over all runs; left of Go is better</text>"##
+        r##"<text x="20" y="40" fill="#555">time or bytes relative to Go, log scale: bar at the median run, whisker over all runs; left of Go is better</text>"##
     );
     let mut e = lo as i32;
     while e as f64 <= hi {
