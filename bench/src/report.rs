@@ -312,7 +312,7 @@ fn target_text(t: Target) -> String {
 }
 
 /// Column headers of a system.
-fn head(s: System) -> &'static str {
+fn head_name(s: System) -> &'static str {
     match s {
         System::Go => "Go",
         System::Threads => "threads",
@@ -352,7 +352,7 @@ fn render_text(out: &mut String, head: &[String], rows: &[Vec<String>], left: us
 /// per-run ratios and their range), target, verdict.
 fn table(title: &str, rows: &[Row], systems: &[System]) -> (Vec<String>, Vec<Vec<String>>) {
     let mut h = vec![title.to_string(), "unit".into()];
-    h.extend(systems.iter().map(|s| head(*s).to_string()));
+    h.extend(systems.iter().map(|s| head_name(*s).to_string()));
     h.extend(["goro/Go".into(), "range".into(), "target".into(), "".into()]);
     let body = rows
         .iter()
@@ -428,7 +428,7 @@ fn peer_table(t: &Tables) -> (Vec<String>, Vec<Vec<String>>) {
         .filter(|s| *s != System::Go)
         .collect();
     let mut h = vec!["workload".to_string()];
-    h.extend(others.iter().map(|s| format!("{} / Go", head(*s))));
+    h.extend(others.iter().map(|s| format!("{} / Go", head_name(*s))));
     let body = t
         .main
         .iter()
@@ -520,54 +520,48 @@ pub fn markdown_table(saved: &Saved) -> String {
     out
 }
 
-/// The sweep table: one row per workload and worker count.
+/// The sweep table: one row per workload and worker count, every system that took part, and
+/// each system's speedup over its own time at the smallest worker count.
 pub fn sweep_table(header: &str, records: &[Record]) -> String {
-    let mut by: BTreeMap<(String, u64), [Option<f64>; 2]> = BTreeMap::new();
+    let n = System::ALL.len();
+    let mut by: BTreeMap<(String, u64), Vec<Option<f64>>> = BTreeMap::new();
     let mut units: BTreeMap<String, String> = BTreeMap::new();
+    let mut present = vec![false; n];
     for r in records.iter().filter(|r| !is_per_child(r)) {
-        let Some(w) = r.workers else { continue };
-        let slot = match r.system.as_str() {
-            "goro" => 0,
-            "go" => 1,
-            _ => continue,
+        let (Some(w), Some(sys)) = (r.workers, System::from_name(&r.system)) else {
+            continue;
         };
-        by.entry((r.workload.clone(), w)).or_default()[slot] = Some(r.value);
+        by.entry((r.workload.clone(), w))
+            .or_insert_with(|| vec![None; n])[slot(sys)] = Some(r.value);
+        present[slot(sys)] = true;
         units.insert(r.workload.clone(), r.unit.clone());
     }
+    let systems: Vec<System> = System::ALL
+        .into_iter()
+        .filter(|s| present[slot(*s)])
+        .collect();
     let mut rows = Vec::new();
-    let mut base: BTreeMap<String, [Option<f64>; 2]> = BTreeMap::new();
+    let mut base: BTreeMap<String, Vec<Option<f64>>> = BTreeMap::new();
     for ((metric, w), v) in &by {
-        let b = base.entry(metric.clone()).or_insert(*v);
-        let speedup = |i: usize| match (b[i], v[i]) {
+        let b = base.entry(metric.clone()).or_insert_with(|| v.clone());
+        let mut row = vec![metric.clone(), units[metric].clone(), w.to_string()];
+        row.extend(systems.iter().map(|s| opt(v[slot(*s)])));
+        let (g, go) = (v[slot(System::Goro)], v[slot(System::Go)]);
+        row.push(ratio_text(match (g, go) {
+            (Some(g), Some(go)) if go > 0.0 => Some(g / go),
+            _ => None,
+        }));
+        row.extend(systems.iter().map(|s| match (b[slot(*s)], v[slot(*s)]) {
             (Some(b), Some(x)) if x > 0.0 => format!("{:.2}x", b / x),
             _ => "-".into(),
-        };
-        rows.push(vec![
-            metric.clone(),
-            units[metric].clone(),
-            w.to_string(),
-            opt(v[0]),
-            opt(v[1]),
-            ratio_text(match (v[0], v[1]) {
-                (Some(g), Some(go)) if go > 0.0 => Some(g / go),
-                _ => None,
-            }),
-            speedup(0),
-            speedup(1),
-        ]);
+        }));
+        rows.push(row);
     }
     let mut out = format!("{header}\n\n");
-    let head = [
-        "workload",
-        "unit",
-        "workers",
-        "goro",
-        "Go",
-        "goro/Go",
-        "goro speedup",
-        "Go speedup",
-    ]
-    .map(String::from);
+    let mut head: Vec<String> = ["workload", "unit", "workers"].map(String::from).to_vec();
+    head.extend(systems.iter().map(|s| head_name(*s).to_string()));
+    head.push("goro/Go".into());
+    head.extend(systems.iter().map(|s| format!("{} speedup", head_name(*s))));
     render_text(&mut out, &head, &rows, 2);
     out
 }
@@ -691,7 +685,7 @@ pub fn svg_ratios(saved: &Saved, title: &str) -> String {
         );
         for (j, sys) in systems.iter().enumerate() {
             let by = y + BAR * j as f64;
-            let who = head(*sys);
+            let who = head_name(*sys);
             if let Cell::Failed(why) = &r.cells[slot(*sys)] {
                 let _ = writeln!(
                     s,
@@ -752,7 +746,10 @@ pub fn svg_ratios(saved: &Saved, title: &str) -> String {
             );
         }
     }
-    let mut legend: Vec<(&str, &str)> = systems.iter().map(|s| (colour(*s), head(*s))).collect();
+    let mut legend: Vec<(&str, &str)> = systems
+        .iter()
+        .map(|s| (colour(*s), head_name(*s)))
+        .collect();
     legend.push(("#e69f00", "goro's target"));
     for (i, (color, label)) in legend.iter().enumerate() {
         let lx = LEFT + 150.0 * (i % 4) as f64;
@@ -1087,6 +1084,15 @@ mod tests {
         assert_eq!(svg.matches("<circle").count(), 6);
         let table = sweep_table("h", &records);
         assert!(table.contains("1.90x"), "{table}"); // goro: 800 / 420
+        assert!(!table.contains("tokio-mt"), "{table}");
+        for (w, v) in [(1, 1000.0), (2, 400.0)] {
+            let mut r = rec("skynet", "tokio-mt", v, "ms");
+            r.workers = Some(w);
+            records.push(r);
+        }
+        let table = sweep_table("h", &records);
+        assert!(table.contains("tokio-mt speedup"), "{table}");
+        assert!(table.contains("2.50x"), "{table}"); // tokio-mt: 1000 / 400
     }
 
     #[test]

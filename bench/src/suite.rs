@@ -182,8 +182,13 @@ pub fn run(opts: &Options) -> Result<(), String> {
         None => vec![None],
     };
     for w in opts.workloads() {
-        for &workers in &worker_counts {
-            let workers = w.fixed_workers.or(workers);
+        // A workload with a fixed worker count (yield) runs once, not once per count.
+        let mut counts: Vec<Option<usize>> = worker_counts
+            .iter()
+            .map(|&c| w.fixed_workers.or(c))
+            .collect();
+        counts.dedup();
+        for workers in counts {
             for run in 1..=opts.runs() {
                 let mut line = format!("[{}] run {run}/{}:", w.name, opts.runs());
                 if let (Some(n), true) = (workers, opts.workers.is_some()) {
@@ -310,10 +315,10 @@ pub fn run(opts: &Options) -> Result<(), String> {
         if opts.workers.is_some() {
             print!("{}", crate::report::sweep_table(&header, &saved.records));
             for f in &saved.failed {
-                println!(
-                    "failed: {} on {} with {:?} workers: {}",
-                    f.workload, f.system, f.workers, f.reason
-                );
+                let with = f
+                    .workers
+                    .map_or(String::new(), |w| format!(" with {w} workers"));
+                println!("failed: {} on {}{with}: {}", f.workload, f.system, f.reason);
             }
         } else {
             print!("{}", crate::report::text_table(&header, &saved));
