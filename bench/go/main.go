@@ -44,6 +44,8 @@ func main() {
 	switch name := flag.Arg(0); name {
 	case "spawn":
 		spawn(*n)
+	case "spawn-plain":
+		spawnPlain(*n)
 	case "yield":
 		yield(*n)
 	case "pingpong":
@@ -120,7 +122,7 @@ func memoryBytes() uint64 {
 	return total
 }
 
-// spawn: n goroutines that do nothing; wait for all of them.
+// spawn: n goroutines that each add their number to a shared sum; wait for all of them.
 func spawn(n uint64) {
 	var wg sync.WaitGroup
 	var sum atomic.Uint64
@@ -136,6 +138,19 @@ func spawn(n uint64) {
 	elapsed := time.Since(start)
 	check(sum.Load() == n*(n-1)/2, "spawn sum %d", sum.Load())
 	emit("spawn", perOp(elapsed, n), "ns/task")
+}
+
+// spawnPlain: the plain Go shape, n goroutines that only mark the wait group done.
+// Wait returning is the check: it returns only when every goroutine has run.
+func spawnPlain(n uint64) {
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := uint64(0); i < n; i++ {
+		wg.Add(1)
+		go func() { wg.Done() }()
+	}
+	wg.Wait()
+	emit("spawn-plain", perOp(time.Since(start), n), "ns/task")
 }
 
 // yield: two goroutines on one P yield to each other n times each.

@@ -14,6 +14,7 @@ pub fn run(name: &str, job: &Job) -> bool {
     let n = job.n;
     match name {
         "spawn" => on_runtime(job, move || spawn(n)),
+        "spawn-plain" => on_runtime(job, move || spawn_plain(n)),
         "yield" => on_runtime(job, move || yield_(n)),
         "pingpong" => on_runtime(job, move || goro_chan::pingpong(n)),
         "thread-ring" => on_runtime(job, move || goro_chan::thread_ring(n)),
@@ -74,6 +75,19 @@ fn spawn(n: u64) -> Results {
     let sum = tally.sum.load(Ordering::Relaxed);
     check(sum == n * (n - 1) / 2, || format!("spawn sum {sum}"));
     vec![("spawn", per_op_ns(elapsed, n), "ns/task")]
+}
+
+/// Go's plain shape: `wg.Add(1); go func() { wg.Done() }()`, then `wg.Wait()`. Returning
+/// from `wait` is the check: it returns only once every task has run.
+fn spawn_plain(n: u64) -> Results {
+    let wg: &'static goro::sync::WaitGroup = Box::leak(Box::new(goro::sync::WaitGroup::new()));
+    let start = Instant::now();
+    for _ in 0..n {
+        wg.add(1);
+        drop(goro::spawn(move || wg.done()));
+    }
+    wg.wait();
+    vec![("spawn-plain", per_op_ns(start.elapsed(), n), "ns/task")]
 }
 
 fn yield_(n: u64) -> Results {

@@ -1,4 +1,5 @@
-//! `goro-bench`: goro next to Go and OS threads, on the same machine, in the same run.
+//! `goro-bench`: goro next to Go, tokio, may and OS threads, on the same machine, in the same
+//! run.
 //!
 //! Normally started by `cargo xtask bench`, which builds this binary with whole-program
 //! optimisation (profile `bench-lto`) and runs `goro-bench suite ...`. The subcommands:
@@ -13,18 +14,20 @@
 mod goro_chan;
 mod goro_impl;
 mod json;
+mod may_impl;
 mod measure;
 mod report;
 mod spec;
 mod suite;
 mod threads;
+mod tokio_impl;
 
 use clap::{Parser, Subcommand};
 use spec::System;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-/// goro next to Go and OS threads, on the same machine, in the same run.
+/// goro next to Go, tokio, may and OS threads, on the same machine, in the same run.
 #[derive(Parser)]
 #[command(name = "goro-bench")]
 struct Cli {
@@ -38,13 +41,13 @@ enum Cmd {
     Suite(suite::Options),
     /// Run one workload once in this process and print its JSON result lines
     Run {
-        /// goro or threads (the Go twin is the program in bench/go/)
+        /// goro, tokio-mt, tokio-ct, may or threads (the Go twin is the program in bench/go/)
         #[arg(long, value_enum)]
         system: System,
         /// Problem size [default: the workload's --quick size]
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
         n: Option<u64>,
-        /// Worker threads for goro [default: one per CPU]
+        /// Worker threads for goro, tokio-mt and may [default: one per CPU]
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
         workers: Option<u64>,
         /// Add the worker count to each result line (used by the --workers sweep)
@@ -61,7 +64,7 @@ enum Cmd {
         /// Where to write the SVG
         output: PathBuf,
         /// Chart title
-        #[arg(long, default_value = "goro and OS threads relative to Go")]
+        #[arg(long, default_value = "goro and its peers relative to Go")]
         title: String,
     },
     /// Print the Markdown tables of a saved `--json` run (for the book's appendix)
@@ -73,9 +76,10 @@ enum Cmd {
     List,
 }
 
-/// Runs each workload on goro, on OS threads and, when `go` is on PATH, on the Go twins in
-/// bench/go/, each run in its own child process; prints medians, ratios to Go, peak memory and
-/// CPU time, and whether goro meets its targets.
+/// Runs each workload on goro, tokio (multi-thread and current-thread), may, OS threads and,
+/// when `go` is on PATH, on the Go twins in bench/go/, each run in its own child process,
+/// interleaved; prints medians, goro/Go ratios with their spread over the runs, peak memory
+/// and CPU time, and whether goro meets its targets (median and 4 of 5 runs).
 // This is `goro-bench suite`, parsed on its own so that its help and errors name the command
 // people type.
 #[derive(Parser)]
@@ -111,8 +115,8 @@ fn main() -> ExitCode {
             output,
             title,
         } => plot(&input, &output, &title),
-        Cmd::Markdown { input } => read_records(&input).map(|records| {
-            print!("{}", report::markdown_table(&records));
+        Cmd::Markdown { input } => read_saved(&input).map(|saved| {
+            print!("{}", report::markdown_table(&saved));
         }),
         Cmd::List => {
             list();
@@ -152,6 +156,8 @@ fn run_one(
     let ran = match system {
         System::Goro => goro_impl::run(name, &job),
         System::Threads => threads::run(name, &job),
+        System::TokioMt | System::TokioCt => tokio_impl::run(name, &job),
+        System::May => may_impl::run(name, &job),
         System::Go => {
             return Err(
                 "the Go twin is a separate program in bench/go/ (the suite builds and runs it)"
@@ -166,25 +172,31 @@ fn run_one(
     }
 }
 
-fn read_records(path: &Path) -> Result<Vec<json::Record>, String> {
+fn read_saved(path: &Path) -> Result<json::Saved, String> {
     let shown = path.display();
     let text = std::fs::read_to_string(path).map_err(|e| {
         format!("cannot read {shown}: {e} (save a run with `cargo xtask bench --json > {shown}`)")
     })?;
-    text.lines()
+    let mut saved = json::Saved::default();
+    for (i, l) in text
+        .lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| json::Record::parse(l).map_err(|e| format!("{shown}:{}: {e}", i + 1)))
-        .collect()
+    {
+        saved
+            .push_line(l)
+            .map_err(|e| format!("{shown}:{}: {e}", i + 1))?;
+    }
+    Ok(saved)
 }
 
 fn plot(input: &Path, output: &Path, title: &str) -> Result<(), String> {
-    let records = read_records(input)?;
+    let saved = read_saved(input)?;
     // A saved `--workers` sweep gets the scaling chart; a normal run the ratio chart.
-    let svg = if records.iter().any(|r| r.workers.is_some()) {
-        report::svg_sweep(&records, title)
+    let svg = if saved.records.iter().any(|r| r.workers.is_some()) {
+        report::svg_sweep(&saved.records, title)
     } else {
-        report::svg_ratios(&records, title)
+        report::svg_ratios(&saved, title)
     };
     std::fs::write(output, svg).map_err(|e| format!("cannot write {}: {e}", output.display()))?;
     eprintln!("goro-bench: wrote {}", output.display());

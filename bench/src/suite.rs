@@ -5,7 +5,7 @@
 //! `wait4`), a crashed or hung runtime must not take the harness down (each child has a
 //! time limit), and no run inherits another's warmed-up heap or stack pool.
 
-use crate::json::Record;
+use crate::json::{self, Failed, Record, Samples, Saved};
 use crate::spec::{self, CPU_SUFFIX, CPU_UNIT, PEAK_RSS_SUFFIX, PEAK_RSS_UNIT, System, Workload};
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 /// Options of `cargo xtask bench` (`goro-bench suite`).
 #[derive(Debug, Clone, PartialEq, clap::Args)]
 pub struct Options {
-    /// Print medians as JSON, one object per line: {"workload","system","value","unit"}
+    /// Print JSON, one object per line: medians {"workload","system","value","unit"}, then per-run samples, ratio spreads and failures (see bench/README.md)
     #[arg(long)]
     pub json: bool,
     /// Run only these workloads (repeat the flag or separate names with commas)
@@ -31,7 +31,7 @@ pub struct Options {
     /// Scaling sweep: run skynet and spawn (or --only) at each worker count, e.g. 1,2,4,8,16
     #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub workers: Option<Vec<u64>>,
-    /// Run only these systems (comma separated)
+    /// Run only these systems (comma separated) [default: all]
     #[arg(long, value_name = "LIST", value_delimiter = ',', value_enum)]
     pub systems: Vec<System>,
     /// Stop a child process that runs longer than this [default: 90, 30 with --quick]
@@ -78,6 +78,8 @@ impl Runner {
     fn command(&self, workload: &str, n: u64, workers: Option<usize>, sweep: bool) -> Command {
         let mut cmd = Command::new(&self.program);
         cmd.args(&self.prefix);
+        // A panic's message, not a backtrace, is what the failure note quotes.
+        cmd.env("RUST_BACKTRACE", "0");
         cmd.arg("--n").arg(n.to_string());
         if let Some(w) = workers {
             cmd.arg("--workers").arg(w.to_string());
@@ -124,12 +126,12 @@ pub fn run(opts: &Options) -> Result<(), String> {
         .map_err(|e| format!("cannot find goro-bench's own executable: {e}"))?;
     let want = |s: System| opts.systems.is_empty() || opts.systems.contains(&s);
     let mut runners = Vec::new();
-    for system in [System::Goro, System::Go, System::Threads] {
+    for system in System::ALL {
         if !want(system) {
             continue;
         }
-        if opts.workers.is_some() && system == System::Threads {
-            continue; // a worker count means nothing to OS threads
+        if opts.workers.is_some() && !system.takes_workers() {
+            continue; // a worker count means nothing to OS threads or tokio's current thread
         }
         match system {
             System::Go => match build_go_twin(&me) {
@@ -180,8 +182,13 @@ pub fn run(opts: &Options) -> Result<(), String> {
         None => vec![None],
     };
     for w in opts.workloads() {
-        for &workers in &worker_counts {
-            let workers = w.fixed_workers.or(workers);
+        // A workload with a fixed worker count (yield) runs once, not once per count.
+        let mut counts: Vec<Option<usize>> = worker_counts
+            .iter()
+            .map(|&c| w.fixed_workers.or(c))
+            .collect();
+        counts.dedup();
+        for workers in counts {
             for run in 1..=opts.runs() {
                 let mut line = format!("[{}] run {run}/{}:", w.name, opts.runs());
                 if let (Some(n), true) = (workers, opts.workers.is_some()) {
@@ -230,6 +237,7 @@ pub fn run(opts: &Options) -> Result<(), String> {
                         Err(why) => {
                             line.push_str(&format!(" {} FAILED", r.system));
                             eprintln!("goro-bench: {} on {} failed: {why}", w.name, r.system);
+                            let why = short_reason(&why);
                             failures.push(Failure {
                                 workload: w.name,
                                 system: r.system,
@@ -249,77 +257,138 @@ pub fn run(opts: &Options) -> Result<(), String> {
         started.elapsed().as_secs_f64()
     );
 
-    let medians: BTreeMap<Key, (String, f64)> = samples
-        .into_iter()
-        .map(|(k, (unit, mut v))| (k, (unit, median(&mut v))))
+    // Catalogue order (workload, then its peak RSS and CPU time), then system, then workers.
+    let mut keys: Vec<&Key> = samples.keys().collect();
+    keys.sort_by_key(|(metric, system, workers)| (metric_order(metric), *system, *workers));
+    let mut saved = Saved::default();
+    for key in keys {
+        let (metric, system, workers) = key;
+        let (unit, values) = &samples[key];
+        saved.records.push(Record {
+            workload: metric.clone(),
+            system: system.name().into(),
+            value: median(&mut values.clone()),
+            unit: unit.clone(),
+            workers: workers.map(|w| w as u64),
+        });
+        saved.samples.push(Samples {
+            kind: "samples".into(),
+            workload: metric.clone(),
+            system: system.name().into(),
+            unit: unit.clone(),
+            values: values.iter().map(|v| (v * 1e4).round() / 1e4).collect(),
+            workers: workers.map(|w| w as u64),
+        });
+    }
+    saved.failed = failures
+        .iter()
+        .map(|f| Failed {
+            kind: "failed".into(),
+            workload: f.workload.into(),
+            system: f.system.name().into(),
+            run: f.run as u64,
+            reason: f.why.clone(),
+            workers: f.workers.map(|w| w as u64),
+        })
         .collect();
 
     if opts.json {
-        // Catalogue order (workload, then its peak RSS), then system, then worker count.
-        let mut lines: Vec<_> = medians.iter().collect();
-        lines.sort_by_key(|((metric, system, workers), _)| {
-            (metric_order(metric), *system, *workers)
-        });
-        for ((metric, system, workers), (unit, value)) in lines {
-            let rec = Record {
-                workload: metric.clone(),
-                system: system.name().into(),
-                value: *value,
-                unit: unit.clone(),
-                workers: workers.map(|w| w as u64),
-            };
-            println!("{}", rec.to_json());
+        for r in &saved.records {
+            println!("{}", r.to_json());
+        }
+        for s in &saved.samples {
+            println!("{}", json::line(s));
+        }
+        for r in crate::report::ratio_lines(&saved) {
+            println!("{}", json::line(&r));
+        }
+        for f in &saved.failed {
+            println!("{}", json::line(f));
         }
     } else {
-        let records: Vec<Record> = medians
-            .iter()
-            .map(|((metric, system, workers), (unit, value))| Record {
-                workload: metric.clone(),
-                system: system.name().into(),
-                value: *value,
-                unit: unit.clone(),
-                workers: workers.map(|w| w as u64),
-            })
-            .collect();
         let header = format!(
-            "goro-bench: medians of {} runs, {cpus} CPUs, {}{}",
+            "goro-bench: {} interleaved runs each, {cpus} CPUs, {}{}",
             opts.runs(),
             go_version.as_deref().unwrap_or("no Go toolchain found"),
             if opts.quick { ", --quick sizes" } else { "" }
         );
         if opts.workers.is_some() {
-            print!("{}", crate::report::sweep_table(&header, &records));
+            print!("{}", crate::report::sweep_table(&header, &saved.records));
+            for f in &saved.failed {
+                let with = f
+                    .workers
+                    .map_or(String::new(), |w| format!(" with {w} workers"));
+                println!("failed: {} on {}{with}: {}", f.workload, f.system, f.reason);
+            }
         } else {
-            print!("{}", crate::report::text_table(&header, &records));
-        }
-        for f in &failures {
-            let first_line = f.why.lines().next().unwrap_or("");
-            let first_line = first_line.split(". Command:").next().unwrap_or(first_line);
-            println!(
-                "\nnote: {} on {}{} failed in run {} of {}, so it was not run again and its median covers {} run(s): {first_line}",
-                f.workload,
-                f.system,
-                f.workers
-                    .map_or(String::new(), |w| format!(" with {w} workers")),
-                f.run,
-                opts.runs(),
-                f.run - 1,
-            );
+            print!("{}", crate::report::text_table(&header, &saved));
         }
     }
 
-    if failures.is_empty() {
+    // A peer that cannot run a workload is a result (may past ~32,700 coroutines); a failure
+    // of goro, Go or the OS-thread baseline is an error in this suite.
+    let errors: Vec<String> = failures
+        .iter()
+        .filter(|f| !f.system.is_peer())
+        .map(|f| format!("{} on {}", f.workload, f.system))
+        .collect();
+    if errors.is_empty() {
         Ok(())
     } else {
-        let names: Vec<String> = failures
-            .iter()
-            .map(|f| format!("{} on {}", f.workload, f.system))
-            .collect();
         Err(format!(
             "{} workload run(s) failed: {} (their errors are printed above)",
-            failures.len(),
-            names.join(", ")
+            errors.len(),
+            errors.join(", ")
         ))
+    }
+}
+
+/// One line for the table and the JSON: why a child failed. Prefers what the child said
+/// last (`goro-bench: ...` or a panic message) over the harness's summary.
+fn short_reason(why: &str) -> String {
+    let summary = why
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split(". Command:")
+        .next()
+        .unwrap_or("")
+        .to_string();
+    let stderr: Vec<&str> = why
+        .split_once("\n  stderr:\n")
+        .map_or(Vec::new(), |(_, tail)| {
+            tail.lines().map(str::trim).collect()
+        });
+    let said = stderr
+        .iter()
+        .rev()
+        .find_map(|l| l.strip_prefix("goro-bench: "))
+        .map(str::to_string)
+        .or_else(|| {
+            // The root cause of a cascade: the first panic message that is not itself about
+            // another task's panic.
+            let messages: Vec<&str> = stderr
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| l.contains("panicked at"))
+                .filter_map(|(i, _)| stderr.get(i + 1).copied())
+                .collect();
+            let root = messages
+                .iter()
+                .find(|m| !m.contains("panicked"))
+                .or(messages.first())?;
+            Some(format!("panicked: {root}"))
+        })
+        .or_else(|| {
+            stderr
+                .iter()
+                .rev()
+                .find(|l| !l.is_empty())
+                .map(|l| l.to_string())
+        });
+    match said {
+        Some(said) => format!("{summary}: {said}"),
+        None => summary,
     }
 }
 
@@ -407,7 +476,7 @@ fn run_child(cmd: &mut Command, limit: Duration) -> Result<ChildResult, String> 
     let wall = start.elapsed();
     let stdout = out_reader.join().unwrap_or_default();
     let stderr = err_reader.join().unwrap_or_default();
-    let tail = tail_lines(&stderr, 12);
+    let tail = tail_lines(&stderr, 40);
 
     if timed_out {
         return Err(format!(
@@ -447,13 +516,23 @@ fn timeval(t: libc::timeval) -> Duration {
     Duration::from_secs(t.tv_sec.max(0) as u64) + Duration::from_micros(t.tv_usec.max(0) as u64)
 }
 
+/// The first and last `n / 2` lines of a child's stderr (all of it when short): the first
+/// panic of a cascade is at the top, the harness's own last word at the bottom.
 fn tail_lines(s: &str, n: usize) -> String {
     let lines: Vec<&str> = s.lines().collect();
     if lines.is_empty() {
         return String::new();
     }
-    let start = lines.len().saturating_sub(n);
-    format!("\n  stderr:\n    {}", lines[start..].join("\n    "))
+    let shown = if lines.len() <= n {
+        lines.join("\n    ")
+    } else {
+        format!(
+            "{}\n    ...\n    {}",
+            lines[..n / 2].join("\n    "),
+            lines[lines.len() - n / 2..].join("\n    ")
+        )
+    };
+    format!("\n  stderr:\n    {shown}")
 }
 
 /// Where the Go twin sources live.
@@ -571,9 +650,38 @@ mod tests {
     fn sweep_defaults_to_the_sweep_workloads() {
         let o = parse(&["--workers", "1,2"]).unwrap();
         let names: Vec<_> = o.workloads().iter().map(|w| w.name).collect();
-        assert_eq!(names, ["spawn", "skynet"]);
+        assert_eq!(names, ["spawn", "spawn-plain", "skynet"]);
         let o = parse(&["--workers", "1,2", "--only", "yield"]).unwrap();
         assert_eq!(o.workloads()[0].name, "yield");
+    }
+
+    #[test]
+    fn short_reasons_quote_the_child() {
+        let why = "exited with status 4. Command: \"x\"\n  stderr:\n    goro-bench: may could not create a coroutine: Cannot allocate memory (os error 12)";
+        assert_eq!(
+            short_reason(why),
+            "exited with status 4: may could not create a coroutine: Cannot allocate memory (os error 12)"
+        );
+        let why = "killed by signal 11 (a crash in the runtime?). Command: \"x\"\n  stderr:\n    \n    thread 'main' panicked at src/x.rs:1:1:\n    boom\n    note: run with RUST_BACKTRACE=1";
+        assert_eq!(
+            short_reason(why),
+            "killed by signal 11 (a crash in the runtime?): panicked: boom"
+        );
+        assert_eq!(
+            short_reason("stopped after the 30 s time limit. Command: \"x\""),
+            "stopped after the 30 s time limit"
+        );
+    }
+
+    #[test]
+    fn long_stderr_keeps_its_first_and_last_lines() {
+        let s: String = (0..100).map(|i| format!("line {i}\n")).collect();
+        let t = tail_lines(&s, 4);
+        assert_eq!(
+            t,
+            "\n  stderr:\n    line 0\n    line 1\n    ...\n    line 98\n    line 99"
+        );
+        assert_eq!(tail_lines("a\nb", 4), "\n  stderr:\n    a\n    b");
     }
 
     #[test]
