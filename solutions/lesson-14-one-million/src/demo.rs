@@ -21,9 +21,10 @@ pub struct Plan {
 /// costs 128 bytes of page table per touched stack (64 KiB / 512).
 const STACK_SIZE: usize = 64 * 1024;
 
-/// Mappings kept free for everything else the process maps while the tasks live: worker
-/// threads' stacks and signal stacks, the slabs themselves, large heap allocations.
-const MAPPINGS_HEADROOM: usize = 2_000;
+/// Mappings kept free for everything else the process maps while the tasks live: goro keeps
+/// 4,096 for the rest of the program and carves no stack past that (the error names the
+/// limit; `goro::stack::max_guarded_stacks()` says it), and the main task needs a stack too.
+const MAPPINGS_HEADROOM: usize = 4_500;
 // ANCHOR_END: stack_size
 
 // ANCHOR: plan
