@@ -16,7 +16,7 @@
 //!
 //! Go counterpart: `gopark`, `Gosched` and `getg` in `runtime/proc.go`. Lesson: 04.
 
-use std::panic::resume_unwind;
+use std::panic::{Location, resume_unwind};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::thread;
@@ -60,7 +60,9 @@ fn switch_out(h: *const Header, req: Switch) {
     }
 }
 
-/// Parks the current task (or thread) until unparked; the dump shows `reason`.
+/// Parks the current task (or thread) until unparked; the dump shows `reason`, since when, and
+/// the caller's location as where the task is blocked.
+#[track_caller]
 pub fn park_with(reason: WaitReason) {
     let h = sched::current_task_ptr();
     if h.is_null() {
@@ -76,13 +78,17 @@ pub fn park_with(reason: WaitReason) {
     if header.cancelled.load(Ordering::Relaxed) {
         if thread::panicking() {
             // Parking while unwinding a cancelled task: it can never be woken again (rule 2).
-            header.st.set(State::Waiting(reason));
+            header
+                .st
+                .set_waiting(reason, Location::caller(), header.coarse_now_ms());
             sched::leave_task(Switch::Abandon);
             unreachable!("an abandoned task was resumed");
         }
         resume_unwind(Box::new(Cancelled));
     }
-    header.st.set(State::Waiting(reason));
+    header
+        .st
+        .set_waiting(reason, Location::caller(), header.coarse_now_ms());
     switch_out(h, Switch::Park);
 }
 
