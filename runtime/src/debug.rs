@@ -42,7 +42,7 @@ pub struct Stats {
     pub steals: u64,
     /// Whether the current runtime is deterministic.
     pub deterministic: bool,
-    /// Spare threads started for [`task::blocking`](crate::task::blocking) in the current run.
+    /// Spare threads started for [`task::blocking`](crate::task::blocking()) in the current run.
     pub blocking_threads: usize,
     /// Stack bytes the live started tasks have touched, summed (resident pages of their
     /// stacks; see [`dump`] for the same number per task).

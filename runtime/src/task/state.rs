@@ -64,7 +64,7 @@ pub enum WaitReason {
     Context,
     /// Waiting for a file descriptor to become ready.
     IoWait,
-    /// Waiting for a call in [`blocking`](crate::task::blocking) to return (Go's `syscall`).
+    /// Waiting for a call in [`blocking`](crate::task::blocking()) to return (Go's `syscall`).
     Syscall,
     /// Locking a `sync::RwLock` for reading.
     RwLockRead,
