@@ -140,6 +140,7 @@ impl<T> Sender<T> {
     /// until a receiver takes it).
     ///
     /// Returns `Err(SendError(value))`, handing the value back, if every receiver is gone.
+    #[track_caller]
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
         if self.outside {
             return outside_wait(|| self.chan.send(value, Mode::Block))
@@ -164,12 +165,14 @@ impl<T> Sender<T> {
     }
 
     /// Sends `value`, waiting at most `timeout` for room or a receiver.
+    #[track_caller]
     pub fn send_timeout(&self, value: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
         self.send_deadline(value, deadline_after(timeout))
     }
 
     /// Sends `value`, waiting until `deadline` at the latest (measured by
     /// [`goro::time::now`](crate::time::now), so virtual in deterministic mode).
+    #[track_caller]
     pub fn send_deadline(&self, value: T, deadline: Instant) -> Result<(), SendTimeoutError<T>> {
         self.chan
             .send(value, Mode::Until(deadline))
@@ -215,6 +218,7 @@ impl<T> Receiver<T> {
     ///
     /// Returns `Err(RecvError)` once every sender is gone *and* the buffer is drained (Go's
     /// `v, ok := <-ch` with `ok == false`).
+    #[track_caller]
     pub fn recv(&self) -> Result<T, RecvError> {
         if self.outside {
             return outside_wait(|| self.chan.recv(Mode::Block)).map_err(|_| RecvError);
@@ -231,12 +235,14 @@ impl<T> Receiver<T> {
     }
 
     /// Receives a value, waiting at most `timeout`.
+    #[track_caller]
     pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
         self.recv_deadline(deadline_after(timeout))
     }
 
     /// Receives a value, waiting until `deadline` at the latest (measured by
     /// [`goro::time::now`](crate::time::now), so virtual in deterministic mode).
+    #[track_caller]
     pub fn recv_deadline(&self, deadline: Instant) -> Result<T, RecvTimeoutError> {
         self.chan
             .recv(Mode::Until(deadline))
@@ -349,6 +355,7 @@ pub struct Iter<'a, T> {
 
 impl<T> Iterator for Iter<'_, T> {
     type Item = T;
+    #[track_caller]
     fn next(&mut self) -> Option<T> {
         self.rx.recv().ok()
     }
@@ -375,6 +382,7 @@ pub struct IntoIter<T> {
 
 impl<T> Iterator for IntoIter<T> {
     type Item = T;
+    #[track_caller]
     fn next(&mut self) -> Option<T> {
         self.rx.recv().ok()
     }

@@ -201,6 +201,7 @@ impl Context {
 
     /// Parks until the context is cancelled, then returns why (a shorthand for
     /// `ctx.done().recv()` followed by `ctx.err()`).
+    #[track_caller]
     pub fn wait(&self) -> CtxError {
         let done = &self.cancel_state().done;
         // Shown as `[context]` in the goroutine dump.

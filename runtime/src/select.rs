@@ -492,6 +492,7 @@ unsafe impl<T> Arm for SendArm<'_, T> {
 /// Runs a select over `arms`; with `has_default`, returns at once if none is ready. The chosen
 /// arm is marked (see `chosen()`); with a default and nothing ready, none is. Not public API.
 #[doc(hidden)]
+#[track_caller]
 pub fn select<const N: usize>(arms: [&dyn Arm; N], has_default: bool) {
     // Each arm owns one wait node, which can sit on one queue only. The macro never repeats an
     // arm; this check keeps the hidden API sound if someone calls it by hand.
@@ -668,13 +669,14 @@ fn unlock_all(arms: &[&dyn Arm], lock_order: &[usize]) {
     }
 }
 
+#[track_caller]
 fn run(arms: &[&dyn Arm], poll_order: &[usize], lock_order: &[usize], has_default: bool) {
     if arms.is_empty() {
         if has_default {
             return;
         }
         loop {
-            park_with(WaitReason::Select);
+            park_with(WaitReason::SelectNoCases);
         }
     }
     lock_all(arms, lock_order);

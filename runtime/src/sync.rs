@@ -117,6 +117,7 @@ impl WaitGroup {
     }
 
     /// Parks until the counter is zero (Go: `wg.Wait()`); returns at once if it already is.
+    #[track_caller]
     pub fn wait(&self) {
         if self.inner.count.load(Ordering::Acquire) == 0 {
             return;
@@ -201,6 +202,7 @@ unsafe fn grant(sel: *const Selector) -> Option<Parker> {
 /// Parks on `sel` until granted. If the wait unwinds (the runtime is shutting down),
 /// `on_unwind` runs: it must, under the queue lock, either give up (`try_give_up`) and remove
 /// the entry, or find the lock already granted and release it.
+#[track_caller]
 fn wait_granted(sel: &Selector, reason: WaitReason, on_unwind: impl FnMut()) {
     struct Unwind<F: FnMut()>(F);
     impl<F: FnMut()> Drop for Unwind<F> {
@@ -270,6 +272,7 @@ impl<T> Mutex<T> {
 
 impl<T: ?Sized> Mutex<T> {
     /// Locks, parking the task while another holds the lock.
+    #[track_caller]
     pub fn lock(&self) -> MutexGuard<'_, T> {
         if self
             .state
@@ -306,6 +309,7 @@ impl<T: ?Sized> Mutex<T> {
     }
 
     #[cold]
+    #[track_caller]
     fn lock_slow(&self) {
         // A short spin first: critical sections are often shorter than a park/unpark. Only
         // when the holder can be running right now on another thread (as Go spins only with
@@ -532,6 +536,7 @@ impl<T> RwLock<T> {
 
 impl<T: ?Sized> RwLock<T> {
     /// Locks for reading, parking while a writer holds or waits for the lock.
+    #[track_caller]
     pub fn read(&self) -> RwLockReadGuard<'_, T> {
         self.acquire(false);
         RwLockReadGuard {
@@ -541,6 +546,7 @@ impl<T: ?Sized> RwLock<T> {
     }
 
     /// Locks for writing, parking while anyone holds the lock.
+    #[track_caller]
     pub fn write(&self) -> RwLockWriteGuard<'_, T> {
         self.acquire(true);
         RwLockWriteGuard {
@@ -586,6 +592,7 @@ impl<T: ?Sized> RwLock<T> {
         self.data.get_mut()
     }
 
+    #[track_caller]
     fn acquire(&self, write: bool) {
         let parker = current_parker();
         let sel = Selector::solo(parker);
@@ -609,7 +616,11 @@ impl<T: ?Sized> RwLock<T> {
         if !queued {
             return;
         }
-        let reason = WaitReason::RwLock;
+        let reason = if write {
+            WaitReason::RwLock
+        } else {
+            WaitReason::RwLockRead
+        };
         wait_granted(&sel, reason, || {
             let (granted, wake) = self.state.with(|st| {
                 if !sel.try_give_up() {

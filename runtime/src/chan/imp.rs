@@ -173,11 +173,13 @@ impl<T> Chan<T> {
     }
 
     /// Receives a value, waiting as `mode` allows.
+    #[track_caller]
     pub(crate) fn recv(&self, mode: Mode) -> Result<T, Fail> {
         self.recv_as(mode, WaitReason::ChanReceive)
     }
 
     /// Like `recv`, shown in the goroutine dump as waiting for `reason` (e.g. `context`).
+    #[track_caller]
     pub(crate) fn recv_as(&self, mode: Mode, reason: WaitReason) -> Result<T, Fail> {
         self.state.lock();
         // SAFETY: we hold the lock until the matching unlock below.
@@ -220,6 +222,7 @@ impl<T> Chan<T> {
     }
 
     /// Sends `value`, waiting as `mode` allows; gives it back on failure.
+    #[track_caller]
     pub(crate) fn send(&self, value: T, mode: Mode) -> Result<(), (T, Fail)> {
         self.state.lock();
         // SAFETY: we hold the lock until the matching unlock below.
@@ -333,6 +336,7 @@ struct Blocked<'a, T> {
 }
 
 impl<T> Blocked<'_, T> {
+    #[track_caller]
     fn wait(&self, mode: Mode, reason: WaitReason) -> Woken {
         match mode {
             Mode::Until(deadline) => self.sel.wait_until(reason, deadline),

@@ -147,6 +147,7 @@ impl IoSource {
 
     /// Runs `op` until it does not report `WouldBlock`, waiting for `dir` in between (rules 2,
     /// 3). `op` is the non-blocking system call.
+    #[track_caller]
     fn run<R>(
         &self,
         dir: Dir,
@@ -179,6 +180,7 @@ impl IoSource {
     }
 
     /// Waits until `dir` may be ready, the deadline passes or the context ends.
+    #[track_caller]
     fn wait(&self, dir: Dir, ctx: Option<&Context>) -> io::Result<()> {
         if !sched::in_task() {
             return self.wait_thread(dir, ctx);

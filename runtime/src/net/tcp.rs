@@ -191,12 +191,14 @@ impl TcpStream {
     }
 
     /// Reads like [`Read::read`], but also ends when `ctx` is cancelled.
+    #[track_caller]
     pub fn read_ctx(&self, ctx: &Context, buf: &mut [u8]) -> io::Result<usize> {
         self.io
             .run(Dir::Read, Some(ctx), || (&self.inner).read(buf))
     }
 
     /// Writes like [`Write::write`], but also ends when `ctx` is cancelled.
+    #[track_caller]
     pub fn write_ctx(&self, ctx: &Context, buf: &[u8]) -> io::Result<usize> {
         self.io
             .run(Dir::Write, Some(ctx), || (&self.inner).write(buf))
@@ -252,6 +254,7 @@ impl TcpStream {
 }
 
 impl Read for &TcpStream {
+    #[track_caller]
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let inner = &self.inner;
         self.io.run(Dir::Read, None, || (&*inner).read(buf))
@@ -259,6 +262,7 @@ impl Read for &TcpStream {
 }
 
 impl Write for &TcpStream {
+    #[track_caller]
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let inner = &self.inner;
         self.io.run(Dir::Write, None, || (&*inner).write(buf))
@@ -270,12 +274,14 @@ impl Write for &TcpStream {
 }
 
 impl Read for TcpStream {
+    #[track_caller]
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         (&*self).read(buf)
     }
 }
 
 impl Write for TcpStream {
+    #[track_caller]
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         (&*self).write(buf)
     }

@@ -45,6 +45,7 @@ impl UdpSocket {
     }
 
     /// Sends a datagram to `addr`.
+    #[track_caller]
     pub fn send_to(&self, buf: &[u8], addr: impl ToSocketAddrs) -> io::Result<usize> {
         let addr = super::resolve(addr)?[0];
         self.io
@@ -52,11 +53,13 @@ impl UdpSocket {
     }
 
     /// Receives a datagram; the task parks until one arrives.
+    #[track_caller]
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.io.run(Dir::Read, None, || self.inner.recv_from(buf))
     }
 
     /// [`recv_from`](UdpSocket::recv_from) that also ends when `ctx` is cancelled.
+    #[track_caller]
     pub fn recv_from_ctx(&self, ctx: &Context, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.io
             .run(Dir::Read, Some(ctx), || self.inner.recv_from(buf))
@@ -69,11 +72,13 @@ impl UdpSocket {
     }
 
     /// Sends a datagram to the connected peer.
+    #[track_caller]
     pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
         self.io.run(Dir::Write, None, || self.inner.send(buf))
     }
 
     /// Receives a datagram from the connected peer.
+    #[track_caller]
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.io.run(Dir::Read, None, || self.inner.recv(buf))
     }

@@ -48,6 +48,7 @@ impl Worker {
                 if !io_waits && let Some(deadline) = self.shared.timers.next_deadline() {
                     // Every task waits: jump the virtual clock to the next timer.
                     self.shared.timers.advance_to(deadline);
+                    self.shared.tick_coarse_clock();
                     continue;
                 }
                 if self.me().inbox_len.load(Ordering::SeqCst) > 0 {

@@ -36,6 +36,7 @@ use std::sync::atomic::Ordering;
 use super::shared::{Shared, Slab, lock};
 use super::worker::Worker;
 use crate::task::record::{Header, Spec, TaskRef};
+use crate::task::state::State;
 
 /// Task ids are handed to workers in blocks, so spawning does not contend on one counter.
 const ID_BLOCK: u64 = 1024;
@@ -87,6 +88,12 @@ impl Header {
 
     /// A counted handle to the task's runtime, for a waker on a foreign thread that must keep
     /// it alive while it finishes queueing the task.
+    /// The run's coarse clock (milliseconds), for stamping the start of a wait: one load.
+    #[inline(always)]
+    pub(crate) fn coarse_now_ms(&self) -> u64 {
+        self.shared().coarse_ms.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn shared_arc(&self) -> Arc<Shared> {
         let p = self.run.cast::<Shared>();
         // SAFETY: the pointer came from `Arc::as_ptr` of the run's `Arc<Shared>`, which is
@@ -144,8 +151,8 @@ impl Shared {
 
     /// Removes a started task from its home registry (when it finishes, or is abandoned).
     pub(crate) fn unregister(&self, t: &Header) {
-        let shard = t.reg_shard.load(Ordering::Relaxed);
-        let slot = t.reg_slot.load(Ordering::Relaxed);
+        let shard = t.reg_shard.load(Ordering::Relaxed) as usize;
+        let slot = t.reg_slot.load(Ordering::Relaxed) as usize;
         let removed = lock(&self.workers[shard].registry).remove(slot);
         drop(removed);
     }
@@ -170,23 +177,8 @@ impl Shared {
     /// A Go-style dump of every started live task, sorted by id, and a line for the unstarted
     /// ones (the text of `goro::debug::dump` and of the deadlock report).
     pub(crate) fn dump(&self) -> String {
-        let mut out = String::new();
-        for (i, t) in self.snapshot().iter().enumerate() {
-            if i > 0 {
-                out.push('\n');
-            }
-            let _ = writeln!(out, "goroutine {} [{}]:", t.id, t.state());
-            if let Some(name) = t.name.as_deref() {
-                let _ = writeln!(out, "    name: {name}");
-            }
-            let _ = writeln!(
-                out,
-                "    spawned at {}:{}:{}",
-                t.location.file(),
-                t.location.line(),
-                t.location.column()
-            );
-        }
+        let tasks = self.snapshot();
+        let mut out = self.dump_tasks(&tasks);
         let unstarted = self.unstarted();
         if unstarted > 0 {
             if !out.is_empty() {
@@ -199,6 +191,100 @@ impl Shared {
             );
         }
         out
+    }
+
+    /// The dump of `tasks`, one block each, separated by blank lines (Go's `goroutine N
+    /// [reason, M minutes]:` header, then what goro knows instead of a stack trace):
+    ///
+    /// ```text
+    /// goroutine 7 [chan receive, 5 minutes]:
+    ///     name: worker-3
+    ///     blocked at src/main.rs:20:13
+    ///     stack: 8 KiB touched of 256 KiB
+    ///     created by goroutine 1 at src/main.rs:12:9
+    /// ```
+    pub(crate) fn dump_tasks(&self, tasks: &[TaskRef]) -> String {
+        let now_ms = self.run_elapsed().as_millis() as u64;
+        let mut out = String::new();
+        for (i, t) in tasks.iter().enumerate() {
+            if i > 0 {
+                out.push('\n');
+            }
+            let state = t.state();
+            let _ = write!(out, "goroutine {} [{state}", t.id);
+            if let State::Waiting(_) = state {
+                // Go's rule (`runtime/traceback.go`, `goroutineheader`): whole minutes, shown
+                // from the first one on, in Go's words ("1 minutes" included).
+                let minutes = t.st.waited_ms(now_ms) / 60_000;
+                if minutes >= 1 {
+                    let _ = write!(out, ", {minutes} minutes");
+                }
+            }
+            let _ = writeln!(out, "]:");
+            if let Some(name) = t.name.as_deref() {
+                let _ = writeln!(out, "    name: {name}");
+            }
+            if let (State::Waiting(_), Some(at)) = (state, t.st.blocked_at()) {
+                let _ = writeln!(
+                    out,
+                    "    blocked at {}:{}:{}",
+                    at.file(),
+                    at.line(),
+                    at.column()
+                );
+            }
+            if let Some((lo, len)) = t.stack_range() {
+                match crate::debug::touched_bytes(lo, len) {
+                    Some(used) => {
+                        let _ = writeln!(
+                            out,
+                            "    stack: {} touched of {}",
+                            crate::debug::Bytes(used),
+                            crate::debug::Bytes(len)
+                        );
+                    }
+                    None => {
+                        let _ = writeln!(out, "    stack: {}", crate::debug::Bytes(len));
+                    }
+                }
+            }
+            let l = t.location;
+            if t.parent == 0 {
+                let _ = writeln!(
+                    out,
+                    "    created at {}:{}:{}",
+                    l.file(),
+                    l.line(),
+                    l.column()
+                );
+            } else {
+                let _ = writeln!(
+                    out,
+                    "    created by goroutine {} at {}:{}:{}",
+                    t.parent,
+                    l.file(),
+                    l.line(),
+                    l.column()
+                );
+            }
+        }
+        out
+    }
+
+    /// Time since the run began, on its clock (virtual in deterministic mode).
+    pub(crate) fn run_elapsed(&self) -> std::time::Duration {
+        if self.is_deterministic() {
+            self.timers.elapsed()
+        } else {
+            self.epoch.elapsed()
+        }
+    }
+
+    /// Advances the coarse clock parks stamp their waits with (sysmon's tick; the
+    /// deterministic worker after moving the virtual clock).
+    pub(crate) fn tick_coarse_clock(&self) {
+        let ms = self.run_elapsed().as_millis() as u64;
+        self.coarse_ms.fetch_max(ms, Ordering::Relaxed);
     }
 }
 
@@ -240,8 +326,10 @@ impl Worker {
     /// Registers a task that starts on this worker (rule 1).
     pub(crate) fn register(&self, t: &TaskRef) {
         let slot = lock(&self.me().registry).insert(t.clone());
-        t.reg_shard.store(self.index, Ordering::Relaxed);
-        t.reg_slot.store(slot, Ordering::Relaxed);
+        // Both fit in 32 bits: a run has far fewer than 2^32 workers, and a worker's slab far
+        // fewer than 2^32 live tasks (each costs a page of stack at least: 16 TiB).
+        t.reg_shard.store(self.index as u32, Ordering::Relaxed);
+        t.reg_slot.store(slot as u32, Ordering::Relaxed);
     }
 }
 
@@ -267,10 +355,14 @@ where
     let size = stack_size.unwrap_or(shared.config.stack_size);
     // Validate now so a bad size is the spawner's error; the stack itself is taken at first run.
     crate::stack::usable_len(size)?;
+    let me = super::current_task_ptr();
+    // SAFETY: a non-null pointer is the header of the task running on this thread.
+    let parent = if me.is_null() { 0 } else { unsafe { (*me).id } };
     let spec = Spec {
         id: id.unwrap_or_else(|| worker.next_id()),
         name,
         location,
+        parent,
         migratable,
         is_main,
         run: Arc::as_ptr(shared).cast::<()>(),

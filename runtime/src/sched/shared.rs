@@ -111,6 +111,10 @@ pub(crate) struct Shared {
     /// they spawn, for workers that spawn more than they finish (see `registry.rs`).
     pub(crate) spare_headers: Mutex<Vec<Vec<TaskRef>>>,
     pub(crate) next_id_block: AtomicU64,
+    /// A coarse clock for the dump's "waiting since" (milliseconds of run time, `registry.rs`):
+    /// sysmon advances it every tick, the deterministic worker with the virtual clock. A
+    /// park reads it with one load instead of reading the system clock.
+    pub(crate) coarse_ms: AtomicU64,
 }
 
 impl Shared {
@@ -151,6 +155,7 @@ impl Shared {
             spare_headers: Mutex::new(Vec::new()),
             // Id 1 is the main task.
             next_id_block: AtomicU64::new(2),
+            coarse_ms: AtomicU64::new(0),
         }
     }
 

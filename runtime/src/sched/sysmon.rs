@@ -109,6 +109,7 @@ fn monitor(shared: &Shared, stop: &(Mutex<bool>, Condvar)) {
     let mut stopped = lock(&stop.0);
     while !*stopped {
         let now = Instant::now();
+        shared.tick_coarse_clock();
         let mut busy = 0;
         let mut hogs = 0;
         for (w, s) in shared.workers.iter().zip(seen.iter_mut()) {

@@ -176,6 +176,7 @@ struct Outcome<R> {
 /// });
 /// assert_eq!(n.unwrap(), 107);
 /// ```
+#[track_caller]
 pub fn blocking<F, R>(f: F) -> R
 where
     F: FnOnce() -> R + Send + 'static,

@@ -156,16 +156,19 @@ impl fmt::Debug for Task {
 ///
 /// Like `std::thread::park`: if a token is already available, it is consumed and `park` returns
 /// at once. On a plain OS thread (outside a runtime) this is `std::thread::park`.
+#[track_caller]
 pub fn park() {
     park_with(WaitReason::Park);
 }
 
 /// Parks for at most `d` (virtual time in deterministic mode).
+#[track_caller]
 pub fn park_timeout(d: Duration) {
     crate::time::park_until(WaitReason::Park, crate::time::now() + d);
 }
 
 /// Puts the current task to sleep for `d` (see [`crate::time::sleep`]).
+#[track_caller]
 pub fn sleep(d: Duration) {
     crate::time::sleep(d);
 }
@@ -335,6 +338,7 @@ impl<T: 'static> JoinHandle<T> {
     /// (or was cancelled because its runtime shut down).
     ///
     /// From a task this parks the task; from a plain OS thread it blocks the thread.
+    #[track_caller]
     pub fn join(self) -> thread::Result<T> {
         if !self.header.is_done() {
             self.header.set_joiner(current_parker());

@@ -21,7 +21,7 @@
 //!
 //! Go counterpart: `gopark`, `Gosched` and `getg` in `runtime/proc.go`. Lesson: 04.
 
-use std::panic::resume_unwind;
+use std::panic::{Location, resume_unwind};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::thread;
@@ -83,6 +83,7 @@ fn raise_cancel(header: &Header) -> ! {
 /// A cancelled task waits again: raise the cancellation again, or abandon the task if it was
 /// raised while unwinding or too often already (rules 1 and 2).
 #[cold]
+#[track_caller]
 fn cancelled_wait(header: &Header, reason: WaitReason) -> ! {
     let caught_too_often = header.cancel_raises.load(Ordering::Relaxed) >= CANCEL_RAISES;
     if !thread::panicking() && !caught_too_often {
@@ -96,7 +97,9 @@ fn cancelled_wait(header: &Header, reason: WaitReason) -> ! {
             header.id
         );
     }
-    header.st.set(State::Waiting(reason));
+    header
+        .st
+        .set_waiting(reason, Location::caller(), header.coarse_now_ms());
     sched::leave_task(Switch::Abandon);
     unreachable!("an abandoned task was resumed");
 }
@@ -113,7 +116,9 @@ pub fn is_cancelled() -> bool {
     !h.is_null() && unsafe { &*h }.cancelled.load(Ordering::Relaxed)
 }
 
-/// Parks the current task (or thread) until unparked; the dump shows `reason`.
+/// Parks the current task (or thread) until unparked; the dump shows `reason`, since when, and
+/// the caller's location as where the task is blocked.
+#[track_caller]
 pub fn park_with(reason: WaitReason) {
     let h = sched::current_task_ptr();
     if h.is_null() {
@@ -129,7 +134,9 @@ pub fn park_with(reason: WaitReason) {
     if header.cancelled.load(Ordering::Relaxed) {
         cancelled_wait(header, reason);
     }
-    header.st.set(State::Waiting(reason));
+    header
+        .st
+        .set_waiting(reason, Location::caller(), header.coarse_now_ms());
     switch_out(h, Switch::Park);
 }
 

@@ -32,7 +32,7 @@ use std::cell::UnsafeCell;
 use std::io;
 use std::marker::PhantomData;
 use std::panic::{AssertUnwindSafe, Location, catch_unwind};
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU16, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU16, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::{fmt, thread};
 
@@ -136,6 +136,8 @@ pub(crate) struct Header {
     pub(crate) id: u64,
     pub(crate) name: Option<Box<str>>,
     pub(crate) location: &'static Location<'static>,
+    /// Id of the task that spawned this one (0: spawned from outside any task).
+    pub(crate) parent: u64,
     pub(crate) migratable: bool,
     pub(crate) is_main: bool,
     /// The runtime run this task belongs to. A plain pointer, not an `Arc`: a reference count
@@ -157,8 +159,10 @@ pub(crate) struct Header {
     /// while this is not zero). Only the task itself touches it.
     pub(crate) recovering: AtomicU16,
     /// Registry shard and slot, written once at registration.
-    pub(crate) reg_shard: AtomicUsize,
-    pub(crate) reg_slot: AtomicUsize,
+    /// 32 bits each: a worker index and a slot among one worker's live tasks both fit, and
+    /// the pair then takes one word of the record.
+    pub(crate) reg_shard: AtomicU32,
+    pub(crate) reg_slot: AtomicU32,
     /// Usable stack bytes requested for this task.
     stack_size: usize,
     /// Saved registers and stack, once started. Only the thread running the task touches it.
@@ -195,6 +199,8 @@ pub(crate) struct Spec {
     pub(crate) id: u64,
     pub(crate) name: Option<Box<str>>,
     pub(crate) location: &'static Location<'static>,
+    /// Id of the spawning task (0: none).
+    pub(crate) parent: u64,
     pub(crate) migratable: bool,
     pub(crate) is_main: bool,
     /// The run the task belongs to (see `Header::run`).
@@ -221,6 +227,7 @@ impl Header {
             id,
             name,
             location,
+            parent,
             migratable,
             is_main,
             run,
@@ -231,6 +238,7 @@ impl Header {
             id,
             name,
             location,
+            parent,
             migratable,
             is_main,
             run,
@@ -239,8 +247,8 @@ impl Header {
             cancelled: AtomicBool::new(false),
             cancel_raises: AtomicU8::new(0),
             recovering: AtomicU16::new(0),
-            reg_shard: AtomicUsize::new(0),
-            reg_slot: AtomicUsize::new(0),
+            reg_shard: AtomicU32::new(0),
+            reg_slot: AtomicU32::new(0),
             stack_size,
             co: UnsafeCell::new(None),
             overflow: UnsafeCell::new(OverflowInfo {
@@ -445,6 +453,17 @@ impl Header {
         if !self.migratable {
             self.home.store(worker, Ordering::Relaxed);
         }
+    }
+
+    /// The task's stack as `(lowest usable byte, usable length)` once started, for the dump.
+    /// Only for a task taken from the registry (`sched::Shared::snapshot`).
+    pub(crate) fn stack_range(&self) -> Option<(usize, usize)> {
+        // SAFETY: `overflow` is written only by `init` and `install`, and `install` runs before
+        // the task is registered (`sched::switch`); the registry's lock orders those writes
+        // before this read by whoever took the task from it. A registered record is not
+        // reused while this caller holds a reference to it (reuse needs the only reference).
+        let info = unsafe { &*self.overflow.get() };
+        (info.stack_size != 0).then_some((info.guard_hi, info.stack_size))
     }
 
     /// Usable stack bytes this task asked for.

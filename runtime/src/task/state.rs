@@ -34,7 +34,8 @@
 //! for the token. Lessons: 04 (scheduler) and 16 (introspection: the dump's `[chan receive]`).
 
 use std::fmt;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::panic::Location;
+use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicU32, Ordering};
 
 /// Why a task is waiting: shown in [`crate::debug::dump`] the way Go shows `[chan receive]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -53,7 +54,7 @@ pub enum WaitReason {
     Sleep,
     /// Locking a `sync::Mutex`.
     Mutex,
-    /// Locking a `sync::RwLock`.
+    /// Locking a `sync::RwLock` for writing.
     RwLock,
     /// In `WaitGroup::wait`.
     WaitGroup,
@@ -63,12 +64,16 @@ pub enum WaitReason {
     Context,
     /// Waiting for a file descriptor to become ready.
     IoWait,
-    /// Waiting for a call in [`blocking`](crate::task::blocking) to return (Go's `syscall`).
+    /// Waiting for a call in [`blocking`](crate::task::blocking()) to return (Go's `syscall`).
     Syscall,
+    /// Locking a `sync::RwLock` for reading.
+    RwLockRead,
+    /// In a `select!` with no arms, which waits forever (Go's `select {}`).
+    SelectNoCases,
 }
 
 impl WaitReason {
-    pub(crate) const ALL: [WaitReason; 12] = [
+    pub(crate) const ALL: [WaitReason; 14] = [
         WaitReason::Park,
         WaitReason::ChanReceive,
         WaitReason::ChanSend,
@@ -81,6 +86,8 @@ impl WaitReason {
         WaitReason::Context,
         WaitReason::IoWait,
         WaitReason::Syscall,
+        WaitReason::RwLockRead,
+        WaitReason::SelectNoCases,
     ];
 
     pub(crate) fn as_u8(self) -> u8 {
@@ -93,6 +100,8 @@ impl WaitReason {
     }
 }
 
+/// Go's words where Go has the same wait (`runtime/runtime2.go`, `waitReasonStrings`), so a
+/// dump reads like a Go traceback; goro's own words where Go has no such wait (`join`).
 impl fmt::Display for WaitReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -101,13 +110,15 @@ impl fmt::Display for WaitReason {
             WaitReason::ChanSend => "chan send",
             WaitReason::Select => "select",
             WaitReason::Sleep => "sleep",
-            WaitReason::Mutex => "mutex",
-            WaitReason::RwLock => "rwlock",
-            WaitReason::WaitGroup => "waitgroup",
+            WaitReason::Mutex => "sync.Mutex.Lock",
+            WaitReason::RwLock => "sync.RWMutex.Lock",
+            WaitReason::RwLockRead => "sync.RWMutex.RLock",
+            WaitReason::WaitGroup => "sync.WaitGroup.Wait",
             WaitReason::Join => "join",
             WaitReason::Context => "context",
             WaitReason::IoWait => "IO wait",
             WaitReason::Syscall => "syscall",
+            WaitReason::SelectNoCases => "select (no cases)",
         })
     }
 }
@@ -165,11 +176,18 @@ const P_PARKED: u8 = 2;
 /// The task is finished (or abandoned): unpark does nothing, ever.
 const P_DEAD: u8 = 3;
 
-/// The state words of one task (a field of its record).
+/// The state words of one task (a field of its record), and what a dump shows about its wait.
 pub(crate) struct TaskState {
     state: AtomicU8,
     reason: AtomicU8,
     park: AtomicU8,
+    /// Where the task's last wait was entered: the caller of the public blocking call (one
+    /// pointer store per park, captured with `#[track_caller]`). Null before the first wait.
+    blocked_at: AtomicPtr<Location<'static>>,
+    /// When the last wait began, in the run's coarse clock (milliseconds, wrapping every 49
+    /// days; see `sched::Shared::coarse_ms`): Go's `g.waitsince`. 32 bits, so it fits in the
+    /// padding beside the three state bytes.
+    since_ms: AtomicU32,
 }
 
 impl TaskState {
@@ -179,7 +197,36 @@ impl TaskState {
             state: AtomicU8::new(ST_RUNNABLE),
             reason: AtomicU8::new(0),
             park: AtomicU8::new(P_EMPTY),
+            blocked_at: AtomicPtr::new(std::ptr::null_mut()),
+            since_ms: AtomicU32::new(0),
         }
+    }
+
+    /// Enters a wait: notes where and since when (for the dump), then `set(Waiting(reason))`.
+    /// Only the task itself calls it (rule 1). Two plain stores besides the state's.
+    #[inline(always)]
+    pub(crate) fn set_waiting(
+        &self,
+        reason: WaitReason,
+        at: &'static Location<'static>,
+        now_ms: u64,
+    ) {
+        self.blocked_at
+            .store(at as *const Location<'static> as *mut _, Ordering::Relaxed);
+        self.since_ms.store(now_ms as u32, Ordering::Relaxed);
+        self.set(State::Waiting(reason));
+    }
+
+    /// Where the last wait was entered (None if the task never waited).
+    pub(crate) fn blocked_at(&self) -> Option<&'static Location<'static>> {
+        let p = self.blocked_at.load(Ordering::Relaxed);
+        // SAFETY: the pointer is null or came from a `&'static Location` (`set_waiting`).
+        unsafe { p.cast_const().as_ref() }
+    }
+
+    /// Milliseconds the last wait has lasted at `now_ms` (coarse clock).
+    pub(crate) fn waited_ms(&self, now_ms: u64) -> u32 {
+        (now_ms as u32).wrapping_sub(self.since_ms.load(Ordering::Relaxed))
     }
 
     /// The lifecycle state (for dumps: a relaxed read, possibly a moment old).

@@ -37,6 +37,7 @@ use timer::{add_timer, cancel_runtime_timer};
 
 /// Parks until unparked or until `deadline` (on the runtime's clock: virtual in deterministic
 /// mode). May return early (spuriously); callers re-check. Outside a task it parks the thread.
+#[track_caller]
 pub(crate) fn park_until(reason: WaitReason, deadline: Instant) {
     if !sched::in_task() {
         let now = Instant::now();
@@ -56,6 +57,7 @@ pub(crate) fn park_until(reason: WaitReason, deadline: Instant) {
 
 /// Puts the current task to sleep for at least `d`; other tasks run meanwhile. On a plain OS
 /// thread this is `std::thread::sleep`. In deterministic mode the time is virtual.
+#[track_caller]
 pub fn sleep(d: Duration) {
     if !sched::in_task() {
         std::thread::sleep(d);
@@ -65,6 +67,7 @@ pub fn sleep(d: Duration) {
 }
 
 /// Puts the current task to sleep until `deadline` (on the runtime's clock).
+#[track_caller]
 pub fn sleep_until(deadline: Instant) {
     if !sched::in_task() {
         let now = Instant::now();

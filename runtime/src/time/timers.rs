@@ -64,6 +64,11 @@ impl Timers {
         }
     }
 
+    /// Time on this run's clock since the run began (virtual in deterministic mode).
+    pub(crate) fn elapsed(&self) -> Duration {
+        self.now().saturating_duration_since(self.base)
+    }
+
     fn offset(&self, t: Instant) -> u64 {
         t.saturating_duration_since(self.base)
             .as_nanos()

@@ -159,6 +159,7 @@ impl Selector {
 
     /// Parks until some waker completed an arm (or the owner gave up).
     #[inline]
+    #[track_caller]
     pub(crate) fn wait(&self, reason: WaitReason) -> Woken {
         loop {
             if let Some(index) = self.finished() {
@@ -172,6 +173,7 @@ impl Selector {
     /// `Woken::TIMED_OUT` if the deadline passed first. Then the caller must take the lock and unlink
     /// its node: if the node is already gone, a waker completed it after all (and
     /// `finished()` says so).
+    #[track_caller]
     pub(crate) fn wait_until(&self, reason: WaitReason, deadline: Instant) -> Woken {
         debug_assert!(self.solo);
         loop {
