@@ -11,7 +11,11 @@ pub fn collatz_steps(n: u64) -> u32 {
     let mut x = n;
     let mut steps = 0;
     while x > 1 {
-        x = if x % 2 == 0 { x / 2 } else { 3 * x + 1 };
+        x = if x.is_multiple_of(2) {
+            x / 2
+        } else {
+            3 * x + 1
+        };
         steps += 1;
     }
     steps
