@@ -15,6 +15,8 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"runtime"
 	"strconv"
@@ -58,6 +60,10 @@ func main() {
 		park(*n)
 	case "select":
 		selectBench(*n)
+	case "echo-latency":
+		echoBench(name, 1, *n)
+	case "echo-throughput":
+		echoBench(name, min(echoConns, *n), *n)
 	default:
 		fmt.Fprintf(os.Stderr, "goro-bench-go: unknown workload %q\n", name)
 		os.Exit(2)
@@ -314,4 +320,115 @@ func selectBench(n uint64) {
 	elapsed := time.Since(start)
 	check(fromA == half && fromB == 2*(n-half), "select got %d from a and %d from b", fromA, fromB/2)
 	emit("select", perOp(elapsed, n), "ns/op")
+}
+
+// The echo workload, as bench/src/echo.rs describes it: a loopback server and its clients in
+// one process, a goroutine per connection on each side. Go sets TCP_NODELAY on every TCP
+// connection by default and raises its own open-file limit at start-up, so neither needs a
+// line here.
+const (
+	echoMsg   = 64
+	echoConns = 1000
+)
+
+// echoFill writes the message connection i sends in round r (as echo::fill does).
+func echoFill(msg []byte, i, r uint64) {
+	for k := range msg {
+		msg[k] = byte((i*31 ^ r*7) + uint64(k))
+	}
+}
+
+// echoRounds is how many round trips connection i of conns makes so that all make n.
+func echoRounds(i, conns, n uint64) uint64 {
+	extra := uint64(0)
+	if i < n%conns {
+		extra = 1
+	}
+	return n/conns + extra
+}
+
+// echoRound sends round r's message on connection i, reads it back and checks every byte.
+func echoRound(c net.Conn, i, r uint64) {
+	var msg, back [echoMsg]byte
+	echoFill(msg[:], i, r)
+	if _, err := c.Write(msg[:]); err != nil {
+		panic(fmt.Sprintf("client write: %v", err))
+	}
+	if _, err := io.ReadFull(c, back[:]); err != nil {
+		panic(fmt.Sprintf("client read: %v", err))
+	}
+	check(msg == back, "connection %d, round %d: the echo differs from the message", i, r)
+}
+
+// echoServe echoes what arrives on one connection until the peer closes.
+func echoServe(c net.Conn) uint64 {
+	defer c.Close()
+	buf := make([]byte, 4096)
+	var echoed uint64
+	for {
+		got, err := c.Read(buf)
+		if got > 0 {
+			if _, werr := c.Write(buf[:got]); werr != nil {
+				panic(fmt.Sprintf("server write: %v", werr))
+			}
+			echoed += uint64(got)
+		}
+		if err == io.EOF {
+			return echoed
+		}
+		if err != nil {
+			panic(fmt.Sprintf("server read: %v", err))
+		}
+	}
+}
+
+func echoBench(name string, conns, n uint64) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(fmt.Sprintf("listen on 127.0.0.1:0: %v", err))
+	}
+	total := make(chan uint64)
+	go func() {
+		var wg sync.WaitGroup
+		var echoed atomic.Uint64
+		for i := uint64(0); i < conns; i++ {
+			c, err := ln.Accept()
+			if err != nil {
+				panic(fmt.Sprintf("accept: %v", err))
+			}
+			wg.Add(1)
+			go func() {
+				echoed.Add(echoServe(c))
+				wg.Done()
+			}()
+		}
+		wg.Wait()
+		total <- echoed.Load()
+	}()
+	gate := make(chan struct{})
+	var clients sync.WaitGroup
+	for i := uint64(0); i < conns; i++ {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			panic(fmt.Sprintf("connect: %v", err))
+		}
+		echoRound(c, i, 0)
+		clients.Add(1)
+		go func() {
+			<-gate
+			for r := uint64(1); r <= echoRounds(i, conns, n); r++ {
+				echoRound(c, i, r)
+			}
+			c.Close()
+			clients.Done()
+		}()
+	}
+	start := time.Now()
+	close(gate)
+	clients.Wait()
+	elapsed := time.Since(start)
+	echoed := <-total
+	want := (n + conns) * echoMsg
+	check(echoed == want, "the server echoed %d bytes, expected %d", echoed, want)
+	emit(name, perOp(elapsed, n), "ns/round-trip")
 }

@@ -3,8 +3,10 @@
 //! `threads.rs`. Timing starts inside the runtime, after it is up, as Go's clock starts
 //! after its runtime is up.
 
+use crate::echo::{self, MSG};
 use crate::goro_chan;
 use crate::measure::{self, Job, check, per_op_ns};
+use std::io::{Read, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
@@ -22,6 +24,16 @@ pub fn run(name: &str, job: &Job) -> bool {
         "skynet" => on_runtime(job, move || skynet_bench(n)),
         "park" => on_runtime(job, move || park(n)),
         "select" => on_runtime(job, move || goro_chan::select(n)),
+        "echo-latency" | "echo-throughput" => {
+            let metric = if name == "echo-latency" {
+                "echo-latency"
+            } else {
+                "echo-throughput"
+            };
+            let conns = echo::conns(name, n);
+            echo::raise_fd_limit(conns);
+            on_runtime(job, move || echo_bench(metric, conns, n))
+        }
         _ => return false,
     }
     true
@@ -166,3 +178,71 @@ fn park(n: u64) -> Results {
         ),
     ]
 }
+
+// ANCHOR: echo
+/// One server connection: echo what arrives until the peer closes; returns the bytes echoed.
+fn echo_serve(conn: goro::net::TcpStream) -> u64 {
+    conn.set_nodelay(true).expect("set TCP_NODELAY");
+    let mut buf = [0u8; 4096];
+    let mut echoed = 0;
+    loop {
+        match (&conn).read(&mut buf).expect("server read") {
+            0 => return echoed,
+            got => {
+                (&conn).write_all(&buf[..got]).expect("server write");
+                echoed += got as u64;
+            }
+        }
+    }
+}
+
+/// One round trip on connection `i`: send round `r`'s message, read it back, check it.
+fn echo_round(s: &mut goro::net::TcpStream, i: u64, r: u64) {
+    let (mut msg, mut back) = ([0u8; MSG], [0u8; MSG]);
+    echo::fill(&mut msg, i, r);
+    s.write_all(&msg).expect("client write");
+    s.read_exact(&mut back).expect("client read");
+    echo::check_echo(&msg, &back, i, r);
+}
+
+/// The echo workload (`echo.rs` describes the shape): a task per connection on each side.
+fn echo_bench(metric: &'static str, conns: u64, n: u64) -> Results {
+    let listener = goro::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    let addr = listener.local_addr().expect("listener address");
+    let server = goro::spawn(move || {
+        let handlers: Vec<_> = (0..conns)
+            .map(|_| {
+                let (conn, _) = listener.accept().expect("accept");
+                goro::spawn(move || echo_serve(conn))
+            })
+            .collect();
+        handlers
+            .into_iter()
+            .map(|h| h.join().expect("a server task panicked"))
+            .sum::<u64>()
+    });
+    let (open, gate) = goro::chan::bounded::<()>(0);
+    let clients: Vec<_> = (0..conns)
+        .map(|i| {
+            let mut s = goro::net::TcpStream::connect(addr).expect("connect");
+            s.set_nodelay(true).expect("set TCP_NODELAY");
+            echo_round(&mut s, i, 0);
+            let gate = gate.clone();
+            goro::spawn(move || {
+                let _ = gate.recv(); // an error once `open` is dropped: the start
+                for r in 1..=echo::rounds(i, conns, n) {
+                    echo_round(&mut s, i, r);
+                }
+            })
+        })
+        .collect();
+    let start = Instant::now();
+    drop(open);
+    for c in clients {
+        c.join().expect("a client task panicked");
+    }
+    let elapsed = start.elapsed();
+    echo::check_server_total(server.join().expect("the server panicked"), conns, n);
+    vec![(metric, per_op_ns(elapsed, n), "ns/round-trip")]
+}
+// ANCHOR_END: echo

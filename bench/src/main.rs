@@ -11,6 +11,7 @@
 //! - `plot`, `markdown`: the book's chart and table from a saved `--json` run.
 //! - `list`: the workloads and their sizes.
 
+mod echo;
 mod goro_chan;
 mod goro_impl;
 mod json;

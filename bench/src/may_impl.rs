@@ -19,11 +19,13 @@
 //! - the wait group is an atomic counter plus park/unpark of the waiting coroutine, which is
 //!   what Go's `sync.WaitGroup` is (may's own `WaitGroup` takes a mutex per task).
 
+use crate::echo::{self, MSG};
 use crate::goro_impl::Results;
 use crate::measure::{self, Job, check, per_op_ns};
 use crate::threads::RING;
 use may::coroutine::{self, JoinHandle};
 use may::sync::mpsc;
+use std::io::{Read, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
@@ -41,6 +43,16 @@ pub fn run(name: &str, job: &Job) -> bool {
         "park" => on_runtime(job, move || park(n)),
         // Not in the suite (spec.rs says why); `goro-bench run --system may select` runs it.
         "select" => on_runtime(job, move || select(n)),
+        "echo-latency" | "echo-throughput" => {
+            let metric = if name == "echo-latency" {
+                "echo-latency"
+            } else {
+                "echo-throughput"
+            };
+            let conns = echo::conns(name, n);
+            echo::raise_fd_limit(conns);
+            on_runtime(job, move || echo_bench(metric, conns, n))
+        }
         _ => return false,
     };
     for (metric, value, unit) in results {
@@ -309,4 +321,70 @@ fn select(n: u64) -> Results {
         format!("select got {from_a} from a and {} from b", from_b / 2)
     });
     vec![("select", per_op_ns(elapsed, n), "ns/op")]
+}
+
+/// One server connection: echo what arrives until the peer closes; returns the bytes echoed.
+fn echo_serve(mut conn: may::net::TcpStream) -> u64 {
+    conn.set_nodelay(true).expect("set TCP_NODELAY");
+    let mut buf = [0u8; 4096];
+    let mut echoed = 0;
+    loop {
+        match conn.read(&mut buf).expect("server read") {
+            0 => return echoed,
+            got => {
+                conn.write_all(&buf[..got]).expect("server write");
+                echoed += got as u64;
+            }
+        }
+    }
+}
+
+fn echo_round(s: &mut may::net::TcpStream, i: u64, r: u64) {
+    let (mut msg, mut back) = ([0u8; MSG], [0u8; MSG]);
+    echo::fill(&mut msg, i, r);
+    s.write_all(&msg).expect("client write");
+    s.read_exact(&mut back).expect("client read");
+    echo::check_echo(&msg, &back, i, r);
+}
+
+/// The echo workload (`echo.rs` describes the shape) with a coroutine per connection on each
+/// side, on may's own `net` types. The gate is may's `SyncFlag`.
+fn echo_bench(metric: &'static str, conns: u64, n: u64) -> Results {
+    let listener = may::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    let addr = listener.local_addr().expect("listener address");
+    let server = go(move || {
+        let handlers: Vec<_> = (0..conns)
+            .map(|_| {
+                let (conn, _) = listener.accept().expect("accept");
+                go(move || echo_serve(conn))
+            })
+            .collect();
+        handlers
+            .into_iter()
+            .map(|h| h.join().expect("a server coroutine panicked"))
+            .sum::<u64>()
+    });
+    let gate = Arc::new(may::sync::SyncFlag::new());
+    let clients: Vec<_> = (0..conns)
+        .map(|i| {
+            let mut s = may::net::TcpStream::connect(addr).expect("connect");
+            s.set_nodelay(true).expect("set TCP_NODELAY");
+            echo_round(&mut s, i, 0);
+            let gate = gate.clone();
+            go(move || {
+                gate.wait();
+                for r in 1..=echo::rounds(i, conns, n) {
+                    echo_round(&mut s, i, r);
+                }
+            })
+        })
+        .collect();
+    let start = Instant::now();
+    gate.fire();
+    for c in clients {
+        c.join().expect("a client coroutine panicked");
+    }
+    let elapsed = start.elapsed();
+    echo::check_server_total(server.join().expect("the server panicked"), conns, n);
+    vec![(metric, per_op_ns(elapsed, n), "ns/round-trip")]
 }

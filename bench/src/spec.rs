@@ -289,6 +289,38 @@ pub const WORKLOADS: &[Workload] = &[
         // few hundred selects over two channels here: it never finished 2,000 messages.
         skip: &[System::May],
     },
+    Workload {
+        name: "echo-latency",
+        about: "a loopback TCP echo server and one client connection in one process: n round trips of 64 B, one at a time",
+        sizes: Sizes {
+            tasks: (50_000, 10_000),
+            threads: Some((50_000, 10_000)),
+        },
+        fixed_workers: None,
+        metrics: &[Metric {
+            name: "echo-latency",
+            unit: "ns/round-trip",
+            target: Target::RatioToGo(1.0),
+        }],
+        in_sweep: false,
+        skip: &[],
+    },
+    Workload {
+        name: "echo-throughput",
+        about: "the echo server with 1,000 client connections at once, n round trips of 64 B in all (time per round trip = 1 / throughput)",
+        sizes: Sizes {
+            tasks: (200_000, 50_000),
+            threads: Some((200_000, 50_000)),
+        },
+        fixed_workers: None,
+        metrics: &[Metric {
+            name: "echo-throughput",
+            unit: "ns/round-trip",
+            target: Target::RatioToGo(1.0),
+        }],
+        in_sweep: false,
+        skip: &[],
+    },
 ];
 
 /// Suffix of the extra metric the harness records for every child process.

@@ -5,10 +5,13 @@
 //! machine's `pid_max`, and ten million thread switches take minutes. Results are per
 //! operation, so the sizes still compare.
 
+use crate::echo::{self, MSG};
 use crate::measure::{self, Job, check, per_op_ns};
-use std::sync::Arc;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::sync_channel;
+use std::sync::{Arc, RwLock};
 use std::thread;
 use std::time::Instant;
 
@@ -20,6 +23,8 @@ pub fn run(name: &str, job: &Job) -> bool {
         "pingpong" => pingpong(job),
         "thread-ring" => thread_ring(job),
         "park" => park(job),
+        "echo-latency" => echo_bench(job, "echo-latency"),
+        "echo-throughput" => echo_bench(job, "echo-throughput"),
         _ => return false,
     }
     true
@@ -171,4 +176,74 @@ fn park(job: &Job) {
         after.saturating_sub(before) as f64 / n as f64,
         "B/task",
     );
+}
+
+/// One server connection: echo what arrives until the peer closes; returns the bytes echoed.
+fn echo_serve(mut conn: TcpStream) -> u64 {
+    conn.set_nodelay(true).expect("set TCP_NODELAY");
+    let mut buf = [0u8; 4096];
+    let mut echoed = 0;
+    loop {
+        match conn.read(&mut buf).expect("server read") {
+            0 => return echoed,
+            got => {
+                conn.write_all(&buf[..got]).expect("server write");
+                echoed += got as u64;
+            }
+        }
+    }
+}
+
+fn echo_round(s: &mut TcpStream, i: u64, r: u64) {
+    let (mut msg, mut back) = ([0u8; MSG], [0u8; MSG]);
+    echo::fill(&mut msg, i, r);
+    s.write_all(&msg).expect("client write");
+    s.read_exact(&mut back).expect("client read");
+    echo::check_echo(&msg, &back, i, r);
+}
+
+/// The echo workload (`echo.rs` describes the shape) with a thread per connection on each
+/// side. The gate is a write lock the main thread holds; each client thread takes it to read.
+fn echo_bench(job: &Job, metric: &'static str) {
+    let n = job.n;
+    let conns = echo::conns(metric, n);
+    echo::raise_fd_limit(conns);
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    let addr = listener.local_addr().expect("listener address");
+    let server = thread::spawn(move || {
+        let handlers: Vec<_> = (0..conns)
+            .map(|_| {
+                let (conn, _) = listener.accept().expect("accept");
+                thread::spawn(move || echo_serve(conn))
+            })
+            .collect();
+        handlers
+            .into_iter()
+            .map(|h| h.join().expect("a server thread panicked"))
+            .sum::<u64>()
+    });
+    let gate = Arc::new(RwLock::new(()));
+    let closed = gate.write().expect("gate lock");
+    let clients: Vec<_> = (0..conns)
+        .map(|i| {
+            let mut s = TcpStream::connect(addr).expect("connect");
+            s.set_nodelay(true).expect("set TCP_NODELAY");
+            echo_round(&mut s, i, 0);
+            let gate = gate.clone();
+            thread::spawn(move || {
+                drop(gate.read().expect("gate lock"));
+                for r in 1..=echo::rounds(i, conns, n) {
+                    echo_round(&mut s, i, r);
+                }
+            })
+        })
+        .collect();
+    let start = Instant::now();
+    drop(closed);
+    for c in clients {
+        c.join().expect("a client thread panicked");
+    }
+    let elapsed = start.elapsed();
+    echo::check_server_total(server.join().expect("the server panicked"), conns, n);
+    job.emit(metric, per_op_ns(elapsed, n), "ns/round-trip");
 }

@@ -15,6 +15,7 @@
 //! goro's `block_on` body runs as a task, so spawns go to a worker's own queue rather than
 //! through the runtime's injection queue.
 
+use crate::echo::{self, MSG};
 use crate::goro_impl::Results;
 use crate::measure::{self, Job, check, per_op_ns};
 use crate::spec::System;
@@ -24,6 +25,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, Semaphore, mpsc};
 
 /// Runs workload `name` on tokio (`job.system` picks the runtime). Returns `false` if there
@@ -39,6 +42,17 @@ pub fn run(name: &str, job: &Job) -> bool {
         "skynet" => on_runtime(job, skynet_bench(n)),
         "park" => on_runtime(job, park(n)),
         "select" => on_runtime(job, select(n)),
+        "echo-latency" | "echo-throughput" => {
+            let metric = if name == "echo-latency" {
+                "echo-latency"
+            } else {
+                "echo-throughput"
+            };
+            let conns = echo::conns(name, n);
+            echo::raise_fd_limit(conns);
+            // Only the echo workload turns on tokio's I/O driver; the others run without it.
+            run_on(job, true, echo_bench(metric, conns, n))
+        }
         _ => return false,
     };
     for (metric, value, unit) in results {
@@ -48,10 +62,19 @@ pub fn run(name: &str, job: &Job) -> bool {
 }
 
 fn on_runtime(job: &Job, body: impl Future<Output = Results> + Send + 'static) -> Results {
+    run_on(job, false, body)
+}
+
+/// Builds the runtime `job.system` names (with its I/O driver if `io`) and runs `body` in a
+/// spawned task.
+fn run_on(job: &Job, io: bool, body: impl Future<Output = Results> + Send + 'static) -> Results {
     let mut builder = match job.system {
         System::TokioCt => tokio::runtime::Builder::new_current_thread(),
         _ => tokio::runtime::Builder::new_multi_thread(),
     };
+    if io {
+        builder.enable_io();
+    }
     if job.system != System::TokioCt
         && let Some(w) = job.workers
     {
@@ -311,4 +334,71 @@ async fn select(n: u64) -> Results {
         format!("select got {from_a} from a and {} from b", from_b / 2)
     });
     vec![("select", per_op_ns(elapsed, n), "ns/op")]
+}
+
+/// One server connection: echo what arrives until the peer closes; returns the bytes echoed.
+async fn echo_serve(mut conn: TcpStream) -> u64 {
+    conn.set_nodelay(true).expect("set TCP_NODELAY");
+    let mut buf = [0u8; 4096];
+    let mut echoed = 0;
+    loop {
+        match conn.read(&mut buf).await.expect("server read") {
+            0 => return echoed,
+            got => {
+                conn.write_all(&buf[..got]).await.expect("server write");
+                echoed += got as u64;
+            }
+        }
+    }
+}
+
+async fn echo_round(s: &mut TcpStream, i: u64, r: u64) {
+    let (mut msg, mut back) = ([0u8; MSG], [0u8; MSG]);
+    echo::fill(&mut msg, i, r);
+    s.write_all(&msg).await.expect("client write");
+    s.read_exact(&mut back).await.expect("client read");
+    echo::check_echo(&msg, &back, i, r);
+}
+
+/// The echo workload (`echo.rs` describes the shape) with a task per connection on each
+/// side. The gate is a semaphore with no permits; closing it opens the gate.
+async fn echo_bench(metric: &'static str, conns: u64, n: u64) -> Results {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0");
+    let addr = listener.local_addr().expect("listener address");
+    let server = tokio::spawn(async move {
+        let mut handlers = Vec::with_capacity(conns as usize);
+        for _ in 0..conns {
+            let (conn, _) = listener.accept().await.expect("accept");
+            handlers.push(tokio::spawn(echo_serve(conn)));
+        }
+        let mut echoed = 0;
+        for h in handlers {
+            echoed += h.await.expect("a server task panicked");
+        }
+        echoed
+    });
+    let gate = Arc::new(Semaphore::new(0));
+    let mut clients = Vec::with_capacity(conns as usize);
+    for i in 0..conns {
+        let mut s = TcpStream::connect(addr).await.expect("connect");
+        s.set_nodelay(true).expect("set TCP_NODELAY");
+        echo_round(&mut s, i, 0).await;
+        let gate = gate.clone();
+        clients.push(tokio::spawn(async move {
+            let _ = gate.acquire().await; // an error once the gate is closed: the start
+            for r in 1..=echo::rounds(i, conns, n) {
+                echo_round(&mut s, i, r).await;
+            }
+        }));
+    }
+    let start = Instant::now();
+    gate.close();
+    for c in clients {
+        c.await.expect("a client task panicked");
+    }
+    let elapsed = start.elapsed();
+    echo::check_server_total(server.await.expect("the server panicked"), conns, n);
+    vec![(metric, per_op_ns(elapsed, n), "ns/round-trip")]
 }
