@@ -11,9 +11,11 @@
 //! is queued (its ring plus its overflow in the global queue). A burst the owner is working
 //! through stays with it and its warm caches; an owner that is stuck in one long task, or is
 //! handed work faster than it runs it, gets help as in Go. While it waits, the thief sleeps
-//! with a timeout ([`Worker::wait_patiently`]) rather than spinning. The kernel has the same
-//! rule: Linux does not migrate a thread that ran in the last half millisecond
-//! (`sched_migration_cost`).
+//! with a timeout ([`Worker::wait_patiently`]) rather than spinning. Linux's load balancer
+//! has a similar rule of thumb: it counts a thread that ran within the last half millisecond
+//! as cache-hot and prefers to leave it where it is (`sched_migration_cost`, 0.5 ms by
+//! default, under `/sys/kernel/debug/sched/` since Linux 5.13), though it still moves one when
+//! balancing keeps failing.
 //!
 //! Rules:
 //!
