@@ -206,10 +206,7 @@ impl Shared {
         };
         *state = decision;
         drop(state);
-        self.outcomes
-            .lock()
-            .unwrap()
-            .push((self.payment, outcome));
+        self.outcomes.lock().unwrap().push((self.payment, outcome));
         let _ = self.wake.try_send(());
     }
 }
