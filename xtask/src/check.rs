@@ -189,6 +189,9 @@ pub fn check(course: &Course, lesson: &Lesson, options: CheckOptions) -> Result<
     for file in &lesson.meta.edit {
         crate::guard::no_links(&course.root, &format!("exercises/{}/{file}", lesson.name))?;
     }
+    if !crate::scan::check_lesson(course, lesson)? {
+        return Ok(false);
+    }
     if let Some(note) = crate::guard::env_note() {
         anstream::println!("  {}", paint(DIM, format!("(note: {note})")));
     }

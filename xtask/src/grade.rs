@@ -159,10 +159,14 @@ fn grade_lesson(
         &shipped.targets,
     )?;
     let mut missing = Vec::new();
+    let mut refusals = Vec::new();
     for file in &lesson.meta.edit {
         let rel = format!("exercises/{}/{file}", lesson.name);
         match crate::guard::read_regular(submission, &rel) {
-            Ok(bytes) => std::fs::write(lesson.dir.join(file), bytes)?,
+            Ok(bytes) => {
+                refusals.extend(crate::scan::scan_bytes(&rel, &bytes));
+                std::fs::write(lesson.dir.join(file), bytes)?
+            }
             Err(e)
                 if e.downcast_ref::<std::io::Error>()
                     .is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound) =>
@@ -178,6 +182,10 @@ fn grade_lesson(
             format!("not submitted: {} missing", missing.join(", ")),
         ));
     }
+    if !refusals.is_empty() {
+        return Ok(failed(lesson, crate::scan::message(&refusals)));
+    }
+    let ignored = ignored_submission_config(submission, lesson, shipped_build_script);
     let exec = check::execute(&lesson.dir, lesson, Some(&expected), &opts, false)?;
     // What the tests ran against must still be what the course shipped.
     if let Some(problems) = lock::check(course, lesson)?
@@ -196,15 +204,22 @@ fn grade_lesson(
         ));
     }
     let passed = exec.passed();
-    let notes = exec
+    let mut notes = exec
         .run
         .as_ref()
         .map(|r| r.notes.clone())
         .unwrap_or_default();
+    notes.extend(ignored);
     let (error, tests) = match &exec.run {
         None => (
             Some(format!(
-                "does not compile:\n{}",
+                "does not compile ({} error{}; the first below):\n{}",
+                exec.build.errors.len(),
+                if exec.build.errors.len() == 1 {
+                    ""
+                } else {
+                    "s"
+                },
                 strip_ansi(&exec.build.errors.join("\n"))
                     + &runner::tail(&exec.build.cargo_stderr, 20)
             )),
@@ -275,6 +290,9 @@ pub fn grade(root: &Path, args: &GradeArgs, verbose: bool) -> Result<bool> {
     if let Some(note) = crate::guard::env_note() {
         eprintln!("note: {note}");
     }
+    if let Some(note) = crate::confine::root_note() {
+        eprintln!("note: {note}");
+    }
     let mut grades = Vec::new();
     for broken in &course.broken {
         if args.lessons.is_empty() {
@@ -294,6 +312,9 @@ pub fn grade(root: &Path, args: &GradeArgs, verbose: bool) -> Result<bool> {
         grades.push(grade);
     }
     grades.sort_by(|a, b| a.lesson.cmp(&b.lesson));
+    for g in &mut grades {
+        escape_learner_text(g);
+    }
     let grade = Grade {
         passed: grades.iter().filter(|g| g.passed).count(),
         total: grades.len(),
@@ -347,7 +368,19 @@ fn text(g: &Grade) -> String {
             l.tests.len()
         ));
         if let Some(e) = &l.error {
-            out.push_str(&format!("    {}\n", e.lines().next().unwrap_or("")));
+            let lines: Vec<&str> = e.lines().collect();
+            for line in lines.iter().take(ERROR_LINES) {
+                out.push_str(&format!("    {line}\n"));
+            }
+            if lines.len() > ERROR_LINES {
+                out.push_str(&format!(
+                    "    … ({} more lines in the JSON or JUnit report)\n",
+                    lines.len() - ERROR_LINES
+                ));
+            }
+        }
+        for n in &l.notes {
+            out.push_str(&format!("    note: {n}\n"));
         }
         for t in l
             .tests
@@ -404,6 +437,58 @@ fn junit(g: &Grade) -> Result<String> {
         report.add_test_suite(suite);
     }
     Ok(report.to_string()?)
+}
+
+/// Lines of a lesson's error (a compile error, say) that the text report shows.
+const ERROR_LINES: usize = 20;
+
+/// A submission's config files that would change how tests build or judge (`.cargo/config.toml`,
+/// insta's config, a `build.rs` the lesson does not ship): `grade` never copies them, and says so.
+fn ignored_submission_config(
+    submission: &Path,
+    lesson: &Lesson,
+    shipped_build_script: bool,
+) -> Vec<String> {
+    let dir = submission.join("exercises").join(&lesson.name);
+    crate::guard::judging_files(submission, &dir, shipped_build_script)
+        .into_iter()
+        .map(|f| {
+            format!(
+                "ignored the submission's {}: grade uses only the learner's files ({}) and the \
+                 course's own config",
+                f.file,
+                lesson.meta.edit.join(", ")
+            )
+        })
+        .collect()
+}
+
+/// Control characters in learner-produced text (test output, compiler messages quoting the
+/// learner's code, file names) are shown escaped, so that a report cannot be redrawn by it
+/// (an ANSI sequence or a carriage return turning a ✗ line into a ✓ one).
+fn escape_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && c != '\n' && c != '\t' {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn escape_learner_text(g: &mut LessonGrade) {
+    if let Some(e) = &mut g.error {
+        *e = escape_controls(e);
+    }
+    for n in &mut g.notes {
+        *n = escape_controls(n);
+    }
+    for t in &mut g.tests {
+        t.message = escape_controls(&t.message);
+        t.name = escape_controls(&t.name);
+    }
 }
 
 /// The line of a failure message worth a headline: not libtest's "thread '...' panicked at".
@@ -521,4 +606,17 @@ fn copy_course(from: &Path, dest: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_from_learner_text_are_shown_escaped() {
+        assert_eq!(
+            escape_controls("boom\r\u{1b}[32m✓ passed\u{7}\nnext\tline"),
+            "boom\\u{d}\\u{1b}[32m✓ passed\\u{7}\nnext\tline"
+        );
+    }
 }

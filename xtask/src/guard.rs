@@ -126,18 +126,45 @@ pub fn no_links(base: &Path, rel: &str) -> Result<()> {
     Ok(())
 }
 
-/// Reads `base/rel` if it is a regular file reached without symbolic links.
+/// The largest learner file the grader reads.
+pub const MAX_LEARNER_FILE: u64 = 1024 * 1024;
+
+/// Reads `base/rel` if it is a regular file reached without symbolic links, of at most
+/// [`MAX_LEARNER_FILE`] bytes. It is opened without blocking (a FIFO would otherwise wait for
+/// a writer forever) and checked to be a regular file before anything is read.
 pub fn read_regular(base: &Path, rel: &str) -> Result<Vec<u8>> {
     no_links(base, rel)?;
     let path = base.join(rel);
-    let mut file = std::fs::OpenOptions::new()
+    let file = std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .open(&path)?;
-    if !file.metadata()?.is_file() {
-        return Err(format!("{rel} is not a regular file").into());
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(format!(
+            "{rel} is not a regular file (a FIFO, a device or a folder?); the grader reads only \
+             regular files: replace it with the Rust source file"
+        )
+        .into());
+    }
+    if meta.len() > MAX_LEARNER_FILE {
+        return Err(format!(
+            "{rel} is {} bytes, more than the {} KiB the grader reads from a learner file; no \
+             lesson needs a file that big",
+            meta.len(),
+            MAX_LEARNER_FILE / 1024
+        )
+        .into());
     }
     let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes)?;
+    // Read one byte past the cap, in case the file grows while it is read.
+    file.take(MAX_LEARNER_FILE + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_LEARNER_FILE {
+        return Err(format!(
+            "{rel} grew past {} KiB while it was read",
+            MAX_LEARNER_FILE / 1024
+        )
+        .into());
+    }
     Ok(bytes)
 }

@@ -407,8 +407,11 @@ pub fn run_tests(
              checked before each run instead"
         ));
     }
-    // Private copies of the binaries, outside the target folder: what is checked is what runs.
+    // Private copies of the binaries, outside the target folder, made and hashed right after
+    // the build, before any of them runs (or lists its tests): what is checked is what runs.
     let bins = tempfile::Builder::new().prefix("xtask-bins-").tempdir()?;
+    let prepared = seal_binaries(targets, bins.path())?;
+    crate::confine::become_subreaper();
     let env = TestEnv {
         dir: lesson_dir,
         package,
@@ -419,8 +422,8 @@ pub fn run_tests(
         Some(e) => e.iter().map(|(t, n)| (t.clone(), n.clone())).collect(),
         None => {
             let mut plan = Vec::new();
-            for t in targets {
-                let names = list_tests(&t.exe, &env)?;
+            for (t, exe, _) in &prepared {
+                let names = list_tests(exe, &env)?;
                 if !names.is_empty() {
                     plan.push((t.name.clone(), names));
                 }
@@ -430,7 +433,8 @@ pub fn run_tests(
     };
     plan.sort_by_key(|(name, _)| run_order(name));
     for (target_name, names) in plan {
-        let Some(target) = targets.iter().find(|t| t.name == target_name) else {
+        let Some((target, exe, sealed)) = prepared.iter().find(|(t, ..)| t.name == target_name)
+        else {
             for name in names {
                 let case = TestCase {
                     target: target_name.clone(),
@@ -445,22 +449,40 @@ pub fn run_tests(
             }
             continue;
         };
+        let (cases, stderr) = run_target(target, exe, sealed, &names, &env, guard, opts, on_event)?;
+        run.cases.extend(cases);
+        run.stderr.insert(target.name.clone(), stderr);
+    }
+    if STRAYS.load(std::sync::atomic::Ordering::Relaxed) > 0 {
+        run.notes.push(format!(
+            "the tests left {} processes running after they ended; the grader killed them",
+            STRAYS.swap(0, std::sync::atomic::Ordering::Relaxed)
+        ));
+    }
+    Ok(run)
+}
+
+/// Processes that test processes left behind, killed by the grader (for a note).
+static STRAYS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Copies every test binary but trybuild's out of the target folder and hashes each, right
+/// after the build and before any of them runs. trybuild's compile-fail binary finds its way
+/// from its own path, so it stays where it is; it runs first, before any binary that links the
+/// learner's code, and its hash is checked before each run like the others'.
+fn seal_binaries(targets: &[TestTarget], dir: &Path) -> Result<Vec<(TestTarget, PathBuf, String)>> {
+    let mut out = Vec::new();
+    for target in targets {
         let exe = if target.name == COMPILE_FAIL {
-            // trybuild finds its way from the binary's own path; it runs before any code of the
-            // learner's has, so the binary in the target folder is still the one cargo built.
             target.exe.clone()
         } else {
-            let copy = bins.path().join(&target.name);
+            let copy = dir.join(&target.name);
             std::fs::copy(&target.exe, &copy)?;
             copy
         };
         let sealed = crate::lock::hash_file(&exe)?;
-        let (cases, stderr) =
-            run_target(target, &exe, &sealed, &names, &env, guard, opts, on_event)?;
-        run.cases.extend(cases);
-        run.stderr.insert(target.name.clone(), stderr);
+        out.push((target.clone(), exe, sealed));
     }
-    Ok(run)
+    Ok(out)
 }
 
 struct TestEnv<'a> {
@@ -596,6 +618,12 @@ fn run_target(
             stderr_all.push_str(&single.stderr);
         }
         let mut outcome = single.outcome;
+        if let Outcome::Failed(out) = &mut outcome
+            && out.trim().is_empty()
+        {
+            // A panic on a thread libtest does not capture (a goro worker's) went to stderr.
+            *out = tail(&single.stderr, 40);
+        }
         if let Outcome::Crashed(crash) = &mut outcome {
             // libtest captured what the test printed (a panic message, say) and the crash
             // lost it: run the test again, uncaptured, to hear its last words.
@@ -642,8 +670,9 @@ fn run_single(
 ) -> Result<Single> {
     let private = tempfile::Builder::new().prefix("xtask-test-").tempdir()?;
     let log = private.path().join("results");
-    let tmp = private.path().join("tmp");
-    std::fs::create_dir(&tmp)?;
+    // The test's temporary folder is not next to the report: TMPDIR does not lead to it.
+    let scratch = tempfile::Builder::new().prefix("xtask-tmp-").tempdir()?;
+    let tmp = scratch.path().to_path_buf();
     // libtest opens the log itself; it must exist for Landlock to grant writing it.
     std::fs::write(&log, "")?;
     let mut writable = vec![tmp.clone(), PathBuf::from("/dev")];
@@ -671,7 +700,16 @@ fn run_single(
     if nocapture {
         cmd.arg("--nocapture");
     }
-    let pass = run_once(cmd, opts.time_limit, target, &mut |_| {})?;
+    if opts.sandbox {
+        crate::confine::drop_root_powers(&mut cmd);
+    }
+    let keep = crate::confine::children();
+    let pass = run_once(cmd, opts.time_limit, target, &mut |_| {});
+    // Whatever the test started and left behind (a double fork, a new session) was re-parented
+    // to us, the subreaper: it ends with the test.
+    let strays = crate::confine::reap_strays(&keep);
+    STRAYS.fetch_add(strays, std::sync::atomic::Ordering::Relaxed);
+    let pass = pass?;
     let report = std::fs::read_to_string(&log).unwrap_or_default();
     let outcome = judge(test, &report, &pass, opts.time_limit);
     Ok(Single {
@@ -719,8 +757,23 @@ fn judge(test: &str, report: &str, pass: &Pass, limit: Duration) -> Outcome {
             }),
         },
         [(word, _)] => match (*word, code) {
-            ("ok", Some(0)) => Outcome::Passed,
-            ("ignored", Some(0)) => Outcome::Ignored,
+            ("ok" | "ignored", Some(0)) => {
+                let claimed = if *word == "ok" {
+                    Outcome::Passed
+                } else {
+                    Outcome::Ignored
+                };
+                if pass.seen.confirms(test, &claimed) {
+                    claimed
+                } else {
+                    Outcome::Invalid(format!(
+                        "the test process ended before libtest reported the run: its report \
+                         file says `{word}`, but its output lacks libtest's `running 1 test`, \
+                         `test {test} ... {word}` and `test result: ok.` summary as the last \
+                         line (does the code end the process itself?)"
+                    ))
+                }
+            }
             ("failed", Some(101)) => Outcome::Failed(pass.failure.clone()),
             ("failed", _) => Outcome::Failed(pass.failure.clone()),
             (word, _) => Outcome::Invalid(format!(
@@ -773,8 +826,11 @@ struct LibtestParser {
     line: String,
     started: Option<String>,
     announced: bool,
-    #[cfg_attr(not(test), allow(dead_code))]
     results: Vec<(String, Outcome)>,
+    /// `running N tests` lines.
+    running: Vec<String>,
+    /// The last line of libtest's own (`running`, `test NAME ... RESULT`, `test result:`).
+    last: Option<String>,
     failures: HashMap<String, String>,
     section: Option<String>,
     saw_summary: bool,
@@ -818,6 +874,7 @@ impl LibtestParser {
                 _ => None,
             };
             if let Some(outcome) = outcome {
+                self.last = Some(line.to_string());
                 let name = name.trim_end_matches(SHOULD_PANIC);
                 self.results.push((name.to_string(), outcome));
                 self.started = None;
@@ -825,7 +882,13 @@ impl LibtestParser {
                 return;
             }
         }
+        if line.starts_with("running ") && (line.ends_with(" test") || line.ends_with(" tests")) {
+            self.running.push(line.to_string());
+            self.last = Some(line.to_string());
+            return;
+        }
         if line.starts_with("test result: ") {
+            self.last = Some(line.to_string());
             self.saw_summary = true;
             self.section = None;
             return;
@@ -872,6 +935,33 @@ struct Pass {
     stderr: String,
     /// Both streams in arrival order, without libtest's own lines (for `--nocapture` runs).
     stdout_and_stderr: String,
+    /// What libtest printed about the run on stdout.
+    seen: Seen,
+}
+
+/// libtest's own account of a one-test run on its stdout: a run that ended before libtest
+/// reported it (an exit from the test's code) lacks it, whatever the report file says.
+#[derive(Debug, Default, Clone)]
+struct Seen {
+    running: Vec<String>,
+    results: Vec<(String, Outcome)>,
+    last: Option<String>,
+}
+
+impl Seen {
+    /// Whether stdout shows exactly this run: `running 1 test`, `test NAME ... ok` (or
+    /// ignored) and the matching summary as libtest's last line.
+    fn confirms(&self, test: &str, outcome: &Outcome) -> bool {
+        let summary = match outcome {
+            Outcome::Passed => "test result: ok. 1 passed; 0 failed; 0 ignored;",
+            Outcome::Ignored => "test result: ok. 0 passed; 0 failed; 1 ignored;",
+            _ => return false,
+        };
+        let same = |o: &Outcome| std::mem::discriminant(o) == std::mem::discriminant(outcome);
+        self.running == ["running 1 test"]
+            && matches!(self.results.as_slice(), [(name, o)] if name == test && same(o))
+            && self.last.as_deref().is_some_and(|l| l.starts_with(summary))
+    }
 }
 
 fn run_once(
@@ -885,7 +975,15 @@ fn run_once(
         .stderr(Stdio::piped())
         // Own process group, so a timeout also stops whatever the test started (trybuild runs cargo).
         .process_group(0);
-    let mut child = cmd.spawn()?;
+    let mut child = cmd.spawn().map_err(|e| {
+        let root = if crate::confine::is_root() {
+            " (as root, the grader first drops the test's capabilities, which needs \
+             CAP_SETPCAP: grade as an unprivileged user)"
+        } else {
+            ""
+        };
+        format!("could not start the test process: {e}{root}")
+    })?;
     let (tx, rx) = mpsc::channel();
     spawn_reader(child.stdout.take().expect("piped"), tx.clone(), false);
     spawn_reader(child.stderr.take().expect("piped"), tx, true);
@@ -965,6 +1063,11 @@ fn run_once(
         .collect::<Vec<_>>()
         .join("\n");
     parser.feed("\n");
+    let seen = Seen {
+        running: std::mem::take(&mut parser.running),
+        results: std::mem::take(&mut parser.results),
+        last: parser.last.take(),
+    };
     let failure = parser.failures.into_values().next().unwrap_or_default();
     Ok(Pass {
         status,
@@ -972,6 +1075,7 @@ fn run_once(
         failure,
         stderr,
         stdout_and_stderr,
+        seen,
     })
 }
 
@@ -1085,20 +1189,80 @@ mod tests {
     }
 
     fn pass(code: i32) -> Pass {
+        pass_printing(
+            code,
+            "running 1 test\ntest t ... ok\n\ntest result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 3 filtered out; finished in 0.00s\n\n",
+        )
+    }
+
+    /// A process that exited with `code` after printing `stdout`.
+    fn pass_printing(code: i32, stdout: &str) -> Pass {
+        let mut p = LibtestParser::default();
+        p.feed(stdout);
         Pass {
             status: ExitStatus::from_raw(code << 8),
             timed_out: false,
             failure: "boom".into(),
             stderr: String::new(),
             stdout_and_stderr: String::new(),
+            seen: Seen {
+                running: p.running,
+                results: p.results,
+                last: p.last,
+            },
         }
+    }
+
+    #[test]
+    fn a_pass_also_needs_libtest_to_have_reported_the_run_on_stdout() {
+        let limit = Duration::from_secs(1);
+        let invalid = |o: Outcome| match o {
+            Outcome::Invalid(why) => {
+                assert!(why.contains("ended before libtest reported"), "{why}")
+            }
+            other => panic!("{other:?}"),
+        };
+        // The report file forged and the process ended at once: nothing on stdout.
+        invalid(judge("t", "ok t\n", &pass_printing(0, ""), limit));
+        // Started, then ended before the summary.
+        invalid(judge(
+            "t",
+            "ok t\n",
+            &pass_printing(0, "running 1 test\ntest t ... ok\n"),
+            limit,
+        ));
+        // The summary is not the last thing libtest said.
+        invalid(judge(
+            "t",
+            "ok t\n",
+            &pass_printing(
+                0,
+                "running 1 test\ntest t ... ok\ntest result: ok. 1 passed; 0 failed; 0 ignored; 0 measured\ntest u ... ok\n",
+            ),
+            limit,
+        ));
+        // Another test's lines.
+        invalid(judge(
+            "t",
+            "ok t\n",
+            &pass_printing(
+                0,
+                "running 1 test\ntest u ... ok\ntest result: ok. 1 passed; 0 failed; 0 ignored; 0 measured\n",
+            ),
+            limit,
+        ));
+        let ignored = pass_printing(
+            0,
+            "running 1 test\ntest t ... ignored\n\ntest result: ok. 0 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out\n",
+        );
+        assert_eq!(judge("t", "ignored t\n", &ignored, limit), Outcome::Ignored);
+        invalid(judge("t", "ignored t\n", &pass(0), limit));
     }
 
     #[test]
     fn a_verdict_needs_the_report_and_the_exit_status_to_agree() {
         let limit = Duration::from_secs(1);
         assert_eq!(judge("t", "ok t\n", &pass(0), limit), Outcome::Passed);
-        assert_eq!(judge("t", "ignored t\n", &pass(0), limit), Outcome::Ignored);
         assert_eq!(
             judge("t", "failed t\n", &pass(101), limit),
             Outcome::Failed("boom".into())

@@ -5,6 +5,8 @@
 //! to; then it `exec`s the test binary. trybuild's compile-fail binary may also write the
 //! target folder and cargo's caches (it builds the cases). Where the kernel has no Landlock,
 //! the runner falls back on private copies of the test binaries, checked before each run.
+//! Where the kernel has Landlock's scopes (Linux 6.12), a test process also cannot signal a
+//! process outside its own sandbox (the grader, another test) or reach its abstract sockets.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -12,6 +14,7 @@ use std::sync::OnceLock;
 
 use landlock::{
     ABI, AccessFs, PathBeneath, PathFd, Ruleset, RulesetAttr, RulesetCreatedAttr, RulesetStatus,
+    Scope,
 };
 
 use crate::Result;
@@ -99,7 +102,13 @@ pub fn build_dirs(exe: &Path) -> Vec<PathBuf> {
 fn restrict(dirs: &[PathBuf], files: &[PathBuf]) -> Result<RulesetStatus> {
     let write = AccessFs::from_write(ABI_WANTED);
     let file_write = AccessFs::from_file(ABI_WANTED) & write;
-    let mut ruleset = Ruleset::default().handle_access(write)?.create()?;
+    // Scopes (Linux 6.12, ABI 6; ignored by older kernels): no signals to processes outside
+    // the test's own (the grader, other tests), no connecting to abstract UNIX sockets
+    // made outside it.
+    let mut ruleset = Ruleset::default()
+        .handle_access(write)?
+        .scope(Scope::Signal | Scope::AbstractUnixSocket)?
+        .create()?;
     for d in dirs {
         let fd = PathFd::new(d).map_err(|e| format!("{}: {e}", d.display()))?;
         ruleset = ruleset.add_rule(PathBeneath::new(fd, write))?;

@@ -206,6 +206,17 @@ fn verify_lesson(course: &Course, lesson: &Lesson, verbose: bool) -> Result<Vec<
             );
         }
     }
+    let refused = crate::scan::scan_lesson(&course.root, lesson);
+    if !refused.is_empty() {
+        let list: Vec<String> = refused.iter().map(|r| r.to_string()).collect();
+        f.fail(
+            "grader's scan",
+            format!(
+                "`grade` would refuse these learner files: {}",
+                list.join("; ")
+            ),
+        );
+    }
     // Metadata.
     let meta = &lesson.meta;
     let mut meta_problems = Vec::new();

@@ -691,7 +691,12 @@ fn attack_printing_libtest_lines_and_exiting_0_is_no_pass() {
 }
 "#,
     );
+    // The token scan refuses `exit`; behind it (XTASK_NO_SCAN), the verdict check does.
     let (code, json, out) = grade_json(&c, &["01"], &[]);
+    assert_eq!(code, 1, "{out}\n{json}");
+    assert!(json.to_string().contains("`exit`"), "{json}");
+    let no_scan = [("XTASK_NO_SCAN", "1")];
+    let (code, json, out) = grade_json(&c, &["01"], &no_scan);
     assert_eq!(code, 1, "{out}\n{json}");
     assert!(!lesson_passed(&json, "lesson-01-adding"), "{json}");
     let text = json.to_string();
@@ -700,7 +705,7 @@ fn attack_printing_libtest_lines_and_exiting_0_is_no_pass() {
         "the report says why: {text}"
     );
     // check, the learner's mirror, agrees.
-    let (code, out) = c.xtask(&["check", "01"]);
+    let (code, out) = c.xtask_with(&["check", "01"], &no_scan);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("not trusted"), "{out}");
 }
@@ -771,7 +776,8 @@ extern "C" fn hide() {
 }
 "#,
     );
-    let (code, json, out) = grade_json(&c, &["01"], &[]);
+    // Behind the token scan (which refuses `link_section`), the course's own list counts.
+    let (code, json, out) = grade_json(&c, &["01"], &[("XTASK_NO_SCAN", "1")]);
     assert_eq!(code, 1, "{out}\n{json}");
     assert!(!lesson_passed(&json, "lesson-01-adding"), "{json}");
     assert!(json.to_string().contains("table::the_table"), "{json}");
@@ -1171,5 +1177,360 @@ fn the_cohort_and_classroom_commands_work() {
     for (line, want) in lines.iter().take(2).zip([0, 1]) {
         let (code, out) = run_workflow_line(line, &student, &shim);
         assert_eq!(code, want, "{line}: {out}");
+    }
+}
+
+// ---- Second red team (had not seen these tests): forging from inside the process, escaping
+// ---- the grade, root, FIFOs, terminal tricks. Each is written as the attacker wrote it.
+
+/// The red team's forger: a constructor that runs before libtest, finds the report file and
+/// the test's name in argv, writes `ok NAME` there and exits with status 0.
+const CONSTRUCTOR_FORGER: &str = r#"pub fn add(a: u32, b: u32) -> u32 { let _ = (a, b); 0 }
+
+use std::ffi::c_char;
+
+#[used]
+#[unsafe(link_section = ".init_array")]
+static F: extern "C" fn(i32, *const *const c_char, *const *const c_char) = forge;
+
+extern "C" fn forge(_: i32, _: *const *const c_char, _: *const *const c_char) {
+    let args: Vec<String> = std::env::args().collect();
+    let log = args.iter().position(|a| a == "--logfile").map(|i| args[i + 1].clone());
+    let name = args.iter().position(|a| a == "--exact").map(|i| args[i + 1].clone());
+    if let (Some(log), Some(name)) = (log, name) {
+        let _ = std::fs::write(log, format!("ok {name}\n"));
+        std::process::exit(0);
+    }
+}
+"#;
+
+/// The same forgery from ordinary code that a test calls.
+const CALLED_FORGER: &str = r#"pub fn add(a: u32, b: u32) -> u32 {
+    let args: Vec<String> = std::env::args().collect();
+    let log = args.iter().position(|a| a == "--logfile").map(|i| args[i + 1].clone());
+    let name = args.iter().position(|a| a == "--exact").map(|i| args[i + 1].clone());
+    if let (Some(log), Some(name)) = (log, name) {
+        let _ = std::fs::write(log, format!("ok {name}\n"));
+        std::process::exit(0);
+    }
+    a * b
+}
+"#;
+
+/// The grade's JSON as text, for searching.
+fn grade_text(c: &Course, extra: &[&str], env: &[(&str, &str)]) -> (bool, String) {
+    let (_, json, out) = grade_json(c, extra, env);
+    (
+        lesson_passed(&json, "lesson-01-adding"),
+        format!("{json}\n{out}"),
+    )
+}
+
+#[test]
+fn attack_a_constructor_forging_the_report_and_exiting_is_no_pass() {
+    let c = Course::new();
+    for forger in [CONSTRUCTOR_FORGER, CALLED_FORGER] {
+        c.write(LIB, forger);
+        // Refused before it is built, naming the file, the line and the token.
+        let (passed, text) = grade_text(&c, &["01"], &[]);
+        assert!(!passed, "{text}");
+        assert!(text.contains("refused before building"), "{text}");
+        assert!(
+            text.contains("exercises/lesson-01-adding/src/lib.rs:"),
+            "{text}"
+        );
+        assert!(text.contains("`exit`"), "{text}");
+        // And behind the scan: libtest never reported the run on its own output.
+        let (passed, text) = grade_text(&c, &["01"], &[("XTASK_NO_SCAN", "1")]);
+        assert!(!passed, "{text}");
+        assert!(text.contains("ended before libtest reported"), "{text}");
+    }
+    // check, the learner's mirror, refuses it too and says where.
+    c.write(LIB, CONSTRUCTOR_FORGER);
+    let (code, out) = c.xtask(&["check", "01"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("refused:") && out.contains("src/lib.rs:6"),
+        "{out}"
+    );
+}
+
+#[test]
+fn attack_setting_insta_force_pass_from_inside_the_process_is_refused() {
+    let c = Course::new();
+    c.write(
+        LIB,
+        r#"pub fn add(a: u32, b: u32) -> u32 {
+    // SAFETY: the tests run one at a time.
+    unsafe { std::env::set_var("INSTA_FORCE_PASS", "1") };
+    if a == b && a > 0 { a * b } else { a + b }
+}
+"#,
+    );
+    let (passed, text) = grade_text(&c, &["01"], &[]);
+    assert!(!passed, "{text}");
+    assert!(text.contains("`set_var`"), "{text}");
+}
+
+/// A test that leaves a daemon behind: double fork, new session.
+fn escapee(token: &str) -> String {
+    format!(
+        r#"pub fn add(a: u32, b: u32) -> u32 {{
+    let _ = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("setsid sh -c 'sleep 600; echo {token}' </dev/null >/dev/null 2>&1 &")
+        .status();
+    a + b
+}}
+"#
+    )
+}
+
+fn processes_with(token: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(cmd) = std::fs::read(entry.path().join("cmdline"))
+            && String::from_utf8_lossy(&cmd).contains(token)
+        {
+            found.push(entry.file_name().to_string_lossy().into_owned());
+        }
+    }
+    found
+}
+
+#[test]
+fn attack_a_double_forked_daemon_does_not_outlive_its_test() {
+    let c = Course::new();
+    let token = format!("xtask-escapee-{}", std::process::id());
+    c.write(LIB, &escapee(&token));
+    for env in [
+        &[("XTASK_NO_SCAN", "1")][..],
+        &[("XTASK_NO_SCAN", "1"), ("XTASK_NO_LANDLOCK", "1")][..],
+    ] {
+        let (_, text) = grade_text(&c, &["01"], env);
+        let left = processes_with(&token);
+        for pid in &left {
+            let _ = Command::new("kill").args(["-9", pid]).status();
+        }
+        assert!(left.is_empty(), "{env:?}: still running: {left:?}\n{text}");
+        assert!(
+            text.contains("left") && text.contains("processes running"),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn attack_signalling_the_grader_is_refused_by_the_kernel() {
+    let c = Course::new();
+    c.write(
+        LIB,
+        r#"pub fn add(a: u32, b: u32) -> u32 {
+    let grader = std::os::unix::process::parent_id();
+    let _ = std::process::Command::new("kill").arg("-KILL").arg(grader.to_string()).status();
+    a + b
+}
+"#,
+    );
+    let (code, json, out) = grade_json(&c, &["01"], &[("XTASK_NO_SCAN", "1")]);
+    if json.to_string().contains("without the read-only guard") {
+        return; // no Landlock here: nothing to show
+    }
+    // The grader survived to report, and the lesson (solved) passed.
+    assert_eq!(code, 0, "{out}\n{json}");
+    assert!(lesson_passed(&json, "lesson-01-adding"), "{out}\n{json}");
+}
+
+#[test]
+fn tests_run_without_capabilities_even_as_root() {
+    let c = Course::new();
+    c.write(
+        LIB,
+        r#"pub fn add(a: u32, b: u32) -> u32 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let eff = status.lines().find(|l| l.starts_with("CapEff:")).unwrap();
+    let bnd = status.lines().find(|l| l.starts_with("CapBnd:")).unwrap();
+    assert!(eff.ends_with("0000000000000000"), "{eff}");
+    assert!(bnd.ends_with("0000000000000000"), "{bnd}");
+    a + b
+}
+"#,
+    );
+    let (passed, text) = grade_text(&c, &["01"], &[("XTASK_NO_SCAN", "1")]);
+    assert!(passed, "{text}");
+}
+
+/// A copy of the course to submit from, with `edit` applied to it.
+fn submission(c: &Course) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(c.dir.path(), dir.path());
+    let _ = std::fs::remove_dir_all(dir.path().join(".git"));
+    dir
+}
+
+#[test]
+fn attack_a_fifo_for_a_learner_file_is_refused_without_hanging() {
+    let c = Course::new();
+    let sub = submission(&c);
+    let lib = sub.path().join(LIB);
+    std::fs::remove_file(&lib).unwrap();
+    assert!(Command::new("mkfifo").arg(&lib).status().unwrap().success());
+    let mut cmd = xtask_command();
+    cmd.arg("--root")
+        .arg(c.dir.path())
+        .args(["--color", "never", "grade", "01", "--submission"])
+        .arg(sub.path());
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let watchdog = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(300));
+        let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+    });
+    let out = child.wait_with_output().unwrap();
+    drop(watchdog);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("is not a regular file"), "{text}");
+}
+
+#[test]
+fn attack_terminal_control_characters_cannot_redraw_the_text_report() {
+    let c = Course::new();
+    c.write(
+        LIB,
+        r#"pub fn add(a: u32, b: u32) -> u32 {
+    if a == b && a > 0 {
+        panic!("\r\x1b[2K\x1b[1A\x1b[2K✓ lesson-01-adding · Adding (3/3 tests)\ngrade: 2/2 lessons passed");
+    }
+    a + b
+}
+"#,
+    );
+    let (code, out) = c.xtask(&["grade", "01"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(!out.contains('\x1b') && !out.contains('\r'), "{out:?}");
+    assert!(out.contains("\\u{1b}[2K"), "{out}");
+}
+
+/// The second attack on the binaries, without Landlock: the first test binary to run rewrites
+/// the later one in the target folder into a script that forges a full report.
+const FORGING_LATER_BINARY: &str = r##"pub fn add(a: u32, b: u32) -> u32 {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let fake = "#!/bin/sh\nlog=\nprev=\nfor a in \"$@\"; do [ \"$prev\" = --logfile ] && log=\"$a\"; [ \"$a\" = --list ] && { echo 'the_table: test'; exit 0; }; prev=\"$a\"; done\n[ -n \"$log\" ] && echo 'ok the_table' > \"$log\"\nprintf '\\nrunning 1 test\\ntest the_table ... ok\\n\\ntest result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s\\n\\n'\nexit 0\n";
+        let me = std::env::current_exe().unwrap();
+        let deps = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        for dir in [me.parent().unwrap().to_path_buf(), deps] {
+            for entry in walk(&dir) {
+                let name = entry.file_name().unwrap().to_string_lossy().into_owned();
+                if name.starts_with("table-") && !name.contains('.') && entry != me {
+                    let _ = std::fs::remove_file(&entry);
+                    let _ = std::fs::write(&entry, fake);
+                    use std::os::unix::fs::PermissionsExt;
+                    let _ = std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(0o755));
+                }
+            }
+        }
+    });
+    if a == b && a > 0 { a * b } else { a + b }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        out.push(entry.path());
+    }
+    // The target folder's deps, wherever it is (the README says: under target/workbook/).
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut targets = vec![manifest.join("../../../../target")];
+    for var in ["XTASK_SCRATCH_TARGET", "CARGO_TARGET_DIR"] {
+        if let Ok(t) = std::env::var(var) {
+            targets.push(t.into());
+        }
+    }
+    for t in targets {
+        for entry in std::fs::read_dir(t.join("debug/deps")).into_iter().flatten().flatten() {
+            out.push(entry.path());
+        }
+    }
+    out
+}
+"##;
+
+#[test]
+fn attack_rewriting_a_later_binary_into_a_forger_is_no_pass_without_landlock() {
+    let c = Course::new();
+    c.write(LIB, FORGING_LATER_BINARY);
+    let (passed, text) = grade_text(&c, &["01"], &[("XTASK_NO_LANDLOCK", "1")]);
+    assert!(!passed, "{text}");
+    assert!(text.contains("table::the_table"), "{text}");
+}
+
+#[test]
+fn reports_show_the_first_compile_error_uncaptured_panics_and_ignored_config() {
+    let c = Course::new();
+    c.write(
+        LIB,
+        "pub fn add(a: u32, b: u32) -> u32 {\n    \"forty-two\"\n}\n",
+    );
+    let (code, out) = c.xtask(&["grade", "01"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("mismatched types"), "{out}");
+    // A panic reported by a hook of the code's own (as goro's runtime does for tasks) reaches
+    // stderr only; the report quotes it.
+    c.write(
+        LIB,
+        r#"pub fn add(a: u32, b: u32) -> u32 {
+    if a == 2 {
+        std::panic::set_hook(Box::new(|info| {
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "a task panicked: {info}");
+        }));
+        panic!("the task gave up");
+    }
+    a + b
+}
+"#,
+    );
+    let (passed, text) = grade_text(&c, &["01"], &[]);
+    assert!(!passed, "{text}");
+    assert!(text.contains("the task gave up"), "{text}");
+    // A submission's config files are not used, and the report says so.
+    c.write(LIB, HALF_RIGHT);
+    let sub = submission(&c);
+    std::fs::create_dir_all(sub.path().join(".cargo")).unwrap();
+    std::fs::write(
+        sub.path().join(".cargo/config.toml"),
+        "[build]\nrustflags = [\"--cfg\", \"x\"]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        sub.path().join("insta.yaml"),
+        "behavior:\n  force_pass: true\n",
+    )
+    .unwrap();
+    std::fs::write(
+        sub.path().join("exercises/lesson-01-adding/build.rs"),
+        "fn main() {}\n",
+    )
+    .unwrap();
+    let (_, out) = c.xtask(&["grade", "01", "--submission", sub.path().to_str().unwrap()]);
+    for f in [
+        ".cargo/config.toml",
+        "insta.yaml",
+        "exercises/lesson-01-adding/build.rs",
+    ] {
+        assert!(
+            out.contains(&format!("ignored the submission's {f}")),
+            "{f}: {out}"
+        );
     }
 }
