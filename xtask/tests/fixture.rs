@@ -867,7 +867,12 @@ fn attack_through_build_environment_and_build_script_is_neutralised() {
     );
     assert_eq!(code, 0, "{out}");
     assert!(!marker.exists(), "RUSTC_WRAPPER ran: {out}");
-    assert!(out.contains("ignoring RUSTC_WRAPPER"), "{out}");
+    // The note lists every judging variable set (under `cargo xtask ci` the INSTA_ ones too).
+    assert!(
+        out.lines()
+            .any(|l| l.contains("note: ignoring") && l.contains("RUSTC_WRAPPER")),
+        "{out}"
+    );
     // A build script runs code at build time: refused before anything is built.
     c.write(
         "exercises/lesson-01-adding/build.rs",
