@@ -42,8 +42,9 @@
 //! [`RunError::Deadlock`] with a [`crate::debug::dump`] of the parked tasks (Go prints "all
 //! goroutines are asleep - deadlock!"). What can still wake a task from outside the workers
 //! keeps the run waiting instead: a task waiting on a socket (the kernel), a task waiting on a
-//! channel made outside any runtime (a plain thread may hold the other end), a live
-//! [`crate::Task`] handle (a plain thread may `unpark` it), a call inside `task::blocking`.
+//! channel made outside any runtime (a plain thread may hold the other end), a live handle
+//! from [`crate::Task::for_thread`] (a plain thread may `unpark` it; the handles tasks hold in
+//! their own wait queues do not count), a call inside `task::blocking`.
 //! (`select!` over a channel made outside a runtime is not counted yet.)
 
 use std::fmt;

@@ -535,8 +535,8 @@ pub fn select<const N: usize>(arms: [&dyn Arm; N], has_default: bool) {
 ///         sel.recv(rx);
 ///     }
 ///     match sel.select() {
-///         Selected::Recv(index, msg) => assert_eq!((index, msg), (3, Ok(30))),
-///         Selected::Send(..) => unreachable!("no send operations"),
+///         Selected::Received(index, msg) => assert_eq!((index, msg), (3, Ok(30))),
+///         Selected::Sent(..) => unreachable!("no send operations"),
 ///     }
 /// });
 /// ```
@@ -550,15 +550,15 @@ pub struct Select<'a, T> {
 }
 
 enum DynArm<'a, T> {
-    Recv(RecvArm<'a, T>),
-    Send(SendArm<'a, T>),
+    RecvOp(RecvArm<'a, T>),
+    SendOp(SendArm<'a, T>),
 }
 
 impl<T> DynArm<'_, T> {
     fn arm(&self) -> &dyn Arm {
         match self {
-            DynArm::Recv(a) => a,
-            DynArm::Send(a) => a,
+            DynArm::RecvOp(a) => a,
+            DynArm::SendOp(a) => a,
         }
     }
 }
@@ -567,16 +567,18 @@ impl<T> DynArm<'_, T> {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Selected<T> {
     /// Operation `index` received a value, or `Err` if its channel is closed and drained.
-    Recv(usize, Result<T, RecvError>),
+    /// (Not named `Recv`/`Send`: a public item named `Send` makes rustc spell the marker trait
+    /// `std::marker::Send` in every error message of every crate that uses goro.)
+    Received(usize, Result<T, RecvError>),
     /// Operation `index` sent its value, or got it back because every receiver is gone.
-    Send(usize, Result<(), SendError<T>>),
+    Sent(usize, Result<(), SendError<T>>),
 }
 
 impl<T> Selected<T> {
     /// The index of the completed operation.
     pub fn index(&self) -> usize {
         match self {
-            Selected::Recv(i, _) | Selected::Send(i, _) => *i,
+            Selected::Received(i, _) | Selected::Sent(i, _) => *i,
         }
     }
 }
@@ -595,14 +597,14 @@ impl<'a, T> Select<'a, T> {
 
     /// Adds a receive operation; returns its index.
     pub fn recv(&mut self, rx: &'a (impl SelectRecv<T> + ?Sized)) -> usize {
-        self.ops.push(DynArm::Recv(RecvArm::new(rx)));
+        self.ops.push(DynArm::RecvOp(RecvArm::new(rx)));
         self.ops.len() - 1
     }
 
     /// Adds a send operation offering `value`; returns its index. If another operation is
     /// chosen, the value is dropped.
     pub fn send(&mut self, tx: &'a (impl SelectSend<T> + ?Sized), value: T) -> usize {
-        self.ops.push(DynArm::Send(SendArm::new(tx, value)));
+        self.ops.push(DynArm::SendOp(SendArm::new(tx, value)));
         self.ops.len() - 1
     }
 
@@ -632,8 +634,8 @@ impl<'a, T> Select<'a, T> {
             .into_iter()
             .enumerate()
             .find_map(|(i, op)| match op {
-                DynArm::Recv(a) if a.chosen() => Some(Selected::Recv(i, a.take())),
-                DynArm::Send(a) if a.chosen() => Some(Selected::Send(i, a.take())),
+                DynArm::RecvOp(a) if a.chosen() => Some(Selected::Received(i, a.take())),
+                DynArm::SendOp(a) if a.chosen() => Some(Selected::Sent(i, a.take())),
                 _ => None,
             })
     }

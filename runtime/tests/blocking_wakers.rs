@@ -48,7 +48,7 @@ fn an_unpark_from_a_plain_thread_is_waited_for() {
             .build()
             .unwrap()
             .block_on(|| {
-                let me = goro::current();
+                let me = goro::current().for_thread();
                 let (tx, rx) = std::sync::mpsc::channel();
                 let t = std::thread::spawn(move || {
                     std::thread::sleep(Duration::from_millis(30));
@@ -97,5 +97,23 @@ fn once_the_plain_thread_lets_go_the_deadlock_is_reported() {
         let got = b.build().unwrap().block_on(move || rx.recv()).unwrap();
         assert!(got.is_err());
         t.join().unwrap();
+    }
+}
+
+#[test]
+fn a_handle_held_by_a_task_does_not_hide_a_deadlock() {
+    // A wait queue built on park/unpark (lessons 05 and 07) holds handles of waiting tasks:
+    // that is no reason to wait for a waker that can never come.
+    for b in runtimes() {
+        let err = b
+            .build()
+            .unwrap()
+            .block_on(|| {
+                let waiting = [goro::current()];
+                goro::park();
+                drop(waiting);
+            })
+            .unwrap_err();
+        assert!(matches!(err, RunError::Deadlock { .. }), "{err:?}");
     }
 }

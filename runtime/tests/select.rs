@@ -512,7 +512,7 @@ fn a_dynamic_select_over_a_runtime_list() {
         for (_, rx) in &chans {
             sel.recv(rx);
         }
-        assert_eq!(sel.select(), Selected::Recv(5, Ok(55)));
+        assert_eq!(sel.select(), Selected::Received(5, Ok(55)));
         // Sends and switched-off operations mix in.
         let (btx, brx) = chan::bounded::<usize>(1);
         let none: Option<&chan::Receiver<usize>> = None;
@@ -521,7 +521,7 @@ fn a_dynamic_select_over_a_runtime_list() {
         let send = sel.send(&btx, 9);
         let got = sel.select();
         assert_ne!(got.index(), off);
-        assert_eq!(got, Selected::Send(send, Ok(())));
+        assert_eq!(got, Selected::Sent(send, Ok(())));
         assert_eq!(brx.recv(), Ok(9));
     });
 }

@@ -24,8 +24,9 @@
 //!    queue empty, no timer pending, no task waiting on a socket (the kernel may wake it) and
 //!    no shutdown under way; that worker declares it.
 //! 6. Wakers outside the workers count ([`External`]): a task waiting on a channel made
-//!    outside any runtime (a plain thread may hold its other end), a live [`crate::Task`]
-//!    handle (a plain thread may call `unpark`), a thread inside `task::blocking`. While one
+//!    outside any runtime (a plain thread may hold its other end), a live handle from
+//!    [`crate::Task::for_thread`] (a plain thread may call `unpark`; handles that tasks hold,
+//!    as in a wait queue, do not count), a thread inside `task::blocking`. While one
 //!    exists, a run with every worker idle waits on its park drivers instead of declaring a
 //!    deadlock; the foreign wake reaches it through an inbox or the global queue, which wake
 //!    the worker. (Go has no plain threads; its `checkdead` counts Ms in system calls and

@@ -100,26 +100,40 @@ impl fmt::Display for TaskId {
 /// A handle to a task: its id and name, and a way to [`unpark`](Task::unpark) it.
 /// Cheap to clone, `Send` and `Sync` (the counterpart of `std::thread::Thread`).
 ///
-/// A live handle may be on a plain OS thread that will call `unpark`: while one made inside a
-/// run exists, that run does not report a deadlock when every task waits; it waits for the
-/// unpark instead. Drop handles you no longer need.
+/// Handles held by tasks (a wait queue of a channel or a WaitGroup built on `park`/`unpark`,
+/// as lessons 04, 05 and 07 build) do not stop deadlock detection: if every task waits, the run
+/// reports a deadlock, as Go does. A plain OS thread that will call `unpark` should be given a
+/// handle from [`Task::for_thread`], which the run counts as a waker from outside: while one
+/// lives, the run waits for it instead of reporting a deadlock.
 #[derive(Clone)]
 pub struct Task {
     pub(crate) header: TaskRef,
-    /// Counts this handle as a possible waker from outside the run (`sched::External`).
+    /// Counts this handle as a possible waker from outside the run (`sched::External`); only
+    /// handles made by [`Task::for_thread`] carry one.
     _waker: Option<sched::External>,
 }
 
 impl Task {
-    /// A handle for `header`, counted as a waker of the calling worker's run if that is the
-    /// task's run (only then is the run known to be alive).
+    /// A handle for `header`, not counted as a waker from outside.
     fn new(header: TaskRef) -> Task {
+        Task {
+            header,
+            _waker: None,
+        }
+    }
+
+    /// A handle for a plain OS thread (or anything outside the run) that will
+    /// [`unpark`](Task::unpark) this task: while it lives, the run does not report a deadlock
+    /// when every task waits, it waits for the unpark. Drop it once the thread is done.
+    ///
+    /// Made outside the task's run (or after the run ended), it is a plain handle.
+    pub fn for_thread(&self) -> Task {
         let here = sched::with_shared(|s| {
-            std::ptr::eq(std::sync::Arc::as_ptr(s).cast::<()>(), header.run)
+            std::ptr::eq(std::sync::Arc::as_ptr(s).cast::<()>(), self.header.run)
                 .then(|| sched::External::of(s.clone()))
         });
         Task {
-            header,
+            header: self.header.clone(),
             _waker: here.flatten(),
         }
     }
