@@ -1539,3 +1539,30 @@ fn reports_show_the_first_compile_error_uncaptured_panics_and_ignored_config() {
         );
     }
 }
+
+#[test]
+fn classroom_grades_every_lesson_of_the_course() {
+    // A lesson added without its Classroom step would silently score nothing.
+    let exercises = Path::new(env!("CARGO_MANIFEST_DIR")).join("../exercises");
+    let commands = workflow_commands("classroom.yml", "command:");
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../.github/workflows/classroom.yml"),
+    )
+    .unwrap();
+    for entry in std::fs::read_dir(&exercises).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        let Some(nn) = name.strip_prefix("lesson-").and_then(|r| r.get(..2)) else {
+            continue;
+        };
+        assert!(
+            commands
+                .iter()
+                .any(|c| c.contains(&format!("cargo xtask grade {nn} "))),
+            "classroom.yml has no step grading lesson {nn}"
+        );
+        assert!(
+            text.contains(&format!("LESSON-{nn}_RESULTS")),
+            "classroom.yml does not report lesson {nn} to Classroom"
+        );
+    }
+}
