@@ -236,8 +236,9 @@ impl Lesson {
             .ok_or_else(|| format!("{shown} has no [package] table"))?;
         let mut meta = package.metadata.and_then(|m| m.workbook).ok_or_else(|| {
             format!(
-                "{shown} has no [package.metadata.workbook] table (title, edit, hints, \
-                     expected_failures, time_limit_secs); see CONTRACT.md or `cargo xtask new`"
+                "{shown} has no [package.metadata.workbook] table (title, edit, \
+                     expected_failures, time_limit_secs); see README.md, \"How a lesson is \
+                     described\", or scaffold one with `cargo xtask new`"
             )
         })?;
         let rest = name.strip_prefix("lesson-").unwrap_or(name);
