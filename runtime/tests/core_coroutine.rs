@@ -75,3 +75,32 @@ fn resuming_a_finished_coroutine_panics() {
     let msg = err.downcast_ref::<&str>().copied().unwrap_or_default();
     assert!(msg.contains("after the coroutine finished"), "{msg}");
 }
+
+#[test]
+fn cancellation_is_sticky_when_the_body_catches_it() {
+    // A body that catches the cancellation and suspends again must be unwound again, and
+    // finish: otherwise dropping it would have to leak its stack.
+    let caught = Rc::new(Cell::new(0));
+    let ended = Rc::new(Cell::new(false));
+    let (c, e) = (caught.clone(), ended.clone());
+    let mut co = Coroutine::new(stack(), move |y| {
+        for _ in 0..3 {
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| y.suspend()));
+            if r.is_err() {
+                c.set(c.get() + 1);
+            }
+        }
+        e.set(true);
+    });
+    assert_eq!(co.resume(), CoState::Suspended);
+    drop(co);
+    assert_eq!(
+        caught.get(),
+        3,
+        "the first cancellation and each suspend after it unwind"
+    );
+    assert!(
+        ended.get(),
+        "the body ran to its end, so its stack was freed"
+    );
+}
