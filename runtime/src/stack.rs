@@ -51,7 +51,7 @@ use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 mod pool;
 
-pub(crate) use pool::{pool_get, stats, trim};
+pub(crate) use pool::{pool_get, spill_if_tight, stats, trim};
 
 /// `madvise` advice that installs guard markers (Linux ≥ 6.13; not yet in the `libc` crate).
 const MADV_GUARD_INSTALL: libc::c_int = 102;
@@ -167,7 +167,8 @@ pub(crate) fn install_guard(addr: usize, len: usize) -> io::Result<GuardKind> {
     // Each mprotect guard splits a mapping in two; stop while the process still has mappings
     // to spare (rule: never let stacks use up what `malloc` and thread creation need).
     let limit = mprotect_limit();
-    if MPROTECT_GUARDS.fetch_add(1, Ordering::Relaxed) >= limit {
+    let before = MPROTECT_GUARDS.fetch_add(1, Ordering::Relaxed);
+    if before >= limit && !cache_overdraft(before, limit) {
         MPROTECT_GUARDS.fetch_sub(1, Ordering::Relaxed);
         return Err(map_limit_error(None));
     }
@@ -186,6 +187,20 @@ pub(crate) fn install_guard(addr: usize, len: usize) -> io::Result<GuardKind> {
     }
     Ok(GuardKind::Mprotect)
 }
+
+/// Whether a guard past the limit may still be installed because free stacks sitting in
+/// threads' caches hold that much of the budget: the limit counts stacks in use, and a stack a
+/// busy worker cached but will not use before another worker needs one must not be what makes
+/// that worker fail. Bounded by [`CACHE_OVERDRAFT`], a small part of [`SPARE_MAPPINGS`]. Cold:
+/// only reached once the limit is hit.
+#[cold]
+fn cache_overdraft(guards: usize, limit: usize) -> bool {
+    guards < limit + CACHE_OVERDRAFT && guards - pool::cached_in_threads().min(guards) < limit
+}
+
+/// Stacks past [`mprotect_limit`] that may be carved to stand in for stacks stranded in
+/// threads' caches (each costs two of the [`SPARE_MAPPINGS`]).
+const CACHE_OVERDRAFT: usize = 256;
 
 /// Live `mprotect` guard pages (each costs about two memory mappings).
 static MPROTECT_GUARDS: AtomicUsize = AtomicUsize::new(0);
@@ -223,6 +238,10 @@ fn mprotect_limit() -> usize {
 /// `GORO_STACK_GUARD=mprotect`) every stack costs about two of the `vm.max_map_count` mappings
 /// a process may have, so about 30,700 stacks fit under the default limit of 65,530; goro stops
 /// carving stacks while a few thousand mappings are still free for the rest of the program.
+/// That many stacks fit however many workers cache free stacks: near the limit the caches
+/// shrink, an idle worker hands its cache back, and goro may carve up to 256 stacks past the
+/// limit (out of the mappings kept free) to stand in for stacks still sitting in busy workers'
+/// caches, so a few more than this may start.
 /// A task that finds no stack does not run: its `join` returns `Err` naming the limit, and the
 /// first such failure is reported once on stderr. To run more tasks at once on such a kernel,
 /// raise the limit (`sudo sysctl vm.max_map_count=2200000` fits a million stacks) or run fewer
@@ -232,6 +251,13 @@ pub fn max_guarded_stacks() -> Option<usize> {
         GuardKind::MadvGuard => None,
         GuardKind::Mprotect => Some(mprotect_limit()),
     }
+}
+
+/// With `mprotect` guards, how many more guards fit under the mapping budget; `None` with guard
+/// markers (no budget).
+pub(crate) fn mprotect_guards_left() -> Option<usize> {
+    (GUARD.load(Ordering::Relaxed) == GUARD_MPROTECT)
+        .then(|| mprotect_limit().saturating_sub(MPROTECT_GUARDS.load(Ordering::Relaxed)))
 }
 
 /// Forgets `n` guard pages whose mappings were unmapped (no-op with guard markers).
@@ -252,12 +278,14 @@ fn map_limit_error(os: Option<io::Error>) -> io::Error {
             "no memory mapping left for another stack guard page{os}: guard pages are made with \
              mprotect (GORO_STACK_GUARD=mprotect, or a Linux kernel older than 6.13 without \
              MADV_GUARD_INSTALL), each stack costs two of the vm.max_map_count = {max} mappings \
-             a process may have, so at most {fit} stacks fit at once and {live} are in use. Run \
+             a process may have, so at most {fit} stacks fit at once and {live} are in use \
+             ({cached} of them free in threads' stack caches). Run \
              fewer tasks at a time, or raise the limit (`sudo sysctl vm.max_map_count=2200000` \
              fits a million stacks), or use Linux >= 6.13",
             max = max_map_count(),
             fit = mprotect_limit(),
             live = MPROTECT_GUARDS.load(Ordering::Relaxed),
+            cached = pool::cached_in_threads(),
         ),
     )
 }

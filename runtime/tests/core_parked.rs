@@ -74,9 +74,11 @@ fn a_hundred_thousand_tasks_park_at_once() {
             assert!(failures.is_empty(), "{:?}", failures.first());
         }
         Some(fit) => {
-            // Other tests in this process may hold stacks too: at most `fit` started.
+            // At most `fit` stacks, plus the few (at most 256) that goro carves past the
+            // limit to stand in for free stacks stranded in busy workers' caches (stack.rs,
+            // `cache_overdraft`). Other tests in this process may hold stacks too.
             assert!(
-                started <= fit && started > 0,
+                started <= fit + 256 && started > 0,
                 "{started} started, {fit} fit"
             );
             assert_eq!(started + failures.len(), N);
@@ -169,4 +171,74 @@ fn running_out_of_mprotect_stacks_is_reported_once() {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no count from the child:\n{stdout}"));
     assert!(failed >= 1000, "only {failed} tasks failed to start");
+}
+
+/// With `mprotect` guards, as many tasks as `max_guarded_stacks()` says (less 1 %) start,
+/// however many workers take stacks: the stacks a worker caches but never uses must not be
+/// what makes the last ones fail (before the fix, with 8 workers, up to ~1,000 were stranded
+/// and this failed every time).
+#[test]
+fn the_promised_mprotect_stacks_fit_with_many_workers() {
+    const WORKERS: usize = 8;
+    const SPARE: usize = 300;
+    if std::env::var_os("GORO_FIT_CHILD").is_some() {
+        let fit = goro::stack::max_guarded_stacks().expect("mprotect guards have a limit");
+        let total = fit - SPARE;
+        let (started, failed) = Runtime::builder()
+            .workers(WORKERS)
+            .stack_size(16 * 1024)
+            .build()
+            .unwrap()
+            .block_on(move || {
+                let gate = Arc::new(AtomicBool::new(false));
+                let parked = Arc::new(AtomicUsize::new(0));
+                let handles: Vec<_> = (0..total)
+                    .map(|_| {
+                        let (gate, parked) = (gate.clone(), parked.clone());
+                        goro::spawn(move || {
+                            parked.fetch_add(1, Ordering::SeqCst);
+                            while !gate.load(Ordering::SeqCst) {
+                                task::park();
+                            }
+                        })
+                    })
+                    .collect();
+                while parked.load(Ordering::SeqCst)
+                    + handles.iter().filter(|h| h.is_finished()).count()
+                    < total
+                {
+                    goro::sleep(Duration::from_millis(1));
+                }
+                let started = parked.load(Ordering::SeqCst);
+                gate.store(true, Ordering::SeqCst);
+                for h in &handles {
+                    h.task().unpark();
+                }
+                let failed = handles
+                    .into_iter()
+                    .map(|h| h.join().is_err() as usize)
+                    .sum::<usize>();
+                (started, failed)
+            })
+            .unwrap();
+        println!("STARTED={started} FAILED={failed} OF={total}");
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "the_promised_mprotect_stacks_fit_with_many_workers",
+            "--nocapture",
+        ])
+        .env("GORO_FIT_CHILD", "1")
+        .env("GORO_STACK_GUARD", "mprotect")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "child failed:\n{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("FAILED=0 "),
+        "tasks below max_guarded_stacks() - {SPARE} could not start with {WORKERS} workers:\n{stdout}\n{stderr}"
+    );
 }

@@ -143,6 +143,9 @@ impl Worker {
             || self.shared.is_shutting_down()
             || self.shared.timers.next_deadline_due();
         if !work {
+            // Stacks this worker cached must not be what another worker is refused near the
+            // end of the mprotect mapping budget (`stack/pool.rs`, `refill_size`).
+            crate::stack::spill_if_tight();
             match self.shared.timers.next_deadline() {
                 Some(d) => {
                     let now = Instant::now();

@@ -28,8 +28,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::{
-    GuardKind, Stack, advise_ranges, guard_kind, install_guards, pool_guard, reserve, unreserve,
-    usable_len,
+    GuardKind, Stack, advise_ranges, guard_kind, install_guards, mprotect_guards_left, pool_guard,
+    reserve, unreserve, usable_len,
 };
 
 /// Stacks a thread keeps for itself before handing half of them to the global pool.
@@ -219,8 +219,9 @@ pub(crate) fn pool_get(size: usize) -> io::Result<Stack> {
             return Ok(Some(lo));
         }
         // Refill a batch from the global pool; hand one out.
-        let mut batch = Vec::with_capacity(BATCH);
-        global().take_batch(len, BATCH, &mut batch)?;
+        let n = refill_size();
+        let mut batch = Vec::with_capacity(n);
+        global().take_batch(len, n, &mut batch)?;
         let lo = batch.pop();
         let free = local.class(len);
         free.extend_from_slice(&batch);
@@ -240,6 +241,38 @@ pub(crate) fn pool_get(size: usize) -> io::Result<Stack> {
         }
     };
     Ok(Stack::from_pool(lo, len))
+}
+
+/// How many stacks a thread's cache takes from the global pool at once: [`BATCH`], except
+/// near the end of the `mprotect` mapping budget. There a full batch per thread would strand
+/// stacks in caches of threads that may never use them (a worker that goes idle keeps its
+/// cache) while another thread is refused a stack: with 16 workers, up to a thousand of the
+/// ~30,700 stacks that [`crate::stack::max_guarded_stacks`] promises. So the batch shrinks
+/// with what is left, shared among the threads that have caches, down to one stack at a
+/// time: whatever is stranded is at most half of what was left at the last refill.
+#[cold]
+fn refill_size() -> usize {
+    match mprotect_guards_left() {
+        None => BATCH,
+        Some(left) => {
+            let threads = LOCALS
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .len()
+                .max(1);
+            (left / (2 * threads)).clamp(1, BATCH)
+        }
+    }
+}
+
+/// Free stacks held in threads' caches (not in the global pool), as last published.
+pub(super) fn cached_in_threads() -> usize {
+    LOCALS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .map(|c| c.load(Ordering::Relaxed))
+        .sum()
 }
 
 /// Returns a pooled stack (called from `Stack::drop`).
@@ -263,12 +296,32 @@ pub(super) fn put(lo: usize, len: usize) {
     }
 }
 
-/// Hands this thread's cached stacks to the global pool, releases the pages of all but a few
-/// free stacks and unmaps every slab whose stacks are all free. The runtime calls this when it
-/// shuts down, so that memory returns to the kernel between runtime lifetimes.
-pub(crate) fn trim() {
+/// Hands this thread's cached stacks to the global pool if the `mprotect` mapping budget is
+/// nearly spent (less than a full batch per caching thread is left): a worker about to sleep
+/// calls it, so that the stacks it cached are not what another thread is refused. A no-op
+/// with guard markers, and whenever the budget is far from spent.
+pub(crate) fn spill_if_tight() {
+    let Some(left) = mprotect_guards_left() else {
+        return;
+    };
+    let threads = LOCALS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .len()
+        .max(1);
+    if left >= 2 * BATCH * threads {
+        return;
+    }
+    spill_local();
+}
+
+/// Moves every stack of this thread's cache to the global pool.
+fn spill_local() {
     let _ = LOCAL.try_with(|local| {
         let mut local = local.borrow_mut();
+        if local.count == 0 {
+            return;
+        }
         let classes: Vec<(usize, Vec<usize>)> = local.classes.drain(..).collect();
         local.count = 0;
         local.publish();
@@ -277,6 +330,13 @@ pub(crate) fn trim() {
             g.put_batch(len, &free);
         }
     });
+}
+
+/// Hands this thread's cached stacks to the global pool, releases the pages of all but a few
+/// free stacks and unmaps every slab whose stacks are all free. The runtime calls this when it
+/// shuts down, so that memory returns to the kernel between runtime lifetimes.
+pub(crate) fn trim() {
+    spill_local();
     let mut g = global();
     let mut unmapped = (0, 0, 0);
     for class in &mut g.classes {
