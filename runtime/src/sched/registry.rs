@@ -177,9 +177,11 @@ impl Shared {
     /// A Go-style dump of every started live task, sorted by id, and a line for the unstarted
     /// ones (the text of `goro::debug::dump` and of the deadlock report).
     pub(crate) fn dump(&self) -> String {
+        // Not started first, then started (rule 5): a task starting in between is shown
+        // twice at worst, never missed.
+        let unstarted = self.unstarted();
         let tasks = self.snapshot();
         let mut out = self.dump_tasks(&tasks);
-        let unstarted = self.unstarted();
         if unstarted > 0 {
             if !out.is_empty() {
                 out.push('\n');
