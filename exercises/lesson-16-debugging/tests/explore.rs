@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
-
 /// The schedules tried, one deterministic run each. As shipped, some of them deadlock and
 /// some do not: that is what makes this kind of bug hard to catch with one test run.
 const SEEDS: &[u64] = &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16];
@@ -15,20 +13,8 @@ fn no_schedule_deadlocks_opposite_transfers() {
     // EXPLORE: once goro's schedule explorer is available, this loop becomes
     //     goro::check::explore(1000, common::opposite_transfers);
     for &seed in SEEDS {
-        let run = catch_unwind(AssertUnwindSafe(|| {
-            common::runtime(seed).block_on(common::opposite_transfers)
-        }));
-        match run {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => panic!("seed {seed}: {e}"),
-            Err(payload) => {
-                let msg = payload
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_default();
-                panic!("schedule seed {seed} of {SEEDS:?}: {msg}");
-            }
+        if let Err(msg) = common::on_seed(seed) {
+            panic!("schedule seed {seed} of {SEEDS:?}: {msg}");
         }
     }
 }

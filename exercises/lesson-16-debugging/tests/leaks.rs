@@ -25,25 +25,22 @@ fn charges(service: &Service, cards: std::ops::RangeInclusive<u32>) -> usize {
 // ANCHOR: leak_check
 #[test]
 fn charges_leave_no_task_behind() {
-    common::runtime(1)
+    let checked = common::runtime(1)
         .block_on(|| {
             let service = common::open(); // the risk task starts here, before the check
-            let checked = LeakCheck::new().try_run(|| charges(&service, 1..=60));
-            match checked {
-                Ok(timed_out) => assert_eq!(timed_out, 12, "cards ending in 7 or 9 time out"),
-                Err(leaks) => {
-                    eprintln!("{leaks}");
-                    panic!(
-                        "{} tasks were still alive after 60 charges (10 minutes, virtual) had \
-                         been answered, and stayed alive while the check waited for them. By \
-                         where they wait:\n\n{}\n",
-                        leaks.count,
-                        common::by_blocked_line(&leaks.dump)
-                    );
-                }
-            }
+            LeakCheck::new().try_run(|| charges(&service, 1..=60))
         })
         .unwrap();
+    match checked {
+        Ok(timed_out) => assert_eq!(timed_out, 12, "cards ending in 7 or 9 time out"),
+        Err(leaks) => panic!(
+            "{} tasks were still alive after 60 charges (10 minutes, virtual) had been answered, \
+             and stayed alive while the check waited for them. By where they wait:\n\n{}\n\n\
+             The whole report:\n\n{leaks}",
+            leaks.count,
+            common::by_blocked_line(&leaks.dump)
+        ),
+    }
 }
 // ANCHOR_END: leak_check
 

@@ -6,6 +6,7 @@
 
 #![allow(dead_code)]
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -38,7 +39,7 @@ pub fn open() -> Arc<Service> {
 // ANCHOR: scenario
 /// Alice pays Bob 30 while Bob pays Alice 20, and Carol keeps paying Dave 1 a second. Both
 /// transfers must finish within [`TRANSFER_LIMIT`]; if they do not, this panics with the
-/// entries of the stuck tasks from `goro::debug::dump()` (and prints the whole dump).
+/// entries of the stuck tasks from `goro::debug::dump()`, then the rest of the dump.
 pub fn opposite_transfers() {
     let service = open();
     // The rest of the service, which has nothing to do with Alice and Bob.
@@ -93,25 +94,42 @@ pub fn opposite_transfers() {
 /// of the service went on meanwhile.
 fn stuck(names: &[&str], others: usize) -> ! {
     let dump = goro::debug::dump();
-    eprintln!("the whole dump:\n\n{dump}\n");
-    let entries: Vec<&str> = names.iter().filter_map(|n| entry_named(&dump, n)).collect();
+    let (stuck, rest): (Vec<&str>, Vec<&str>) = dump
+        .split("\n\n")
+        .map(str::trim_end)
+        .filter(|e| !e.is_empty())
+        .partition(|e| {
+            names
+                .iter()
+                .any(|n| e.contains(&format!("    name: {n}\n")))
+        });
     panic!(
         "{} did not finish within {} s (virtual), while the rest of the service went on: carol \
          paid dave {others} times meanwhile. The runtime reports no deadlock, because not every \
          task is asleep (this test's main task waits on a timer, carol's on her next second): \
-         a partial deadlock. The stuck tasks, from goro::debug::dump():\n\n{}\n",
+         a partial deadlock. The stuck tasks, from goro::debug::dump():\n\n{}\n\nThe rest of \
+         the dump, the tasks that are not stuck:\n\n{}\n",
         names.join(" and "),
         TRANSFER_LIMIT.as_secs(),
-        entries.join("\n\n"),
+        stuck.join("\n\n"),
+        rest.join("\n\n"),
     )
 }
 
-/// The dump entry (`goroutine N [...]:` and its lines) of the task named `name`.
-pub fn entry_named<'a>(dump: &'a str, name: &str) -> Option<&'a str> {
-    let line = format!("    name: {name}\n");
-    dump.split("\n\n")
-        .find(|e| e.contains(&line) || e.ends_with(line.trim_end()))
-        .map(str::trim_end)
+/// Runs [`opposite_transfers`] on the schedule of `seed`; its panic message if it fails.
+pub fn on_seed(seed: u64) -> Result<(), String> {
+    let run = catch_unwind(AssertUnwindSafe(|| {
+        runtime(seed).block_on(opposite_transfers)
+    }));
+    match run {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(payload) => Err(payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "the scenario panicked".to_string())),
+    }
 }
 
 /// Summarizes a leak report: how many tasks leaked, then one entry for each line they are
