@@ -82,13 +82,13 @@ pub fn opposite_transfers() {
             recv(limit) => stuck(&names, paid.load(Ordering::SeqCst)),
         }
     }
-    // ANCHOR_END: scenario
     assert_eq!(
         (service.balance(ALICE), service.balance(BOB)),
         (490, 510),
         "alice paid bob 30 and bob paid alice 20"
     );
 }
+// ANCHOR_END: scenario
 
 /// The failure of [`opposite_transfers`]: which transfers are stuck, where, and that the rest
 /// of the service went on meanwhile.
