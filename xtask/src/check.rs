@@ -42,18 +42,20 @@ pub fn execute(
     let started = Instant::now();
     let interactive = live && ui::interactive();
     if live && !interactive {
-        anstream::println!(
-            "  {}",
-            paint(
-                DIM,
-                "building the tests… (the first time, this compiles the runtime and the test \
-                 libraries: a minute or two)"
-            )
-        );
+        anstream::println!("  {}", paint(DIM, "building the tests…"));
     }
+    // Said once, and only when cargo compiles more than the lesson's own crate: a rebuild
+    // after an edit, or no build at all, takes seconds.
+    const FIRST_BUILD: &str =
+        "compiling the runtime and the test libraries (the first time: a minute or two)";
+    let mut explained = false;
     // Without a terminal, a line every 20 s says the build is alive.
     let mut last_line = Instant::now();
-    let build = runner::build(dir, opts, ui::color_enabled(), &mut |n| {
+    let build = runner::build(dir, opts, ui::color_enabled(), &mut |p| {
+        if live && !interactive && p.compiling_dependencies && !explained {
+            explained = true;
+            anstream::println!("  {}", paint(DIM, format!("… {FIRST_BUILD}")));
+        }
         if live && !interactive && last_line.elapsed() >= Duration::from_secs(20) {
             last_line = Instant::now();
             anstream::println!(
@@ -61,19 +63,26 @@ pub fn execute(
                 paint(
                     DIM,
                     format!(
-                        "… still building: {n} crates, {:.0} s",
+                        "… still building: {} crates, {:.0} s",
+                        p.crates,
                         started.elapsed().as_secs_f64()
                     )
                 )
             );
         }
         if interactive {
+            let why = if p.compiling_dependencies {
+                " (the first build compiles the runtime)"
+            } else {
+                ""
+            };
             anstream::print!(
                 "\r\x1b[2K  {}",
                 paint(
                     DIM,
                     format!(
-                        "building… {n} crates, {:.0} s (the first build compiles the runtime)",
+                        "building… {} crates, {:.0} s{why}",
+                        p.crates,
                         started.elapsed().as_secs_f64()
                     )
                 )

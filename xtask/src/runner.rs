@@ -221,6 +221,9 @@ struct CargoMessage {
     message: Option<Diagnostic>,
     #[serde(default)]
     success: Option<bool>,
+    /// On a `compiler-artifact`: cargo reused it without compiling anything.
+    #[serde(default)]
+    fresh: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -240,13 +243,32 @@ struct Diagnostic {
     rendered: Option<String>,
 }
 
+/// How far a build has got, as `build` reports it to its caller after each crate.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Crates cargo has finished with so far, compiled or reused.
+    pub crates: usize,
+    /// Some crate other than the lesson's own (the runtime, a test library) had to be
+    /// compiled: the slow first build, not a rebuild of the learner's edit.
+    pub compiling_dependencies: bool,
+}
+
+impl Progress {
+    /// Counts one `compiler-artifact`: `fresh` when cargo reused it, `ours` when it belongs
+    /// to the lesson's own package.
+    fn artifact(&mut self, fresh: bool, ours: bool) {
+        self.crates += 1;
+        self.compiling_dependencies |= !fresh && !ours;
+    }
+}
+
 /// Builds the tests of the package at `dir` (`cargo test --no-run`).
-/// `progress` is called with the number of crates compiled so far.
+/// `progress` is called after each crate cargo finishes with.
 pub fn build(
     dir: &Path,
     opts: &Options,
     color: bool,
-    progress: &mut dyn FnMut(usize),
+    progress: &mut dyn FnMut(Progress),
 ) -> Result<Build> {
     let manifest = dir.join("Cargo.toml");
     let mut cmd = cargo();
@@ -286,7 +308,7 @@ pub fn build(
         kept.finish()
     });
     let mut out = Build::default();
-    let mut compiled = 0;
+    let mut so_far = Progress::default();
     let ours = manifest.canonicalize().unwrap_or(manifest.clone());
     let stdout = child.stdout.take().expect("piped");
     for line in BufReader::new(stdout).lines() {
@@ -300,8 +322,9 @@ pub fn build(
             .is_some_and(|m| m.canonicalize().unwrap_or(m.clone()) == ours);
         match msg.reason.as_str() {
             "compiler-artifact" => {
-                compiled += 1;
-                progress(compiled);
+                // An artifact without `fresh` (an older cargo) counts as compiled.
+                so_far.artifact(msg.fresh.unwrap_or(false), is_ours);
+                progress(so_far);
                 if let (true, Some(target), Some(profile), Some(exe)) =
                     (is_ours, msg.target, msg.profile, msg.executable)
                     && profile.test
@@ -1159,6 +1182,39 @@ impl Capped {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn build_progress_tells_a_first_build_from_a_rebuild() {
+        let artifact = |fresh: Option<bool>, ours: bool| {
+            let json = format!(
+                r#"{{"reason":"compiler-artifact","manifest_path":"/x/Cargo.toml"{}}}"#,
+                fresh
+                    .map(|f| format!(r#","fresh":{f}"#))
+                    .unwrap_or_default()
+            );
+            let msg: CargoMessage = serde_json::from_str(&json).expect("a cargo message");
+            (msg.fresh.unwrap_or(false), ours)
+        };
+        // Nothing to compile: every artifact is fresh.
+        let mut p = Progress::default();
+        for (fresh, ours) in [artifact(Some(true), false), artifact(Some(true), true)] {
+            p.artifact(fresh, ours);
+        }
+        assert_eq!(p.crates, 2);
+        assert!(!p.compiling_dependencies, "{p:?}");
+        // The learner's edit: only the lesson's crate compiles.
+        let mut p = Progress::default();
+        for (fresh, ours) in [artifact(Some(true), false), artifact(Some(false), true)] {
+            p.artifact(fresh, ours);
+        }
+        assert!(!p.compiling_dependencies, "{p:?}");
+        // The first build: the runtime compiles (an old cargo without `fresh` counts too).
+        for a in [artifact(Some(false), false), artifact(None, false)] {
+            let mut p = Progress::default();
+            p.artifact(a.0, a.1);
+            assert!(p.compiling_dependencies, "{p:?}");
+        }
+    }
 
     #[test]
     fn parser_reads_results_and_failure_sections() {

@@ -172,7 +172,9 @@ fn the_heartbeat_beats_while_the_search_runs() {
     assert!(
         !gave_up.load(Ordering::SeqCst),
         "the heartbeat beat {beats_seen} times in 5 s, while the search held the only worker; \
-         it needs {BEATS} beats to stop the search. Give the worker away from inside the loop"
+         it needs {BEATS} beats to stop the search. Give the worker away from inside the loop, \
+         or more often: each stretch between two checkpoints must take well under a second in \
+         a debug build"
     );
     assert_eq!(
         beats_seen, BEATS,

@@ -1,4 +1,4 @@
-//! Seed 004's demo at full size, with the plan and the run you wrote in `src/demo.rs`.
+//! Seed 004's demo (Go's million-goroutine demo) at full size, with the plan and the run you wrote in `src/demo.rs`.
 //!
 //! ```console
 //! cargo run --release -p lesson-14-one-million --example one_million

@@ -1,6 +1,7 @@
 //! Lesson 14: one million.
 //!
-//! Seed 004's demo, on goro: launch a crowd of tasks that all wait, message some of them, shut
+//! Seed 004's demo (Go's million-goroutine demo, one of the study documents the course is
+//! built from; the book's introduction lists them), on goro: launch a crowd of tasks that all wait, message some of them, shut
 //! every one of them down gracefully, and print memory before, during and after. The learner
 //! writes `src/demo.rs`: the plan (how many tasks this kernel allows, how large their stacks
 //! are) and the run itself. Everything here is given: the instruments that measure memory the

@@ -42,7 +42,7 @@ fn check_mprotect_cap(max_map_count: usize, mappings: usize) {
         p.tasks + 3_000 >= ceiling,
         "the plan launches only {} tasks where about {ceiling} stacks fit \
          (vm.max_map_count = {max_map_count}, {mappings} mappings in use, two per stack): \
-         keep a headroom of hundreds of mappings, not thousands",
+         keep a headroom of a few hundred stacks below goro::stack::max_guarded_stacks(), not thousands",
         p.tasks
     );
 }
@@ -110,11 +110,11 @@ fn the_stack_does_not_waste_page_tables() {
     let p = plan(&Kernel::this(), 1_000);
     assert!(
         p.stack_size <= 256 * KIB,
-        "stack_size {} KiB: a touched stack costs stack_size / 512 = {} bytes of page table \
-         (one 4 KiB page-table page maps 2 MiB of address space): that many MB for a million \
-         parked tasks, and nothing in these tasks goes that deep; measure what they need \
-         (measure_stack) and reserve a few times that, not a thread's worth",
+        "stack_size {} KiB: a touched stack costs (stack_size + its 16 KiB guard) / 512 = {} \
+         bytes of page table (one 4 KiB page-table page maps 2 MiB of address space): that \
+         many MB for a million parked tasks, and nothing in these tasks goes that deep; measure \
+         what they need (measure_stack) and reserve a few times that, not a thread's worth",
         p.stack_size / KIB,
-        p.stack_size / 512
+        (p.stack_size + 16 * KIB) / 512
     );
 }

@@ -38,8 +38,12 @@ fn mprotect_guards_stop_at_the_plan() {
         .count();
     assert!(
         refused == 0,
-        "with mprotect guards, {refused} tasks could not get a stack (the mappings ran out); \
-         the plan must launch only as many tasks as vm.max_map_count allows. Last words:\n{tail}"
+        "with mprotect guards, {refused} {} could not get a stack (the mappings ran out); \
+         the plan must launch fewer tasks than vm.max_map_count allows stacks for, with \
+         headroom: goro stops carving stacks at goro::stack::max_guarded_stacks(), and the \
+         main task's stack and the rest of the process's mappings count against the same \
+         limit. Last words:\n{tail}",
+        if refused == 1 { "task" } else { "tasks" }
     );
     assert!(
         out.status.success(),

@@ -1,6 +1,7 @@
 //! Lesson 15: a network server.
 //!
-//! Seed 000's route manager, served over TCP: a goroutine per connection on goro's netpoller,
+//! Seed 000's route manager (seed 000 is the study document on Go's execution model that the
+//! course starts from; the book's introduction lists the seeds), served over TCP: a goroutine per connection on goro's netpoller,
 //! a bounded pool of workers fed by a buffered queue (a full queue answers `BUSY`), a
 //! periodic cleanup task, workers that recover from a panicking update, and a
 //! `shutdown(timeout)` that must stop all of it. You edit `src/server.rs`.

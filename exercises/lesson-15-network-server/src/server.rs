@@ -1,8 +1,10 @@
 //! The server: an acceptor, a task per connection, a pool of workers behind a bounded queue,
 //! a cleanup ticker, and a graceful shutdown that stops every one of them. YOU EDIT THIS FILE.
 //!
-//! As shipped it is seed 000's server ported line by line, and its shutdown leaks: it stops
-//! the workers (dropping the requests still queued) and nothing else. See the lesson page.
+//! As shipped it is seed 000's server (the route manager of the study document on Go's
+//! execution model; the book's introduction lists the seeds) ported line by line, and its
+//! shutdown leaks: it stops the workers (dropping the requests still queued) and nothing else.
+//! See the lesson page.
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;

@@ -18,7 +18,8 @@ pub struct Plan {
 // ANCHOR: stack_size
 /// `measure_stack(|| { handle(7); })` touches 7 pages (28 KiB) in a debug build, 6 in release:
 /// the 24 KiB scratch buffer and the frames around it. 64 KiB leaves more than twice that, and
-/// costs 128 bytes of page table per touched stack (64 KiB / 512).
+/// costs 160 bytes of page table per touched stack ((64 + 16) KiB / 512: the slot includes a
+/// 16 KiB guard).
 const STACK_SIZE: usize = 64 * 1024;
 
 /// Mappings kept free for everything else the process maps while the tasks live: goro keeps
