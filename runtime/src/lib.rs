@@ -23,6 +23,7 @@ pub mod chan;
 pub mod coroutine;
 pub mod ctx;
 pub mod debug;
+mod loom;
 pub mod net;
 mod panic;
 mod rand;

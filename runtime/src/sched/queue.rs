@@ -33,13 +33,20 @@
 
 use std::cell::UnsafeCell;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
+
+// std's atomics, or loom's when the protocol is model-checked (`crate::loom`).
+use crate::loom::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize};
 
 use crate::task::record::{Header, TaskRef};
 
 /// Slots in a local ring (Go uses 256 too).
+#[cfg(not(loom))]
 pub(crate) const CAPACITY: u32 = 256;
+/// Under loom, a ring small enough for a model to fill (`loom/models/run_queue.rs`).
+#[cfg(loom)]
+pub(crate) const CAPACITY: u32 = 4;
 
 pub(crate) struct RunQueue {
     head: AtomicU32,

@@ -35,7 +35,10 @@
 
 use std::fmt;
 use std::panic::Location;
-use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
+
+// std's atomics, or loom's when the protocol is model-checked (`crate::loom`).
+use crate::loom::sync::atomic::{AtomicPtr, AtomicU8, AtomicU32};
 
 /// Why a task is waiting: shown in [`crate::debug::dump`] the way Go shows `[chan receive]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -192,7 +195,7 @@ pub(crate) struct TaskState {
 
 impl TaskState {
     /// A fresh task: runnable, no token.
-    pub(crate) const fn new() -> TaskState {
+    pub(crate) fn new() -> TaskState {
         TaskState {
             state: AtomicU8::new(ST_RUNNABLE),
             reason: AtomicU8::new(0),
@@ -314,6 +317,12 @@ impl TaskState {
         {
             Ok(_) => true,
             Err(_) => {
+                // The deliberate bug the park-token model must catch (`crate::loom::mutation`).
+                #[cfg(loom)]
+                if crate::loom::mutation::finish_park_ignores_token() {
+                    self.park.store(P_PARKED, Ordering::Release);
+                    return true;
+                }
                 // NOTIFIED: consume the token and keep running.
                 self.park.store(P_EMPTY, Ordering::Release);
                 self.set(State::Runnable);
