@@ -28,6 +28,10 @@
 //! 4. `PARKED -> EMPTY` is a claim ([`TaskState::claim_for_wake`], [`TaskState::claim_parked`]):
 //!    exactly one claimer wins, and the winner queues the task exactly once.
 //! 5. `DEAD` is final: unparking a finished task does nothing, ever.
+//! 6. Every unpark *writes* the token word, even when a token is already there, and a park
+//!    consumes a token with a read-modify-write: so whatever any waker did before its unpark
+//!    is visible to the task once the token is consumed (std's "unpark synchronizes with
+//!    park"). Checked, with rules 3 and 4, by the loom models in `loom/models/park_token.rs`.
 //!
 //! Go counterpart: `_Grunnable`, `_Grunning`, `_Gwaiting`, `_Gdead` and `casgstatus` in
 //! `runtime/proc.go`, `waitReason` in `runtime/runtime2.go`, and `notesleep`/`notewakeup`
@@ -300,8 +304,23 @@ impl TaskState {
                     Ok(_) => return false,
                     Err(now) => s = now,
                 }
+            } else if s == P_NOTIFIED {
+                // A token is already there. Write it again rather than just reading it: the
+                // park that consumes it must also see what this waker did before unparking
+                // (every unpark synchronizes with that park, as std's do). A load alone would
+                // leave this waker's writes unordered with the task's next look: a lost
+                // wakeup (rule 6), found by the loom model in `loom/models/park_token.rs`.
+                match self.park.compare_exchange_weak(
+                    P_NOTIFIED,
+                    P_NOTIFIED,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => return false,
+                    Err(now) => s = now,
+                }
             } else {
-                // NOTIFIED (a token is already there) or DEAD.
+                // DEAD.
                 return false;
             }
         }
@@ -323,8 +342,11 @@ impl TaskState {
                     self.park.store(P_PARKED, Ordering::Release);
                     return true;
                 }
-                // NOTIFIED: consume the token and keep running.
-                self.park.store(P_EMPTY, Ordering::Release);
+                // NOTIFIED: consume the token and keep running. A swap, not a store: the
+                // failed compare-exchange is only a load, which may see an earlier waker's
+                // token rather than the latest; the swap reads the latest, so the task sees
+                // what every waker did before its unpark (rule 6).
+                self.park.swap(P_EMPTY, Ordering::AcqRel);
                 self.set(State::Runnable);
                 false
             }
