@@ -22,20 +22,20 @@
 //! Run them with their own target directory, so the normal build's cache stays valid:
 //!
 //! ```text
-//! RUSTFLAGS="--cfg loom" cargo test -p goro --release --lib --target-dir target/loom loom
+//! RUSTFLAGS="--cfg loom" cargo test -p goro --release --lib --target-dir target/loom loom_
 //! ```
 //!
-//! (`cargo xtask ci` runs exactly this as its `loom` step.) Under `--cfg loom` the rest of the
+//! (`cargo xtask ci` runs exactly this as its "loom models" step.) Under `--cfg loom` the rest of the
 //! crate still compiles but cannot run: loom atomics work only inside a model, and a task
 //! switch cannot run inside one at all. That is why a model never parks a real task: loom
-//! threads stand in for tasks and workers, and [`models::Sched`] stands in for "queue this
+//! threads stand in for tasks and workers, and `models::Sched` stands in for "queue this
 //! task", asserting each wakeup queues a parked task exactly once.
 //!
 //! The pieces that differ under loom (each marked where it is used): `const fn` constructors
 //! become plain functions ([`const_unless_loom`]: loom atomics cannot be built in a constant),
 //! the run queue's ring shrinks to 4 slots so a model can fill it, the raw lock spins twice
-//! instead of 100 times and sleeps on [`futex`] (a model of Linux's futex), and
-//! [`mutation`] can break one protocol on purpose, to show that its model catches the bug.
+//! instead of 100 times and sleeps on `futex` (a model of Linux's futex), and
+//! `mutation` can break one protocol on purpose, to show that its model catches the bug.
 //!
 //! Go counterpart: none; Go tests its runtime's lock-free code with stress tests and the race
 //! detector, which only see the interleavings that happen to occur. Lessons: none of its own;

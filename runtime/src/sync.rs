@@ -26,6 +26,9 @@
 //! Waiters are served in FIFO order and the lock is handed directly to the first waiter (Go's
 //! "starvation mode", always on), so a stream of newcomers cannot starve a parked task. An
 //! uncontended `lock`/`unlock` is one compare-and-swap each.
+//!
+//! `WaitGroup`'s counter and waiter protocol is model-checked with loom:
+//! `loom/models/wait_group.rs`.
 
 // `WaitGroup`'s atomics are std's, or loom's when its protocol is model-checked (`crate::loom`).
 use crate::loom::const_unless_loom;

@@ -28,6 +28,9 @@
 //! 4. The global queue's `len` is published after every change under its lock, so a worker
 //!    may skip the lock when it reads 0.
 //!
+//! Rule 1 (with `push`'s overflow and `steal_from`) is model-checked with loom:
+//! `loom/models/run_queue.rs`.
+//!
 //! Go counterpart: `runqput`, `runqget`, `runqgrab`, `globrunqput`, `globrunqget` in
 //! `runtime/proc.go`. Lessons: 04 (a run queue) and 12 (work stealing: why a thief takes half).
 

@@ -14,6 +14,9 @@
 //!    other.
 //! 3. `CONTENDED` is set by whoever may sleep; an unlock that sees it wakes one sleeper.
 //!
+//! Mutual exclusion and rule 3 are model-checked with loom (`loom/models/raw_lock.rs`), where
+//! the futex is a model of it (`crate::loom::futex`).
+//!
 //! Go counterpart: `lock`/`unlock` in `runtime/lock_futex.go`. Lesson: 08 (select and
 //! timeouts): locking several channels at once is what `select!` needs.
 

@@ -25,6 +25,8 @@
 //!    under the queue's lock).
 //! 4. A waker never waits for another thread, which keeps the protocol free of lock cycles.
 //!
+//! Rules 1 to 3 are model-checked with loom: `loom/models/selector.rs`.
+//!
 //! Go counterpart: `selectDone` in `runtime/select.go`, `sudog.isSelect`. Lessons: 07
 //! (channels) and 08 (select and timeouts).
 

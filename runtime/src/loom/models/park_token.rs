@@ -49,7 +49,7 @@ fn loom_park_token_one_waker_never_loses_the_wakeup() {
 
 #[test]
 fn loom_park_token_two_wakers_queue_the_task_once() {
-    check("park token, 2 wakers", 2, || flags_model(2));
+    check("park token, 2 wakers", 3, || flags_model(2));
 }
 
 /// The model must fail when the protocol is broken: with the mutation switched on,

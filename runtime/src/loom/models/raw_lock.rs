@@ -45,7 +45,7 @@ impl Guarded {
 /// would report a thread asleep forever as a deadlock).
 #[test]
 fn loom_raw_lock_excludes_and_wakes_sleepers() {
-    check("raw lock, three threads", 2, || {
+    check("raw lock, three threads", 3, || {
         let g = Arc::new(Guarded {
             lock: Locked::new(()),
             count: UnsafeCell::new(0),
@@ -77,7 +77,7 @@ fn loom_raw_lock_excludes_and_wakes_sleepers() {
 /// fail with a deadlock.)
 #[test]
 fn loom_raw_lock_hands_over_repeatedly() {
-    check("raw lock, two threads twice", 2, || {
+    check("raw lock, two threads twice", 3, || {
         let g = Arc::new(Guarded {
             lock: Locked::new(()),
             count: UnsafeCell::new(0),

@@ -63,7 +63,7 @@ fn assert_each_once(mut taken: Vec<u64>, n: u64) {
 #[test]
 fn loom_run_queue_push_pop_and_steal_take_each_task_once() {
     assert_eq!(CAPACITY, 4, "the models assume a 4-slot ring under loom");
-    check("run queue, pop vs steal", 2, || {
+    check("run queue, pop vs steal", 3, || {
         let owner = Arc::new(RunQueue::new());
         let payloads = Arc::new(Payloads::new(5));
         let thief = {
@@ -109,7 +109,7 @@ fn loom_run_queue_push_pop_and_steal_take_each_task_once() {
 /// ring (one compare-and-swap of `head` loses and retries).
 #[test]
 fn loom_run_queue_overflow_and_steal_take_each_task_once() {
-    check("run queue, overflow vs steal", 2, || {
+    check("run queue, overflow vs steal", 3, || {
         let owner = Arc::new(RunQueue::new());
         let payloads = Arc::new(Payloads::new(6));
         let thief = {
@@ -152,7 +152,7 @@ fn loom_run_queue_overflow_and_steal_take_each_task_once() {
 /// one: each `head` compare-and-swap transfers a disjoint range.
 #[test]
 fn loom_run_queue_two_thieves_take_each_task_once() {
-    check("run queue, two thieves", 2, || {
+    check("run queue, two thieves", 3, || {
         let owner = Arc::new(RunQueue::new());
         let payloads = Arc::new(Payloads::new(3));
         for id in 1..=3 {

@@ -76,7 +76,7 @@ impl Select {
 /// loom would report as a deadlock).
 #[test]
 fn loom_selector_exactly_one_arm_completes_and_wakes_the_owner() {
-    check("selector, two wakers", 2, || {
+    check("selector, two wakers", 3, || {
         let sched = Arc::new(Sched::new());
         let owner = task(1);
         let select = Arc::new(Select::new(&owner));

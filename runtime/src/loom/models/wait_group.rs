@@ -68,7 +68,7 @@ fn wait(wg: &WaitGroup, sched: &Sched, t: &TaskRef) {
 /// and both tasks' work is visible), and no waiter is queued twice ([`Sched`]).
 #[test]
 fn loom_wait_group_wait_returns_after_the_last_done() {
-    check("wait group, two done, one wait", 2, || {
+    check("wait group, two done, one wait", 3, || {
         let sched = Arc::new(Sched::new());
         let wg = WaitGroup::new();
         let work = Arc::new(Work::new(2));
@@ -105,7 +105,7 @@ fn loom_wait_group_wait_returns_after_the_last_done() {
 /// lock), and that each sees the task's work.
 #[test]
 fn loom_wait_group_one_done_wakes_every_waiter() {
-    check("wait group, one done, two waits", 2, || {
+    check("wait group, one done, two waits", 3, || {
         let sched = Arc::new(Sched::new());
         let wg = WaitGroup::new();
         let work = Arc::new(Work::new(1));
