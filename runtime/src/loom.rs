@@ -25,7 +25,7 @@
 //! RUSTFLAGS="--cfg loom" cargo test -p goro --release --lib --target-dir target/loom loom_
 //! ```
 //!
-//! (`cargo xtask ci` runs exactly this as its "loom models" step.) Under `--cfg loom` the rest of the
+//! (`cargo xtask ci` runs this, with warnings denied, as its "loom models" step.) Under `--cfg loom` the rest of the
 //! crate still compiles but cannot run: loom atomics work only inside a model, and a task
 //! switch cannot run inside one at all. That is why a model never parks a real task: loom
 //! threads stand in for tasks and workers, and `models::Sched` stands in for "queue this

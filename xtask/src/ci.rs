@@ -104,7 +104,7 @@ pub fn ci(root: &Path, verbose: bool) -> Result<bool> {
                 "target/loom".into(),
                 "loom_".into(),
             ],
-            vec![("RUSTFLAGS", "--cfg loom")],
+            vec![("RUSTFLAGS", "--cfg loom -D warnings")],
         ),
     ];
     if !verbose {

@@ -33,11 +33,8 @@ impl Work {
     fn assert_all_done(&self) {
         for (i, c) in self.0.iter().enumerate() {
             // SAFETY: read after `wait` returned; loom checks the ordering.
-            assert_eq!(
-                c.with(|c| unsafe { *c }),
-                1,
-                "work {i} not visible after wait"
-            );
+            let v = c.with(|c| unsafe { *c });
+            assert_eq!(v, 1, "work {i} not visible after wait");
         }
     }
 }
