@@ -304,25 +304,29 @@ impl TaskState {
                     Ok(_) => return false,
                     Err(now) => s = now,
                 }
-            } else if s == P_NOTIFIED {
-                // A token is already there. Write it again rather than just reading it: the
-                // park that consumes it must also see what this waker did before unparking
-                // (every unpark synchronizes with that park, as std's do). A load alone would
-                // leave this waker's writes unordered with the task's next look: a lost
-                // wakeup (rule 6), found by the loom model in `loom/models/park_token.rs`.
-                match self.park.compare_exchange_weak(
-                    P_NOTIFIED,
-                    P_NOTIFIED,
-                    Ordering::AcqRel,
-                    Ordering::Acquire,
-                ) {
-                    Ok(_) => return false,
-                    Err(now) => s = now,
-                }
             } else {
-                // DEAD.
-                return false;
+                // NOTIFIED (a token is already there: write it again, rule 6) or DEAD.
+                return s == P_NOTIFIED && self.renotify();
             }
+        }
+    }
+
+    /// An unpark found a token already there: writes it again rather than just reading it, so
+    /// the park that consumes it also sees what this waker did before unparking (rule 6; a
+    /// load alone left this waker's writes unordered with the task's next look, a lost wakeup
+    /// the loom model in `loom/models/park_token.rs` found). If the token was consumed in the
+    /// meantime, unparks afresh. Out of line: the common wakeups never come here.
+    #[cold]
+    #[inline(never)]
+    fn renotify(&self) -> bool {
+        match self.park.compare_exchange(
+            P_NOTIFIED,
+            P_NOTIFIED,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => false,
+            Err(_) => self.claim_for_wake(),
         }
     }
 
