@@ -56,6 +56,7 @@ fn loom_park_token_two_wakers_queue_the_task_once() {
 /// `finish_park` parks the task although a token arrived (`crate::loom::mutation`), and loom
 /// must find the interleaving where that token was the task's only wakeup (a deadlock). The
 /// same model passes with the mutation off (`loom_park_token_one_waker_never_loses_the_wakeup`).
+/// (Loom's "deadlock" panic message, printed while this test runs, is the expected catch.)
 #[test]
 fn loom_park_token_model_catches_a_finish_park_that_drops_the_token() {
     let caught = std::panic::catch_unwind(|| {
