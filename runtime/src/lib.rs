@@ -17,12 +17,24 @@
 //! [`coroutine`] (03), [`task`] and the scheduler (04, 12), [`sync`] (05), [`chan`] (07),
 //! [`select`](select/index.html) and [`time`] (08), [`ctx`] (09), [`net`] (15), [`debug`] (16), and
 //! [`runtime`] (04), which starts it all.
+//!
+//! # Model checking
+//!
+//! Besides its tests, goro's lock-free protocols (the run queue, the park token, the
+//! selector's claim, the raw lock, `WaitGroup`) are model-checked with
+//! [loom](https://docs.rs/loom), which runs their own code under every interleaving of a few
+//! threads, up to a bound (the seam and the models: `src/loom.rs`, `src/loom/models/`):
+//!
+//! ```text
+//! RUSTFLAGS="--cfg loom" cargo test -p goro --release --lib --target-dir target/loom loom_
+//! ```
 #![warn(missing_docs)]
 
 pub mod chan;
 pub mod coroutine;
 pub mod ctx;
 pub mod debug;
+mod loom;
 pub mod net;
 mod panic;
 mod rand;

@@ -26,7 +26,13 @@
 //! Waiters are served in FIFO order and the lock is handed directly to the first waiter (Go's
 //! "starvation mode", always on), so a stream of newcomers cannot starve a parked task. An
 //! uncontended `lock`/`unlock` is one compare-and-swap each.
+//!
+//! `WaitGroup`'s counter and waiter protocol is model-checked with loom:
+//! `loom/models/wait_group.rs`.
 
+// `WaitGroup`'s atomics are std's, or loom's when its protocol is model-checked (`crate::loom`).
+use crate::loom::const_unless_loom;
+use crate::loom::sync::atomic::{AtomicU64, AtomicUsize};
 use crate::task::parking::{current_parker, park_with};
 use crate::task::record::Parker;
 use crate::task::state::WaitReason;
@@ -37,7 +43,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 // ---------------------------------------------------------------------------------------------
 // WaitGroup
@@ -97,6 +103,17 @@ impl WaitGroup {
     /// same bug Go reports as "sync: negative WaitGroup counter".
     #[track_caller]
     pub fn done(&self) {
+        for p in self.arrive() {
+            p.wake();
+        }
+    }
+
+    /// `done` without the wakeups: counts one down and, if that reached zero, starts a new
+    /// generation and returns the waiters to wake. (Split out so the loom model runs the
+    /// counter protocol with its own stand-in for waking: `loom/models/wait_group.rs`.)
+    #[inline]
+    #[track_caller]
+    pub(crate) fn arrive(&self) -> Vec<Parker> {
         let previous = self.inner.count.fetch_sub(1, Ordering::AcqRel);
         if previous == 0 {
             self.inner.count.fetch_add(1, Ordering::AcqRel);
@@ -106,24 +123,35 @@ impl WaitGroup {
             );
         }
         if previous == 1 {
-            let waiters = self.inner.waiters.with(|w| {
+            return self.inner.waiters.with(|w| {
                 self.inner.generation.fetch_add(1, Ordering::AcqRel);
                 std::mem::take(w)
             });
-            for p in waiters {
-                p.wake();
-            }
         }
+        Vec::new()
     }
 
     /// Parks until the counter is zero (Go: `wg.Wait()`); returns at once if it already is.
     #[track_caller]
     pub fn wait(&self) {
-        if self.inner.count.load(Ordering::Acquire) == 0 {
+        let Some(generation) = self.enlist(current_parker) else {
             return;
+        };
+        while self.waiting_for(generation) {
+            park_with(WaitReason::WaitGroup);
         }
-        let parker = current_parker();
-        let generation = self.inner.waiters.with(|w| {
+    }
+
+    /// `wait` up to its parking: None if the counter is zero, else registers the waiter
+    /// (`parker()`) and returns the generation it waits to see end (see `waiting_for`).
+    /// (Split out for the loom model, like `arrive`.)
+    #[inline]
+    pub(crate) fn enlist(&self, parker: impl FnOnce() -> Parker) -> Option<u64> {
+        if self.inner.count.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        let parker = parker();
+        self.inner.waiters.with(|w| {
             // Checked under the lock: `done` takes the lock after reaching zero, so either we
             // see zero here or `done` sees our parker.
             if self.inner.count.load(Ordering::Acquire) == 0 {
@@ -131,11 +159,13 @@ impl WaitGroup {
             }
             w.push(parker);
             Some(self.inner.generation.load(Ordering::Acquire))
-        });
-        let Some(generation) = generation else { return };
-        while self.inner.generation.load(Ordering::Acquire) == generation {
-            park_with(WaitReason::WaitGroup);
-        }
+        })
+    }
+
+    /// Whether the counter has not yet reached zero since `enlist` returned `generation`.
+    #[inline]
+    pub(crate) fn waiting_for(&self, generation: u64) -> bool {
+        self.inner.generation.load(Ordering::Acquire) == generation
     }
 
     /// Runs `f` in a new task counted by this group (Go 1.25: `wg.Go(f)`): `add(1)` now,
@@ -255,12 +285,14 @@ pub struct MutexGuard<'a, T: ?Sized> {
 unsafe impl<T: ?Sized + Sync> Sync for MutexGuard<'_, T> {}
 
 impl<T> Mutex<T> {
-    /// A new unlocked mutex.
-    pub const fn new(value: T) -> Mutex<T> {
-        Mutex {
-            state: AtomicU8::new(UNLOCKED),
-            queue: Locked::new(Queue(VecDeque::new())),
-            data: UnsafeCell::new(value),
+    const_unless_loom! {
+        /// A new unlocked mutex.
+        pub fn new(value: T) -> Mutex<T> {
+            Mutex {
+                state: AtomicU8::new(UNLOCKED),
+                queue: Locked::new(Queue(VecDeque::new())),
+                data: UnsafeCell::new(value),
+            }
         }
     }
 
@@ -516,15 +548,17 @@ unsafe impl<T: ?Sized + Sync> Sync for RwLockReadGuard<'_, T> {}
 unsafe impl<T: ?Sized + Sync> Sync for RwLockWriteGuard<'_, T> {}
 
 impl<T> RwLock<T> {
-    /// A new unlocked lock.
-    pub const fn new(value: T) -> RwLock<T> {
-        RwLock {
-            state: Locked::new(RwState {
-                readers: 0,
-                writer: false,
-                queue: Queue(VecDeque::new()),
-            }),
-            data: UnsafeCell::new(value),
+    const_unless_loom! {
+        /// A new unlocked lock.
+        pub fn new(value: T) -> RwLock<T> {
+            RwLock {
+                state: Locked::new(RwState {
+                    readers: 0,
+                    writer: false,
+                    queue: Queue(VecDeque::new()),
+                }),
+                data: UnsafeCell::new(value),
+            }
         }
     }
 
@@ -742,11 +776,13 @@ pub struct Once {
 }
 
 impl Once {
-    /// A `Once` that has not run yet.
-    pub const fn new() -> Once {
-        Once {
-            done: AtomicBool::new(false),
-            running: Mutex::new(()),
+    const_unless_loom! {
+        /// A `Once` that has not run yet.
+        pub fn new() -> Once {
+            Once {
+                done: AtomicBool::new(false),
+                running: Mutex::new(()),
+            }
         }
     }
 

@@ -1,6 +1,7 @@
 //! `ci`: everything the project's CI runs, in order: rustfmt, clippy (`-D warnings`), the tests
-//! of every crate except the exercises (which fail by design), then `verify` for every lesson,
-//! which also lints the pages and builds the book.
+//! of every crate except the exercises (which fail by design), the runtime's suite again with
+//! mprotect stack guards, the loom models of the runtime's lock-free protocols, then `verify`
+//! for every lesson, which also lints the pages and builds the book.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -87,6 +88,23 @@ pub fn ci(root: &Path, verbose: bool) -> Result<bool> {
             "tests (mprotect guards)".into(),
             vec!["test".to_string(), "-p".into(), "goro".into()],
             vec![("GORO_STACK_GUARD", "mprotect")],
+        ),
+        // The model checks of goro's lock-free protocols (`runtime/src/loom.rs`): the crate
+        // built with `--cfg loom` runs only its `loom_*` tests. A target directory of its own,
+        // since different RUSTFLAGS would otherwise invalidate the normal build's cache.
+        (
+            "loom models".into(),
+            vec![
+                "test".to_string(),
+                "-p".into(),
+                "goro".into(),
+                "--release".into(),
+                "--lib".into(),
+                "--target-dir".into(),
+                "target/loom".into(),
+                "loom_".into(),
+            ],
+            vec![("RUSTFLAGS", "--cfg loom -D warnings")],
         ),
     ];
     if !verbose {

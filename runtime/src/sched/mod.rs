@@ -71,6 +71,9 @@ use crate::task::record::TaskRef;
 use worker::FAIRNESS_TICK;
 
 pub(crate) use idle::External;
+/// For the run queue's loom models (`loom/models/run_queue.rs`).
+#[cfg(all(test, loom))]
+pub(crate) use queue::{CAPACITY, RunQueue};
 pub(crate) use registry::{new_task, recycle};
 pub(crate) use shared::{Config, Shared};
 pub(crate) use switch::leave_task;

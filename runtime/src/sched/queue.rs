@@ -28,18 +28,28 @@
 //! 4. The global queue's `len` is published after every change under its lock, so a worker
 //!    may skip the lock when it reads 0.
 //!
+//! Rule 1 (with `push`'s overflow and `steal_from`) is model-checked with loom:
+//! `loom/models/run_queue.rs`.
+//!
 //! Go counterpart: `runqput`, `runqget`, `runqgrab`, `globrunqput`, `globrunqget` in
 //! `runtime/proc.go`. Lessons: 04 (a run queue) and 12 (work stealing: why a thief takes half).
 
 use std::cell::UnsafeCell;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
+
+// std's atomics, or loom's when the protocol is model-checked (`crate::loom`).
+use crate::loom::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize};
 
 use crate::task::record::{Header, TaskRef};
 
 /// Slots in a local ring (Go uses 256 too).
+#[cfg(not(loom))]
 pub(crate) const CAPACITY: u32 = 256;
+/// Under loom, a ring small enough for a model to fill (`loom/models/run_queue.rs`).
+#[cfg(loom)]
+pub(crate) const CAPACITY: u32 = 4;
 
 pub(crate) struct RunQueue {
     head: AtomicU32,

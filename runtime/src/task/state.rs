@@ -28,6 +28,10 @@
 //! 4. `PARKED -> EMPTY` is a claim ([`TaskState::claim_for_wake`], [`TaskState::claim_parked`]):
 //!    exactly one claimer wins, and the winner queues the task exactly once.
 //! 5. `DEAD` is final: unparking a finished task does nothing, ever.
+//! 6. Every unpark *writes* the token word, even when a token is already there, and a park
+//!    consumes a token with a read-modify-write: so whatever any waker did before its unpark
+//!    is visible to the task once the token is consumed (std's "unpark synchronizes with
+//!    park"). Checked, with rules 3 and 4, by the loom models in `loom/models/park_token.rs`.
 //!
 //! Go counterpart: `_Grunnable`, `_Grunning`, `_Gwaiting`, `_Gdead` and `casgstatus` in
 //! `runtime/proc.go`, `waitReason` in `runtime/runtime2.go`, and `notesleep`/`notewakeup`
@@ -35,7 +39,10 @@
 
 use std::fmt;
 use std::panic::Location;
-use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
+
+// std's atomics, or loom's when the protocol is model-checked (`crate::loom`).
+use crate::loom::sync::atomic::{AtomicPtr, AtomicU8, AtomicU32};
 
 /// Why a task is waiting: shown in [`crate::debug::dump`] the way Go shows `[chan receive]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -192,7 +199,7 @@ pub(crate) struct TaskState {
 
 impl TaskState {
     /// A fresh task: runnable, no token.
-    pub(crate) const fn new() -> TaskState {
+    pub(crate) fn new() -> TaskState {
         TaskState {
             state: AtomicU8::new(ST_RUNNABLE),
             reason: AtomicU8::new(0),
@@ -298,9 +305,28 @@ impl TaskState {
                     Err(now) => s = now,
                 }
             } else {
-                // NOTIFIED (a token is already there) or DEAD.
-                return false;
+                // NOTIFIED (a token is already there: write it again, rule 6) or DEAD.
+                return s == P_NOTIFIED && self.renotify();
             }
+        }
+    }
+
+    /// An unpark found a token already there: writes it again rather than just reading it, so
+    /// the park that consumes it also sees what this waker did before unparking (rule 6; a
+    /// load alone left this waker's writes unordered with the task's next look, a lost wakeup
+    /// the loom model in `loom/models/park_token.rs` found). If the token was consumed in the
+    /// meantime, unparks afresh. Out of line: the common wakeups never come here.
+    #[cold]
+    #[inline(never)]
+    fn renotify(&self) -> bool {
+        match self.park.compare_exchange(
+            P_NOTIFIED,
+            P_NOTIFIED,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => false,
+            Err(_) => self.claim_for_wake(),
         }
     }
 
@@ -314,8 +340,17 @@ impl TaskState {
         {
             Ok(_) => true,
             Err(_) => {
-                // NOTIFIED: consume the token and keep running.
-                self.park.store(P_EMPTY, Ordering::Release);
+                // The deliberate bug the park-token model must catch (`crate::loom::mutation`).
+                #[cfg(loom)]
+                if crate::loom::mutation::finish_park_ignores_token() {
+                    self.park.store(P_PARKED, Ordering::Release);
+                    return true;
+                }
+                // NOTIFIED: consume the token and keep running. A swap, not a store: the
+                // failed compare-exchange is only a load, which may see an earlier waker's
+                // token rather than the latest; the swap reads the latest, so the task sees
+                // what every waker did before its unpark (rule 6).
+                self.park.swap(P_EMPTY, Ordering::AcqRel);
                 self.set(State::Runnable);
                 false
             }

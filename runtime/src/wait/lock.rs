@@ -14,15 +14,28 @@
 //!    other.
 //! 3. `CONTENDED` is set by whoever may sleep; an unlock that sees it wakes one sleeper.
 //!
+//! Mutual exclusion and rule 3 are model-checked with loom (`loom/models/raw_lock.rs`), where
+//! the futex is a model of it (`crate::loom::futex`).
+//!
 //! Go counterpart: `lock`/`unlock` in `runtime/lock_futex.go`. Lesson: 08 (select and
 //! timeouts): locking several channels at once is what `select!` needs.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
+
+// std's atomics, spin hint and yield, or loom's when the lock is model-checked (`crate::loom`).
+use crate::loom::const_unless_loom;
+use crate::loom::sync::atomic::AtomicU32;
+use crate::loom::{hint, thread};
 
 const UNLOCKED: u32 = 0;
 const LOCKED: u32 = 1;
 /// Locked, and some thread may be sleeping in `futex_wait`: unlock must wake one.
 const CONTENDED: u32 = 2;
+
+/// Tries before `lock_slow` sleeps, and how many of them only pause the CPU before the rest
+/// yield the thread. Under loom, two: enough to take both paths, few enough to model.
+const SPINS: u32 = if cfg!(loom) { 2 } else { 100 };
+const PAUSES: u32 = if cfg!(loom) { 1 } else { 60 };
 
 /// A mutual-exclusion lock without a guard type: the caller pairs `lock` and `unlock`.
 pub(crate) struct RawLock {
@@ -30,9 +43,11 @@ pub(crate) struct RawLock {
 }
 
 impl RawLock {
-    pub(crate) const fn new() -> RawLock {
-        RawLock {
-            state: AtomicU32::new(UNLOCKED),
+    const_unless_loom! {
+        pub(crate) fn new() -> RawLock {
+            RawLock {
+                state: AtomicU32::new(UNLOCKED),
+            }
         }
     }
 
@@ -50,7 +65,7 @@ impl RawLock {
 
     #[cold]
     fn lock_slow(&self) {
-        for i in 0..100 {
+        for i in 0..SPINS {
             if self.state.load(Ordering::Relaxed) == UNLOCKED
                 && self
                     .state
@@ -59,10 +74,10 @@ impl RawLock {
             {
                 return;
             }
-            if i < 60 {
-                std::hint::spin_loop();
+            if i < PAUSES {
+                hint::spin_loop();
             } else {
-                std::thread::yield_now();
+                thread::yield_now();
             }
         }
         // From here on we may sleep, so mark the lock contended; whoever unlocks wakes us.
@@ -80,7 +95,7 @@ impl RawLock {
     }
 }
 
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", not(loom)))]
 fn futex_wait(word: &AtomicU32, expected: u32) {
     // SAFETY: FUTEX_WAIT reads the u32 behind a valid, aligned pointer that outlives the call;
     // the kernel returns at once if the value is not `expected`, and spurious returns are
@@ -96,7 +111,7 @@ fn futex_wait(word: &AtomicU32, expected: u32) {
     }
 }
 
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", not(loom)))]
 fn futex_wake_one(word: &AtomicU32) {
     // SAFETY: FUTEX_WAKE only uses the address as a key; the pointer is valid and aligned.
     unsafe {
@@ -109,7 +124,10 @@ fn futex_wake_one(word: &AtomicU32) {
     }
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(loom)]
+use crate::loom::futex::{wait as futex_wait, wake_one as futex_wake_one};
+
+#[cfg(not(any(target_os = "linux", loom)))]
 fn futex_wait(word: &AtomicU32, expected: u32) {
     // Portable fallback: no futex, so back off to the OS scheduler and let the loop re-check.
     if word.load(Ordering::Relaxed) == expected {
@@ -117,7 +135,7 @@ fn futex_wait(word: &AtomicU32, expected: u32) {
     }
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(any(target_os = "linux", loom)))]
 fn futex_wake_one(_word: &AtomicU32) {}
 
 /// Data protected by a [`RawLock`], reachable only through [`Locked::with`] or a raw
@@ -134,10 +152,12 @@ unsafe impl<T: Send> Sync for Locked<T> {}
 unsafe impl<T: Send> Send for Locked<T> {}
 
 impl<T> Locked<T> {
-    pub(crate) const fn new(data: T) -> Locked<T> {
-        Locked {
-            lock: RawLock::new(),
-            data: std::cell::UnsafeCell::new(data),
+    const_unless_loom! {
+        pub(crate) fn new(data: T) -> Locked<T> {
+            Locked {
+                lock: RawLock::new(),
+                data: std::cell::UnsafeCell::new(data),
+            }
         }
     }
 

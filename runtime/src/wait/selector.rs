@@ -25,13 +25,17 @@
 //!    under the queue's lock).
 //! 4. A waker never waits for another thread, which keeps the protocol free of lock cycles.
 //!
+//! Rules 1 to 3 are model-checked with loom: `loom/models/selector.rs`.
+//!
 //! Go counterpart: `selectDone` in `runtime/select.go`, `sudog.isSelect`. Lessons: 07
 //! (channels) and 08 (select and timeouts).
 
 use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
+// std's atomics, or loom's when the protocol is model-checked (`crate::loom`).
+use crate::loom::sync::atomic::AtomicUsize;
 use crate::task::parking::park_with;
 use crate::task::record::Parker;
 use crate::task::state::WaitReason;
@@ -201,7 +205,7 @@ impl Selector {
                 if let Some(index) = self.finished() {
                     return index;
                 }
-                std::thread::yield_now();
+                crate::loom::thread::yield_now();
             },
         }
     }

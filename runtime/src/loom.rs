@@ -1,0 +1,170 @@
+//! The atomics seam for model checking with [loom](https://docs.rs/loom): the lock-free
+//! protocols import their atomics, spin hints and thread yields from here instead of from std.
+//!
+//! Normally every item here *is* std's (`pub(crate) use std::sync::atomic::...`): the same
+//! types, the same code, no cost. Built with `--cfg loom`, the same names resolve to loom's
+//! instrumented versions, and the models in `loom/models/` run the protocols' own functions
+//! under loom, which explores every interleaving of their threads (and every value a relaxed
+//! load may legally read) up to a bound, and fails on a broken invariant, a data race on a
+//! loom cell, or a deadlock (every thread blocked: a lost wakeup). The same seam as tokio's
+//! `src/loom/`.
+//!
+//! The protocols modelled, each with the invariant its model checks (see each model's doc):
+//!
+//! | protocol | code | model |
+//! | --- | --- | --- |
+//! | run queue `push` / `pop` / `steal_from` | `sched/queue.rs`, `sched/steal.rs` | `models/run_queue.rs` |
+//! | park token: `claim_for_wake` / `finish_park` | `task/state.rs` | `models/park_token.rs` |
+//! | the selector's claim | `wait/selector.rs` | `models/selector.rs` |
+//! | the raw futex lock | `wait/lock.rs` | `models/raw_lock.rs` |
+//! | `WaitGroup`'s counter and waiters | `sync.rs` | `models/wait_group.rs` |
+//!
+//! Run them with their own target directory, so the normal build's cache stays valid:
+//!
+//! ```text
+//! RUSTFLAGS="--cfg loom" cargo test -p goro --release --lib --target-dir target/loom loom_
+//! ```
+//!
+//! (`cargo xtask ci` runs this, with warnings denied, as its "loom models" step.) The 15
+//! models explore about 58,000 executions at preemption bound 3 in about 7 s; building the
+//! crate and loom for the first time takes a few minutes, later builds well under one. Under `--cfg loom` the rest of the
+//! crate still compiles but cannot run: loom atomics work only inside a model, and a task
+//! switch cannot run inside one at all. That is why a model never parks a real task: loom
+//! threads stand in for tasks and workers, and `models::Sched` stands in for "queue this
+//! task", asserting each wakeup queues a parked task exactly once.
+//!
+//! The pieces that differ under loom (each marked where it is used): `const fn` constructors
+//! become plain functions ([`const_unless_loom`]: loom atomics cannot be built in a constant),
+//! the run queue's ring shrinks to 4 slots so a model can fill it, the raw lock spins twice
+//! instead of 100 times and sleeps on `futex` (a model of Linux's futex), and
+//! `mutation` can break one protocol on purpose, to show that its model catches the bug.
+//!
+//! Go counterpart: none; Go tests its runtime's lock-free code with stress tests and the race
+//! detector, which only see the interleavings that happen to occur. Lessons: none of its own;
+//! it checks the protocols that lessons 04 (park token), 05 (`WaitGroup`), 07 and 08
+//! (selector, raw lock) and 12 (run queue) teach.
+
+/// `std::sync::atomic`, or loom's under `--cfg loom`.
+pub(crate) mod sync {
+    /// The atomic types the modelled protocols use.
+    pub(crate) mod atomic {
+        #[cfg(loom)]
+        pub(crate) use ::loom::sync::atomic::{
+            AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize,
+        };
+        #[cfg(not(loom))]
+        pub(crate) use std::sync::atomic::{
+            AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize,
+        };
+    }
+}
+
+/// `std::hint`, or loom's under `--cfg loom` (where a spin is a yield to the model's scheduler).
+pub(crate) mod hint {
+    #[cfg(loom)]
+    pub(crate) use ::loom::hint::spin_loop;
+    #[cfg(not(loom))]
+    pub(crate) use std::hint::spin_loop;
+}
+
+/// `std::thread::yield_now`, or loom's under `--cfg loom`.
+pub(crate) mod thread {
+    #[cfg(loom)]
+    pub(crate) use ::loom::thread::yield_now;
+    #[cfg(not(loom))]
+    pub(crate) use std::thread::yield_now;
+}
+
+/// Declares a `const fn` normally, a plain `fn` under `--cfg loom` (loom's atomics have no
+/// `const fn new`). Rustdoc and every normal build see the `const fn`.
+macro_rules! const_unless_loom {
+    ($(#[$attr:meta])* $vis:vis fn $($rest:tt)*) => {
+        #[cfg(not(loom))]
+        $(#[$attr])* $vis const fn $($rest)*
+        #[cfg(loom)]
+        $(#[$attr])* $vis fn $($rest)*
+    };
+}
+pub(crate) use const_unless_loom;
+
+/// A model of Linux's futex for the raw lock under loom (`wait/lock.rs`): `wait` sleeps only if
+/// the word still holds the expected value, checked atomically with respect to `wake_one` (the
+/// kernel's hash-bucket lock is the loom mutex here); `wake_one` wakes one sleeper on that
+/// address. A sleeper nobody wakes stays asleep, so loom reports a lost wakeup as a deadlock.
+#[cfg(loom)]
+pub(crate) mod futex {
+    use ::loom::sync::atomic::{AtomicU32, Ordering};
+    use ::loom::sync::{Condvar, Mutex};
+
+    /// Sleepers: (address of the word, ticket), in arrival order; and the next ticket.
+    struct Table {
+        sleepers: Mutex<(Vec<(usize, u64)>, u64)>,
+        woken: Condvar,
+    }
+
+    ::loom::lazy_static! {
+        static ref TABLE: Table = Table {
+            sleepers: Mutex::new((Vec::new(), 0)),
+            woken: Condvar::new(),
+        };
+    }
+
+    /// `FUTEX_WAIT`: sleeps until woken, unless `*word != expected`.
+    pub(crate) fn wait(word: &AtomicU32, expected: u32) {
+        let addr = word as *const AtomicU32 as usize;
+        let mut g = TABLE.sleepers.lock().unwrap();
+        if word.load(Ordering::Relaxed) != expected {
+            return;
+        }
+        let ticket = g.1;
+        g.1 += 1;
+        g.0.push((addr, ticket));
+        while g.0.iter().any(|&(_, t)| t == ticket) {
+            g = TABLE.woken.wait(g).unwrap();
+        }
+    }
+
+    /// `FUTEX_WAKE` with a count of one.
+    pub(crate) fn wake_one(word: &AtomicU32) {
+        let addr = word as *const AtomicU32 as usize;
+        let mut g = TABLE.sleepers.lock().unwrap();
+        if let Some(i) = g.0.iter().position(|&(a, _)| a == addr) {
+            g.0.remove(i);
+            TABLE.woken.notify_all();
+        }
+    }
+}
+
+/// Deliberate bugs, switched on by a test on its own thread (loom runs a model's threads as
+/// coroutines on the thread that calls it, so a thread-local reaches all of them and no other
+/// test). The protocol code consults them only under `--cfg loom`; they do not exist otherwise.
+#[cfg(loom)]
+pub(crate) mod mutation {
+    use std::cell::Cell;
+
+    std::thread_local! {
+        static FINISH_PARK_IGNORES_TOKEN: Cell<bool> = const { Cell::new(false) };
+    }
+
+    /// Whether `TaskState::finish_park` should park even though a token arrived (losing it).
+    pub(crate) fn finish_park_ignores_token() -> bool {
+        FINISH_PARK_IGNORES_TOKEN.with(Cell::get)
+    }
+
+    /// Runs `f` with the `finish_park` mutation on (off again afterwards, even if `f` panics).
+    #[cfg(test)]
+    pub(crate) fn with_finish_park_ignoring_token<R>(f: impl FnOnce() -> R) -> R {
+        struct Off;
+        impl Drop for Off {
+            fn drop(&mut self) {
+                FINISH_PARK_IGNORES_TOKEN.with(|m| m.set(false));
+            }
+        }
+        FINISH_PARK_IGNORES_TOKEN.with(|m| m.set(true));
+        let _off = Off;
+        f()
+    }
+}
+
+#[cfg(all(test, loom))]
+pub(crate) mod models;
