@@ -114,6 +114,8 @@ impl WaitGroup {
                 p.wake();
             }
         }
+        // A preemption point when exploring (`crate::check`).
+        crate::sched::preemption_point();
     }
 
     /// Parks until the counter is zero (Go: `wg.Wait()`); returns at once if it already is.
@@ -281,6 +283,8 @@ impl<T: ?Sized> Mutex<T> {
         {
             self.lock_slow();
         }
+        // A preemption point when exploring (`crate::check`): the lock is held.
+        crate::sched::preemption_point();
         MutexGuard {
             mutex: self,
             _not_send: PhantomData,
@@ -400,6 +404,8 @@ impl<T: ?Sized> Mutex<T> {
             .compare_exchange(LOCKED, UNLOCKED, Ordering::Release, Ordering::Relaxed)
             .is_ok()
         {
+            // A preemption point when exploring (`crate::check`), on every path.
+            crate::sched::preemption_point();
             return;
         }
         let wake = self.queue.with(|q| match q.0.pop_front() {
@@ -416,8 +422,9 @@ impl<T: ?Sized> Mutex<T> {
                 unsafe { grant(sel) }
             }
         });
-        if let Some(p) = wake {
-            p.wake();
+        match wake {
+            Some(p) => p.wake_at_point(),
+            None => crate::sched::preemption_point(),
         }
     }
 }

@@ -70,8 +70,10 @@ use std::time::Duration;
 use crate::task::record::TaskRef;
 use worker::FAIRNESS_TICK;
 
+pub(crate) use deterministic::{EXPLORING, ExploreRun, Outcome, preemption_point};
 pub(crate) use idle::External;
 pub(crate) use registry::{new_task, recycle};
+pub(crate) use shared::lock as shared_lock;
 pub(crate) use shared::{Config, Shared};
 pub(crate) use switch::leave_task;
 pub(crate) use sysmon::{Sysmon, take_preempt_request};
