@@ -13,7 +13,7 @@ use goro::check::{self, Explorer};
 use goro::sync::Mutex;
 
 /// The base seed every test starts from.
-const BASE: u64 = 0x5eed_0f_c0ffee;
+const BASE: u64 = 0x5eed_0fc0_ffee;
 
 /// The learner's counter: two tasks read, reach a yield point, and write back, with no lock.
 fn racy_counter() {
@@ -77,6 +77,7 @@ fn lost_update_is_found_and_replays() {
     );
     // The report: seed, message, and the replay line naming this test.
     let text = failure.to_string();
+    eprintln!("found: {}", text.lines().next().unwrap());
     let seed_hex = format!("{:#018x}", failure.seed());
     assert!(text.contains(&seed_hex), "{text}");
     assert!(
@@ -161,8 +162,8 @@ fn logged_run(seed: u64) -> Vec<u64> {
             t.join().unwrap();
         }
     });
-    let v = log.lock().unwrap().clone();
-    v
+    // The body (and its clone of the log) is gone once `replay` returns.
+    Arc::try_unwrap(log).unwrap().into_inner().unwrap()
 }
 
 #[test]
@@ -212,6 +213,7 @@ fn lock_order_inversion_is_a_deadlock() {
         .run(lock_order_inversion)
         .expect_err("some schedule deadlocks");
     let text = failure.to_string();
+    eprintln!("found: {}", text.lines().next().unwrap());
     assert!(
         failure
             .message()
