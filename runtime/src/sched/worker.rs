@@ -419,16 +419,23 @@ impl Worker {
     #[inline(always)]
     pub(super) fn requeue(&self, t: TaskRef) {
         if self.deterministic {
-            let mut l = self.local.borrow_mut();
-            if let Some(pct) = l.pct.as_mut() {
-                pct.requeued(t.id);
-            }
-            l.det.push(t);
+            self.requeue_deterministic(t);
         } else if t.migratable {
             self.push_ring(t);
         } else {
             self.pinned.push_back(t);
         }
+    }
+
+    /// `requeue` in deterministic mode, out of line: the switch path stays as short as it was.
+    #[cold]
+    #[inline(never)]
+    fn requeue_deterministic(&self, t: TaskRef) {
+        let mut l = self.local.borrow_mut();
+        if let Some(pct) = l.pct.as_mut() {
+            pct.requeued(t.id);
+        }
+        l.det.push(t);
     }
 
     /// Moves wakeups that other threads left in this worker's inbox to its local queue.
