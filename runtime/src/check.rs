@@ -54,14 +54,16 @@
 //! Randomized Scheduler with Probabilistic Guarantees of Finding Bugs", ASPLOS 2010): every task
 //! gets a random priority and the highest-priority runnable task always runs; at `depth - 1`
 //! change points, steps drawn at random, the running task's priority drops below all others.
-//! A bug that needs `d` ordering constraints to show is found by one run with probability at
-//! least `1 / (n * k^(d-1))` for `n` tasks and `k` steps, so a few hundred runs find the
-//! shallow ones that tests meet in practice.
+//! For PCT proper, a bug that needs `d` ordering constraints to show is found by one run with
+//! probability at least `1 / (n * k^(d-1))` for `n` tasks and `k` steps; the shallow bugs tests
+//! meet in practice (a lost update, a lock-order inversion) show within a few dozen runs.
 //!
 //! A step is a *preemption point*: every place goro may switch tasks anyway (park, yield,
 //! finishing), plus these, which complete without switching in a normal run: a channel send
 //! or receive (and a `select!`) that completes at once, `goro::sync::Mutex` lock and unlock,
-//! `WaitGroup::done`, [`crate::task::checkpoint`], and `spawn`. Memory accesses are not
+//! `WaitGroup::done`, [`crate::task::checkpoint`], and `spawn`. (`WaitGroup::add` is not one:
+//! it comes right before a `spawn`, which is, and a point costs its instructions in every
+//! program, exploring or not.) Memory accesses are not
 //! points: a race between two plain loads and stores with no point between them stays
 //! invisible, as it would on one CPU under Go's scheduler. Put a
 //! [`checkpoint()`](crate::task::checkpoint) where a preemption may happen in real life.

@@ -27,7 +27,7 @@
 //! | `steal.rs` | stealing, and the patience that keeps pipelines whole | `stealWork` |
 //! | `idle.rs` | spinning, the idle list, waking a worker, deadlock detection | `wakep`, `stopm`, `checkdead` |
 //! | `park.rs` | the park driver: how an idle thread sleeps (futex; epoll plugs in here) | `notesleep`, `netpoll` |
-//! | `deterministic.rs` | one worker, seeded choices, a virtual clock | (`synctest`) |
+//! | `deterministic.rs` | one worker, seeded choices, a virtual clock; PCT for `crate::check` | (`synctest`) |
 //! | `shutdown.rs` | ending a run: cancelling every task, the deadlock report | `checkdead` |
 //! | `registry.rs` | ids, live tasks, record reuse, the dump | `allgs`, `gfput`, `newproc1` |
 //! | `sysmon.rs` | the monitor thread: hogs, preemption requests, overdue timers | `sysmon`, `retake` |

@@ -364,13 +364,20 @@ impl Worker {
             return;
         }
         if self.deterministic {
-            self.local.borrow_mut().det.push(t);
-            // Spawning is a preemption point (`deterministic.rs`, rule 7).
-            self.explore_preempt();
+            self.submit_deterministic(t);
             return;
         }
         self.push_ring(t);
         self.shared.wake_idle_worker();
+    }
+
+    /// `submit_new` in deterministic mode, out of line so that `submit_new` stays small enough
+    /// to inline into `spawn`. Spawning is a preemption point (`deterministic.rs`, rule 7).
+    #[cold]
+    #[inline(never)]
+    fn submit_deterministic(&self, t: TaskRef) {
+        self.local.borrow_mut().det.push(t);
+        self.explore_preempt();
     }
 
     pub(super) fn push_ring(&self, t: TaskRef) {
