@@ -407,7 +407,7 @@ fn check_outside_runtime(what: &str) {
 }
 
 /// Counts an exploring run as alive, so the preemption points look (`sched/deterministic.rs`,
-/// rule 9).
+/// rule 10).
 struct Alive;
 
 impl Alive {

@@ -255,6 +255,28 @@ fn a_correct_body_passes_every_schedule() {
     assert!(report.distinct_schedules() > 1, "{report}");
 }
 
+/// A task that waits for a flag by spinning on `checkpoint()`: under plain PCT at depth 1 (no
+/// change points), a schedule that ranks the spinner above the setter would spin forever.
+#[test]
+fn a_spin_wait_ends_under_every_schedule() {
+    let report = Explorer::new()
+        .runs(30)
+        .depth(1)
+        .seed(BASE)
+        .run(|| {
+            let flag = Arc::new(AtomicU64::new(0));
+            let setter = flag.clone();
+            goro::spawn(move || setter.store(1, Ordering::SeqCst));
+            while flag.load(Ordering::SeqCst) == 0 {
+                goro::task::checkpoint();
+            }
+        })
+        .unwrap_or_else(|f| panic!("{f}"));
+    assert_eq!(report.runs(), 30);
+    // Some schedules ran the spinner first and needed the starvation guard.
+    assert!(report.max_steps() >= 1000, "{report}");
+}
+
 #[test]
 fn a_panic_in_a_spawned_task_fails_even_if_joined() {
     let failure = Explorer::new()

@@ -40,7 +40,10 @@
 //!    running one, the running one yields, keeping its priority.
 //! 8. An explicit yield (`yield_now`, a park that found its token) draws a fresh priority: a
 //!    task that spins on `yield_now` waiting for a lower one would otherwise run forever.
-//! 9. The hook costs one load of [`EXPLORING`] and a branch when no exploring run is alive in
+//! 9. A task that goes through [`STARVATION_STEPS`] points in a row without a switch while
+//!    another task is runnable draws a fresh priority, as if it had yielded: a loop that waits
+//!    for a flag with `checkpoint()` would otherwise spin forever above the task that sets it.
+//! 10. The hook costs one load of [`EXPLORING`] and a branch when no exploring run is alive in
 //!    the process; the slow path checks that this very worker explores.
 //!
 //! Go counterpart: none in the runtime; `testing/synctest`'s fake clock and the race
@@ -55,8 +58,12 @@ use super::shared::lock;
 use super::worker::{Worker, current_task_ptr, current_worker};
 use crate::task::record::TaskRef;
 
-/// Number of exploring runs alive in the process (rule 9).
+/// Number of exploring runs alive in the process (rule 10).
 pub(crate) static EXPLORING: AtomicUsize = AtomicUsize::new(0);
+
+/// Points in a row after which a running task that keeps others waiting draws a new priority
+/// (rule 9).
+pub(crate) const STARVATION_STEPS: u32 = 1000;
 
 /// A preemption point (rule 7): nothing but a load and a branch unless some run explores.
 #[inline(always)]
@@ -133,6 +140,8 @@ pub(super) struct Pct {
     /// The next requeue is an injected preemption: keep the task's priority (rule 8).
     keep_prio: bool,
     signature: u64,
+    /// Points since the last pick (rule 9).
+    streak: u32,
 }
 
 impl Pct {
@@ -154,6 +163,7 @@ impl Pct {
             prio: HashMap::new(),
             keep_prio: false,
             signature: 0xcbf2_9ce4_8422_2325,
+            streak: 0,
         }
     }
 
@@ -184,6 +194,7 @@ impl Pct {
             }
         }
         self.signature = (self.signature ^ det[best].id).wrapping_mul(0x100_0000_01b3);
+        self.streak = 0;
         best
     }
 
@@ -195,6 +206,12 @@ impl Pct {
             let low = u64::from(self.run.depth) - 1 - self.next_change as u64;
             self.prio.insert(me, low);
             self.next_change += 1;
+        }
+        self.streak += 1;
+        if self.streak >= STARVATION_STEPS && !det.is_empty() {
+            self.streak = 0;
+            let p = self.draw();
+            self.prio.insert(me, p);
         }
         let mine = self.prio(me);
         let mut outranked = false;
