@@ -44,7 +44,7 @@
 //!    another task is runnable draws a fresh priority, as if it had yielded: a loop that waits
 //!    for a flag with `checkpoint()` would otherwise spin forever above the task that sets it.
 //! 10. The hook costs one load of [`EXPLORING`] and a branch when no exploring run is alive in
-//!    the process; the slow path checks that this very worker explores.
+//!     the process; the slow path checks that this very worker explores.
 //!
 //! Go counterpart: none in the runtime; `testing/synctest`'s fake clock and the race
 //! detector's randomised scheduling come closest. Lesson: 04 (snapshot tests of concurrent
