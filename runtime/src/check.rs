@@ -72,8 +72,9 @@
 //! run assumes 16 and each later one uses the largest count seen so far (rounded up to a power
 //! of two); priorities are drawn when the scheduler first sees a task rather than at spawn;
 //! an explicit [`crate::yield_now`] draws a fresh priority (otherwise a task that waits by
-//! yielding would starve the one it waits for); and timers and I/O follow the deterministic
-//! mode's rules.
+//! yielding would starve the one it waits for); likewise a task that passes 1000 points in a
+//! row while another could run draws a fresh priority (a loop that waits for a flag with
+//! `checkpoint()`); and timers and I/O follow the deterministic mode's rules.
 //!
 //! # Seeds and replay
 //!
