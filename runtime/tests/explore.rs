@@ -353,6 +353,25 @@ fn seed_from_the_environment_replays() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // GORO_EXPLORE_RUNS overrides the count in the code.
+    for (runs, expected) in [
+        ("3", "child: passed 3 schedules"),
+        ("0", "is not a number of runs"),
+    ] {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["env_child", "--exact", "--nocapture"])
+            .env_remove("GORO_EXPLORE_SEED")
+            .env("GORO_EXPLORE_RUNS", runs)
+            .env("GORO_EXPLORE_CHILD", "1")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains(expected),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 /// Run only as the child of `seed_from_the_environment_replays`.
@@ -361,7 +380,15 @@ fn env_child() {
     if std::env::var("GORO_EXPLORE_CHILD").is_err() {
         return;
     }
-    let expected = std::env::var("GORO_EXPLORE_SEED").unwrap();
+    let Ok(expected) = std::env::var("GORO_EXPLORE_SEED") else {
+        let r = catch_unwind(|| Explorer::new().runs(1000).run(locked_counter));
+        match r {
+            Ok(Ok(report)) => println!("child: passed {report}"),
+            Ok(Err(f)) => println!("child: {f}"),
+            Err(p) => println!("child: {}", panic_text(p)),
+        }
+        return;
+    };
     let r = catch_unwind(|| Explorer::new().runs(1000).run(racy_counter));
     match r {
         Ok(Err(f)) => println!(
