@@ -128,6 +128,7 @@ fn the_mutex_fixes_it() {
         .seed(BASE)
         .run(locked_counter)
         .unwrap_or_else(|f| panic!("{f}"));
+    eprintln!("locked counter: {report}");
     assert_eq!(report.runs(), 300);
     // The explorer really tried several interleavings.
     assert!(report.distinct_schedules() > 1, "{report}");
@@ -251,6 +252,7 @@ fn a_correct_body_passes_every_schedule() {
         assert_eq!(got, 3);
         assert_eq!(*sum.lock(), 3);
     });
+    eprintln!("correct body: {report}");
     assert_eq!(report.runs(), 200);
     assert!(report.distinct_schedules() > 1, "{report}");
 }
