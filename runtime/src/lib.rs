@@ -15,7 +15,7 @@
 //!
 //! The layers, bottom up (each one a module and a lesson of the workbook): [`stack`] (02),
 //! [`coroutine`] (03), [`task`] and the scheduler (04, 12), [`sync`] (05), [`chan`] (07),
-//! [`select`](select/index.html) and [`time`] (08), [`ctx`] (09), [`net`] (15), [`debug`] (16), and
+//! [`select`](select/index.html) and [`time`] (08), [`ctx`] (09), [`net`] (15), [`debug`] and [`check`] (16), and
 //! [`runtime`] (04), which starts it all.
 //!
 //! # Model checking
@@ -31,6 +31,7 @@
 #![warn(missing_docs)]
 
 pub mod chan;
+pub mod check;
 pub mod coroutine;
 pub mod ctx;
 pub mod debug;

@@ -83,6 +83,10 @@ pub(crate) fn install_hook() {
             // by the scheduler while it runs.
             let header = unsafe { &*task };
             report(header.id, header.name.as_deref(), info);
+            if let Some(run) = &header.shared().config.explore {
+                // An unrecovered panic fails an explored schedule (`crate::check`).
+                run.note_panic(headline(header.id, header.name.as_deref(), info));
+            }
             if header.shared().config.panic_crashes {
                 let _ = std::io::stderr().write_all(
                     b"goro: panic_crashes is set, so a panicking goroutine aborts the process\n",
@@ -103,8 +107,8 @@ fn payload_text<'a>(info: &'a PanicHookInfo<'a>) -> &'a str {
     }
 }
 
-/// Prints one report, in a single write so reports from two workers do not interleave.
-fn report(id: u64, name: Option<&str>, info: &PanicHookInfo<'_>) {
+/// The first lines of a report: which task panicked, where, and the message.
+fn headline(id: u64, name: Option<&str>, info: &PanicHookInfo<'_>) -> String {
     let mut msg = format!("goroutine {id}");
     if let Some(name) = name {
         msg.push_str(&format!(" \"{name}\""));
@@ -118,7 +122,14 @@ fn report(id: u64, name: Option<&str>, info: &PanicHookInfo<'_>) {
             loc.column()
         ));
     }
-    msg.push_str(&format!(":\n{}\n", payload_text(info)));
+    msg.push_str(&format!(":\n{}", payload_text(info)));
+    msg
+}
+
+/// Prints one report, in a single write so reports from two workers do not interleave.
+fn report(id: u64, name: Option<&str>, info: &PanicHookInfo<'_>) {
+    let mut msg = headline(id, name, info);
+    msg.push('\n');
     let bt = Backtrace::capture();
     match bt.status() {
         BacktraceStatus::Captured => {

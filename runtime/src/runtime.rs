@@ -90,6 +90,7 @@ pub struct Builder {
     stack_size: usize,
     panic_crashes: bool,
     max_blocking_threads: usize,
+    explore: Option<Arc<sched::ExploreRun>>,
 }
 
 impl Default for Builder {
@@ -100,6 +101,7 @@ impl Default for Builder {
             stack_size: DEFAULT_STACK_SIZE,
             panic_crashes: false,
             max_blocking_threads: crate::task::blocking::DEFAULT_MAX_BLOCKING_THREADS,
+            explore: None,
         }
     }
 }
@@ -163,6 +165,12 @@ impl Builder {
         self
     }
 
+    /// Exploring mode (`crate::check`): with `deterministic`, picks by PCT priorities.
+    pub(crate) fn explore(mut self, run: Arc<sched::ExploreRun>) -> Builder {
+        self.explore = Some(run);
+        self
+    }
+
     /// Validates the settings and creates the runtime.
     pub fn build(self) -> io::Result<Runtime> {
         let workers = match (self.seed, self.workers) {
@@ -204,6 +212,7 @@ impl Builder {
                 panic_crashes: self.panic_crashes,
                 seed: self.seed,
                 max_blocking_threads: self.max_blocking_threads,
+                explore: self.explore,
             },
         })
     }

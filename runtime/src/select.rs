@@ -688,14 +688,17 @@ fn run(arms: &[&dyn Arm], poll_order: &[usize], lock_order: &[usize], has_defaul
         if let Some(Wake(wake)) = unsafe { arms[i].poll() } {
             unlock_all(arms, lock_order);
             arms[i].set_chosen();
-            if let Some(p) = wake {
-                p.wake();
+            // A preemption point when exploring (`crate::check`), on either path.
+            match wake {
+                Some(p) => p.wake_at_point(),
+                None => crate::sched::preemption_point(),
             }
             return;
         }
     }
     if has_default {
         unlock_all(arms, lock_order);
+        crate::sched::preemption_point();
         return;
     }
     // Pass 2: wait on all of them. The nodes go on their queues in the random poll order, so

@@ -106,6 +106,8 @@ impl WaitGroup {
         for p in self.arrive() {
             p.wake();
         }
+        // A preemption point when exploring (`crate::check`).
+        crate::sched::preemption_point();
     }
 
     /// `done` without the wakeups: counts one down and, if that reached zero, starts a new
@@ -313,6 +315,8 @@ impl<T: ?Sized> Mutex<T> {
         {
             self.lock_slow();
         }
+        // A preemption point when exploring (`crate::check`): the lock is held.
+        crate::sched::preemption_point();
         MutexGuard {
             mutex: self,
             _not_send: PhantomData,
@@ -432,6 +436,8 @@ impl<T: ?Sized> Mutex<T> {
             .compare_exchange(LOCKED, UNLOCKED, Ordering::Release, Ordering::Relaxed)
             .is_ok()
         {
+            // A preemption point when exploring (`crate::check`), on every path.
+            crate::sched::preemption_point();
             return;
         }
         let wake = self.queue.with(|q| match q.0.pop_front() {
@@ -448,8 +454,9 @@ impl<T: ?Sized> Mutex<T> {
                 unsafe { grant(sel) }
             }
         });
-        if let Some(p) = wake {
-            p.wake();
+        match wake {
+            Some(p) => p.wake_at_point(),
+            None => crate::sched::preemption_point(),
         }
     }
 }

@@ -187,8 +187,10 @@ impl<T> Chan<T> {
         // SAFETY: lock held.
         if let Some((value, wake)) = unsafe { Self::poll_recv(st) } {
             self.state.unlock();
-            if let Some(p) = wake {
-                p.wake();
+            // A preemption point when exploring (`crate::check`), on either path.
+            match wake {
+                Some(p) => p.wake_at_point(),
+                None => crate::sched::preemption_point(),
             }
             return value.ok_or(Fail::Disconnected);
         }
@@ -231,8 +233,10 @@ impl<T> Chan<T> {
         let value = match unsafe { Self::poll_send(st, self.cap, value) } {
             Ok(wake) => {
                 self.state.unlock();
-                if let Some(p) = wake {
-                    p.wake();
+                // A preemption point when exploring (`crate::check`), on either path.
+                match wake {
+                    Some(p) => p.wake_at_point(),
+                    None => crate::sched::preemption_point(),
                 }
                 return Ok(());
             }

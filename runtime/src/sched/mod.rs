@@ -27,7 +27,7 @@
 //! | `steal.rs` | stealing, and the patience that keeps pipelines whole | `stealWork` |
 //! | `idle.rs` | spinning, the idle list, waking a worker, deadlock detection | `wakep`, `stopm`, `checkdead` |
 //! | `park.rs` | the park driver: how an idle thread sleeps (futex; epoll plugs in here) | `notesleep`, `netpoll` |
-//! | `deterministic.rs` | one worker, seeded choices, a virtual clock | (`synctest`) |
+//! | `deterministic.rs` | one worker, seeded choices, a virtual clock; PCT for `crate::check` | (`synctest`) |
 //! | `shutdown.rs` | ending a run: cancelling every task, the deadlock report | `checkdead` |
 //! | `registry.rs` | ids, live tasks, record reuse, the dump | `allgs`, `gfput`, `newproc1` |
 //! | `sysmon.rs` | the monitor thread: hogs, preemption requests, overdue timers | `sysmon`, `retake` |
@@ -70,11 +70,13 @@ use std::time::Duration;
 use crate::task::record::TaskRef;
 use worker::FAIRNESS_TICK;
 
+pub(crate) use deterministic::{EXPLORING, ExploreRun, Outcome, preemption_point};
 pub(crate) use idle::External;
 /// For the run queue's loom models (`loom/models/run_queue.rs`).
 #[cfg(all(test, loom))]
 pub(crate) use queue::{CAPACITY, RunQueue};
 pub(crate) use registry::{new_task, recycle};
+pub(crate) use shared::lock as shared_lock;
 pub(crate) use shared::{Config, Shared};
 pub(crate) use switch::leave_task;
 pub(crate) use sysmon::{Sysmon, take_preempt_request};

@@ -37,6 +37,9 @@ pub(crate) struct Config {
     pub(crate) seed: Option<u64>,
     /// Cap on spare threads for `task::blocking`.
     pub(crate) max_blocking_threads: usize,
+    /// Set by `crate::check`: this deterministic run explores schedules with PCT
+    /// (`deterministic.rs`).
+    pub(crate) explore: Option<std::sync::Arc<super::deterministic::ExploreRun>>,
 }
 
 /// Locks a std mutex, ignoring poison: the runtime's own critical sections do not panic, and

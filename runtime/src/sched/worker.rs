@@ -97,18 +97,25 @@ pub(crate) fn with_shared<R>(f: impl FnOnce(&Arc<Shared>) -> R) -> Option<R> {
 /// Inlined into its callers to keep the wake path short, and it reads the thread's worker:
 /// call it only from functions that are never inlined and do not switch tasks before the
 /// call (rule 4).
+///
+/// `POINT`: the waker is at a preemption point right after this wake (nothing left to do but
+/// return, no lock held): an exploring worker may switch away from it here
+/// (`deterministic.rs`, rule 7). A separate instantiation, so the common path is unchanged.
 #[inline(always)]
-pub(crate) fn wake(t: TaskRef) {
+pub(crate) fn wake<const POINT: bool>(t: TaskRef) {
     let w = worker_here();
     if !w.is_null() {
         // SAFETY: the worker outlives every call made on its thread while it is installed.
         let w = unsafe { &*w };
         if ptr::eq(Arc::as_ptr(&w.shared).cast::<()>(), t.run) {
-            w.wake_local(t);
+            w.wake_local::<POINT>(t);
             return;
         }
     }
     wake_foreign(t);
+    if POINT {
+        super::deterministic::preemption_point();
+    }
 }
 
 /// `wake` from a thread that is not a worker of the task's runtime.
@@ -142,7 +149,7 @@ fn wake_foreign(t: TaskRef) {
 #[inline(never)]
 pub(crate) fn unpark(h: &TaskRef) {
     if h.st.claim_for_wake() {
-        wake(h.clone());
+        wake::<false>(h.clone());
     }
 }
 
@@ -150,7 +157,17 @@ pub(crate) fn unpark(h: &TaskRef) {
 #[inline(never)]
 pub(crate) fn unpark_owned(h: TaskRef) {
     if h.st.claim_for_wake() {
-        wake(h);
+        wake::<false>(h);
+    }
+}
+
+/// [`unpark_owned`] at a preemption point (see [`wake`]'s `POINT`).
+#[inline(never)]
+pub(crate) fn unpark_owned_point(h: TaskRef) {
+    if h.st.claim_for_wake() {
+        wake::<true>(h);
+    } else {
+        super::deterministic::preemption_point();
     }
 }
 
@@ -169,6 +186,18 @@ impl Parker {
         match self {
             Parker::Task(h) => unpark_owned(h),
             Parker::Thread(t) => t.unpark(),
+        }
+    }
+
+    /// Like [`wake`](Parker::wake), called as the waker's last step, with no lock held: the
+    /// waker is at a preemption point (`deterministic.rs`, rule 7).
+    pub(crate) fn wake_at_point(self) {
+        match self {
+            Parker::Task(h) => unpark_owned_point(h),
+            Parker::Thread(t) => {
+                t.unpark();
+                super::deterministic::preemption_point();
+            }
         }
     }
 }
@@ -222,6 +251,8 @@ pub(super) struct Local {
     pub(super) rng: u64,
     pub(super) next_id: u64,
     pub(super) id_end: u64,
+    /// Exploring (`crate::check`): PCT's priorities and change points.
+    pub(super) pct: Option<super::deterministic::Pct>,
     /// Started pinned tasks whose home is this worker and that are still alive.
     pub(super) homed_live: usize,
     /// Whether this worker counts in `Shared::n_spinning`.
@@ -271,6 +302,10 @@ impl Worker {
         };
         let me: *const WorkerShared = &shared.workers[index];
         let deterministic = shared.is_deterministic();
+        let pct = match (&shared.config.explore, shared.config.seed) {
+            (Some(run), Some(seed)) => Some(super::deterministic::Pct::new(run.clone(), seed)),
+            _ => None,
+        };
         Worker {
             shared,
             index,
@@ -279,6 +314,7 @@ impl Worker {
             local: RefCell::new(Local {
                 det: Vec::new(),
                 rng: rng | 1,
+                pct,
                 next_id: 0,
                 id_end: 0,
                 homed_live: 0,
@@ -328,11 +364,20 @@ impl Worker {
             return;
         }
         if self.deterministic {
-            self.local.borrow_mut().det.push(t);
+            self.submit_deterministic(t);
             return;
         }
         self.push_ring(t);
         self.shared.wake_idle_worker();
+    }
+
+    /// `submit_new` in deterministic mode, out of line so that `submit_new` stays small enough
+    /// to inline into `spawn`. Spawning is a preemption point (`deterministic.rs`, rule 7).
+    #[cold]
+    #[inline(never)]
+    fn submit_deterministic(&self, t: TaskRef) {
+        self.local.borrow_mut().det.push(t);
+        self.explore_preempt();
     }
 
     pub(super) fn push_ring(&self, t: TaskRef) {
@@ -345,9 +390,9 @@ impl Worker {
 
     /// A task woken on this worker's own thread.
     #[inline(always)]
-    fn wake_local(&self, t: TaskRef) {
+    fn wake_local<const POINT: bool>(&self, t: TaskRef) {
         if self.deterministic || t.migratable || t.home.load(Ordering::Relaxed) != self.index {
-            self.wake_elsewhere(t);
+            self.wake_elsewhere(t, POINT);
             return;
         }
         if let Some(old) = self.runnext.replace(Some(t)) {
@@ -358,10 +403,14 @@ impl Worker {
     /// `wake_local` for a task that does not go to `runnext`: in deterministic mode, a
     /// migratable task, or one pinned to another worker. Out of line, so that the common
     /// wakeup stays short.
+    /// `point`: the waker is at a preemption point (see [`wake`]).
     #[inline(never)]
-    fn wake_elsewhere(&self, t: TaskRef) {
+    fn wake_elsewhere(&self, t: TaskRef, point: bool) {
         if self.deterministic {
             self.local.borrow_mut().det.push(t);
+            if point {
+                self.explore_preempt();
+            }
             return;
         }
         if t.migratable {
@@ -377,12 +426,23 @@ impl Worker {
     #[inline(always)]
     pub(super) fn requeue(&self, t: TaskRef) {
         if self.deterministic {
-            self.local.borrow_mut().det.push(t);
+            self.requeue_deterministic(t);
         } else if t.migratable {
             self.push_ring(t);
         } else {
             self.pinned.push_back(t);
         }
+    }
+
+    /// `requeue` in deterministic mode, out of line: the switch path stays as short as it was.
+    #[cold]
+    #[inline(never)]
+    fn requeue_deterministic(&self, t: TaskRef) {
+        let mut l = self.local.borrow_mut();
+        if let Some(pct) = l.pct.as_mut() {
+            pct.requeued(t.id);
+        }
+        l.det.push(t);
     }
 
     /// Moves wakeups that other threads left in this worker's inbox to its local queue.

@@ -195,10 +195,15 @@ pub fn sleep(d: Duration) {
 /// than 10 ms gets a request that the next `checkpoint()` (or `yield_now`) honours. Call it
 /// every few thousand iterations of a tight loop so that the tasks queued behind yours on the
 /// same worker still run.
+///
+/// Under [`crate::check`] it is also a preemption point: the explorer may switch to another
+/// task here.
 #[inline]
 pub fn checkpoint() {
     if sched::take_preempt_request() {
         yield_now();
+    } else {
+        sched::preemption_point();
     }
 }
 
