@@ -50,8 +50,8 @@ fn the_task_count_stays_flat() {
         .block_on(|| {
             let service = common::open();
             let mut counts = vec![goro::num_goroutines()];
-            for hour in 0..3 {
-                charges(&service, hour * 20 + 1..=hour * 20 + 20);
+            for batch in 0..3 {
+                charges(&service, batch * 20 + 1..=batch * 20 + 20);
                 counts.push(goro::num_goroutines());
             }
             counts
