@@ -104,7 +104,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use crate::runtime::Runtime;
-use crate::sched::{EXPLORING, ExploreRun};
+use crate::sched::{ExploreRun, POINT_WATCH};
 
 /// Environment variable: run only this seed (hex with `0x`, or decimal).
 pub const SEED_ENV: &str = "GORO_EXPLORE_SEED";
@@ -413,14 +413,14 @@ struct Alive;
 
 impl Alive {
     fn start() -> Alive {
-        EXPLORING.fetch_add(1, Ordering::Relaxed);
+        POINT_WATCH.fetch_add(1, Ordering::Relaxed);
         Alive
     }
 }
 
 impl Drop for Alive {
     fn drop(&mut self) {
-        EXPLORING.fetch_sub(1, Ordering::Relaxed);
+        POINT_WATCH.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

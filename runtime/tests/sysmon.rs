@@ -33,6 +33,46 @@ fn checkpoint_lets_a_task_queued_on_the_same_worker_run() {
 }
 
 #[test]
+fn channel_operations_honour_the_request_too() {
+    // The same, with no checkpoint: the loop's only yield points are a send and a receive on
+    // a buffered channel, which never block here. sysmon's request is taken at one of them.
+    let rounds = workers(1)
+        .block_on(|| {
+            let flag = Arc::new(AtomicBool::new(false));
+            let f = flag.clone();
+            let setter = goro::spawn(move || f.store(true, Ordering::Release));
+            let (tx, rx) = goro::chan::bounded::<u64>(1);
+            let mut rounds = 0u64;
+            while !flag.load(Ordering::Acquire) {
+                tx.send(rounds).unwrap();
+                rounds += rx.recv().unwrap() - rounds + 1;
+            }
+            setter.join().unwrap();
+            rounds
+        })
+        .unwrap();
+    assert!(rounds > 0);
+}
+
+#[test]
+fn mutex_operations_honour_the_request_too() {
+    let rounds = workers(1)
+        .block_on(|| {
+            let flag = Arc::new(AtomicBool::new(false));
+            let f = flag.clone();
+            let setter = goro::spawn(move || f.store(true, Ordering::Release));
+            let m = goro::sync::Mutex::new(0u64);
+            while !flag.load(Ordering::Acquire) {
+                *m.lock() += 1;
+            }
+            setter.join().unwrap();
+            m.into_inner()
+        })
+        .unwrap();
+    assert!(rounds > 0);
+}
+
+#[test]
 fn the_dump_names_a_worker_stuck_in_one_task() {
     let dump = workers(1)
         .block_on(|| {

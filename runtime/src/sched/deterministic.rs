@@ -43,8 +43,10 @@
 //! 9. A task that goes through [`STARVATION_STEPS`] points in a row without a switch while
 //!    another task is runnable draws a fresh priority, as if it had yielded: a loop that waits
 //!    for a flag with `checkpoint()` would otherwise spin forever above the task that sets it.
-//! 10. The hook costs one load of [`EXPLORING`] and a branch when no exploring run is alive in
-//!     the process; the slow path checks that this very worker explores.
+//! 10. The hook costs one load of [`POINT_WATCH`] and a branch when no exploring run is alive in
+//!     the process and sysmon has no preemption request pending; the slow path checks that
+//!     this very worker explores, or that sysmon asked this worker's task to yield (then the
+//!     point is a `yield_now`, as `task::checkpoint` is: `sysmon.rs`, step 3).
 //!
 //! Go counterpart: none in the runtime; `testing/synctest`'s fake clock and the race
 //! detector's randomised scheduling come closest. Lesson: 04 (snapshot tests of concurrent
@@ -58,8 +60,9 @@ use super::shared::lock;
 use super::worker::{Worker, current_task_ptr, current_worker};
 use crate::task::record::TaskRef;
 
-/// Number of exploring runs alive in the process (rule 10).
-pub(crate) static EXPLORING: AtomicUsize = AtomicUsize::new(0);
+/// Why preemption points must look (rule 10): exploring runs alive in the process, plus
+/// preemption requests sysmon made that no point has taken yet. Zero almost always.
+pub(crate) static POINT_WATCH: AtomicUsize = AtomicUsize::new(0);
 
 /// Points in a row after which a running task that keeps others waiting draws a new priority
 /// (rule 9).
@@ -68,12 +71,14 @@ pub(crate) const STARVATION_STEPS: u32 = 1000;
 /// A preemption point (rule 7): nothing but a load and a branch unless some run explores.
 #[inline(always)]
 pub(crate) fn preemption_point() {
-    if EXPLORING.load(Ordering::Relaxed) != 0 {
+    if POINT_WATCH.load(Ordering::Relaxed) != 0 {
         explore_point();
     }
 }
 
-/// The slow path of [`preemption_point`]: only an exploring worker acts on it.
+/// The slow path of [`preemption_point`]: an exploring worker may switch here; a worker
+/// whose task sysmon asked to yield yields here (from a task, not from the worker's own
+/// stack where timers fire, nor while unwinding).
 #[cold]
 #[inline(never)]
 pub(crate) fn explore_point() {
@@ -84,6 +89,11 @@ pub(crate) fn explore_point() {
     let w = unsafe { &*w };
     if w.deterministic {
         w.explore_preempt();
+    } else if !current_task_ptr().is_null()
+        && !std::thread::panicking()
+        && super::take_preempt_request()
+    {
+        crate::task::yield_now();
     }
 }
 

@@ -70,7 +70,7 @@ use std::time::Duration;
 use crate::task::record::TaskRef;
 use worker::FAIRNESS_TICK;
 
-pub(crate) use deterministic::{EXPLORING, ExploreRun, Outcome, preemption_point};
+pub(crate) use deterministic::{ExploreRun, Outcome, POINT_WATCH, preemption_point};
 pub(crate) use idle::External;
 /// For the run queue's loom models (`loom/models/run_queue.rs`).
 #[cfg(all(test, loom))]

@@ -17,7 +17,11 @@
 //! 2. **marks the hog** so [`crate::debug::dump`] says "running for 2.3 s without yielding";
 //! 3. **asks for preemption**: it sets the worker's `preempt` flag, which
 //!    [`crate::task::checkpoint`] honours by yielding. A tight loop that calls `checkpoint()`
-//!    now and then is preemptible at the cost of one thread-local read and one load per call;
+//!    now and then is preemptible at the cost of one thread-local read and one load per call.
+//!    The other yield points honour it too: a channel send or receive, a `select!`, a `Mutex`
+//!    lock or unlock, `WaitGroup::done`, each of which already costs one load of a
+//!    process-wide word (`POINT_WATCH`, shared with the schedule explorer) that is non-zero
+//!    only while a request is pending; the request is withdrawn once the hog lets go;
 //! 4. **fires overdue timers** while no worker is idle to do it, as Go's sysmon does: their
 //!    tasks become runnable (elsewhere, if they may move).
 //!
@@ -49,6 +53,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use super::deterministic::POINT_WATCH;
 use super::shared::{Shared, lock};
 
 /// A worker that has not come back to its loop for this long is stuck in a task.
@@ -117,6 +122,10 @@ fn monitor(shared: &Shared, stop: &(Mutex<bool>, Condvar)) {
             if beat != s.beat {
                 *s = Seen { beat, since: now };
                 w.hog_since_ns.store(0, Ordering::Relaxed);
+                // The hog (if any) gave the worker up by itself: withdraw the request.
+                if w.preempt.load(Ordering::Relaxed) && w.preempt.swap(false, Ordering::Relaxed) {
+                    POINT_WATCH.fetch_sub(1, Ordering::Relaxed);
+                }
             }
             if beat & 1 == 1 {
                 busy += 1;
@@ -124,7 +133,10 @@ fn monitor(shared: &Shared, stop: &(Mutex<bool>, Condvar)) {
                     // Steps 2 and 3: mark it, ask it to yield at its next checkpoint.
                     let at = s.since.saturating_duration_since(shared.epoch).as_nanos() as u64;
                     w.hog_since_ns.store(at.max(1), Ordering::Relaxed);
-                    w.preempt.store(true, Ordering::Relaxed);
+                    if !w.preempt.swap(true, Ordering::Relaxed) {
+                        // Preemption points (channel operations...) look from now on.
+                        POINT_WATCH.fetch_add(1, Ordering::Relaxed);
+                    }
                     hogs += 1;
                 }
             }
@@ -144,6 +156,12 @@ fn monitor(shared: &Shared, stop: &(Mutex<bool>, Condvar)) {
             .wait_timeout(stopped, tick)
             .unwrap_or_else(|e| e.into_inner())
             .0;
+    }
+    // Requests nobody took: withdraw them, so other runs' points stop looking.
+    for w in shared.workers.iter() {
+        if w.preempt.swap(false, Ordering::Relaxed) {
+            POINT_WATCH.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 }
 
@@ -169,7 +187,12 @@ pub(crate) fn take_preempt_request() -> bool {
         Some(w) => {
             // SAFETY: the worker outlives every call made on its thread while it is installed.
             let me = unsafe { &*w }.me();
-            me.preempt.load(Ordering::Relaxed) && me.preempt.swap(false, Ordering::Relaxed)
+            let taken =
+                me.preempt.load(Ordering::Relaxed) && me.preempt.swap(false, Ordering::Relaxed);
+            if taken {
+                POINT_WATCH.fetch_sub(1, Ordering::Relaxed);
+            }
+            taken
         }
         None => false,
     }
