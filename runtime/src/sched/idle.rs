@@ -143,6 +143,7 @@ impl Worker {
             || self.shared.is_shutting_down()
             || self.shared.timers.next_deadline_due();
         if !work {
+            self.trace(crate::trace::Kind::Sleep, 0, 0);
             match self.shared.timers.next_deadline() {
                 Some(d) => {
                     let now = Instant::now();
@@ -152,6 +153,7 @@ impl Worker {
                 }
                 None => me.park.sleep_io(&self.shared.io, None),
             }
+            self.trace(crate::trace::Kind::Wake, 0, 0);
         }
         me.sleeping.store(false, Ordering::SeqCst);
         let mut idle = lock(&self.shared.idle);

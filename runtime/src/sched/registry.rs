@@ -405,6 +405,9 @@ where
         }
     };
     worker.count_spawn();
+    if crate::trace::on() {
+        crate::trace::spawned(&header);
+    }
     Ok(header)
 }
 

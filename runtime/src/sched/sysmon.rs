@@ -112,7 +112,7 @@ fn monitor(shared: &Shared, stop: &(Mutex<bool>, Condvar)) {
         shared.tick_coarse_clock();
         let mut busy = 0;
         let mut hogs = 0;
-        for (w, s) in shared.workers.iter().zip(seen.iter_mut()) {
+        for (i, (w, s)) in shared.workers.iter().zip(seen.iter_mut()).enumerate() {
             let beat = w.heartbeat.load(Ordering::Relaxed);
             if beat != s.beat {
                 *s = Seen { beat, since: now };
@@ -126,6 +126,16 @@ fn monitor(shared: &Shared, stop: &(Mutex<bool>, Condvar)) {
                     w.hog_since_ns.store(at.max(1), Ordering::Relaxed);
                     w.preempt.store(true, Ordering::Relaxed);
                     hogs += 1;
+                    if crate::trace::on() {
+                        let ran = now.duration_since(s.since).as_millis() as u32;
+                        crate::trace::record_sysmon(
+                            shared,
+                            crate::trace::Kind::Preempt,
+                            i as u64,
+                            0,
+                            ran,
+                        );
+                    }
                 }
             }
         }
