@@ -700,7 +700,11 @@ fn render(
     let mut json =
         String::with_capacity(out.iter().map(|(_, s)| s.len() + 2).sum::<usize>() + 4096);
     json.push_str("{\"displayTimeUnit\":\"ns\",\"otherData\":{\"generator\":\"goro\"");
-    let _ = write!(json, ",\"workers\":{workers},\"dropped_events\":{dropped}");
+    let _ = write!(
+        json,
+        ",\"workers\":{workers},\"events\":{},\"dropped_events\":{dropped}",
+        events.len()
+    );
     json.push_str("},\"traceEvents\":[\n");
     let mut first = true;
     for ev in meta.iter().chain(out.iter().map(|(_, s)| s)) {
