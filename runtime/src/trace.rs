@@ -233,7 +233,7 @@ impl Sink {
     }
 
     /// Every event of this sink, spilled ones first.
-    fn drain(mut self) -> io::Result<(Vec<Event>, Vec<(u64, Box<str>)>, u64)> {
+    fn drain(mut self) -> io::Result<Drained> {
         let mut all = Vec::new();
         if let Some(w) = self.spill.take() {
             drop(w.into_inner().map_err(|e| e.into_error())?);
@@ -246,6 +246,9 @@ impl Sink {
         Ok((all, std::mem::take(&mut self.names), self.dropped))
     }
 }
+
+/// What a sink held: its events, the names of tasks spawned on it, how many it dropped.
+type Drained = (Vec<Event>, Vec<(u64, Box<str>)>, u64);
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
