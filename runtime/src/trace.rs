@@ -504,6 +504,9 @@ fn task_label(id: u64, names: &HashMap<u64, Box<str>>) -> String {
     }
 }
 
+/// A task's run waiting to be written: track, task, from, to, why it ended.
+type Held = (u16, u64, u64, u64, String);
+
 /// One output event: its time (for sorting) and its JSON text.
 type Out = Vec<(u64, String)>;
 
@@ -588,9 +591,9 @@ fn render(
     let mut next_flow = 1u64;
     let mut sleeping: HashMap<u16, u64> = HashMap::new();
     let end_ns = events.last().map_or(0, |e| ns(e.ts));
-    let run = |out: &mut Out, track: u16, task: u64, from: u64, to: u64, why: &str| {
+    let write_run = |out: &mut Out, (track, task, from, to, why): Held| {
         let mut args = format!("\"goid\":{task},\"end\":");
-        json_str(&mut args, why);
+        json_str(&mut args, &why);
         slice(
             out,
             track,
@@ -601,6 +604,20 @@ fn render(
             &args,
         );
     };
+    // The last run closed on each track is held back one event: a finished task is retired
+    // just after the next one starts (`sched::switch`), and its exit then names why it ended.
+    let mut held: HashMap<u16, Held> = HashMap::new();
+    let run = |held: &mut HashMap<u16, Held>,
+               out: &mut Out,
+               track: u16,
+               task: u64,
+               from: u64,
+               to: u64,
+               why: &str| {
+        if let Some(prev) = held.insert(track, (track, task, from, to, why.to_string())) {
+            write_run(out, prev);
+        }
+    };
     for e in events.iter() {
         let t = ns(e.ts);
         let track = e.track;
@@ -608,7 +625,7 @@ fn render(
         match e.kind {
             Kind::Start => {
                 if let Some((task, from)) = open.remove(&track) {
-                    run(&mut out, track, task, from, t, "switched");
+                    run(&mut held, &mut out, track, task, from, t, "switched");
                 }
                 if let Some(from) = sleeping.remove(&track) {
                     slice(&mut out, track, "idle", "idle", from, t, "");
@@ -632,7 +649,13 @@ fn render(
                 };
                 if running_here == Some(e.a) {
                     let (task, from) = open.remove(&track).expect("checked");
-                    run(&mut out, track, task, from, t, &why);
+                    run(&mut held, &mut out, track, task, from, t, &why);
+                } else if e.kind == Kind::Exit
+                    && let Some(h) = held.get_mut(&track)
+                    && h.1 == e.a
+                    && h.4 == "switched"
+                {
+                    h.4 = why.clone();
                 }
                 let args = format!("\"goid\":{}", e.a);
                 let name = format!("{why} {}", task_label(e.a, names));
@@ -694,7 +717,10 @@ fn render(
     }
     // Runs still open when the trace ends (tasks cancelled at shutdown), and sleeps.
     for (track, (task, from)) in open {
-        run(&mut out, track, task, from, end_ns, "run ended");
+        run(&mut held, &mut out, track, task, from, end_ns, "run ended");
+    }
+    for (_, h) in held.drain() {
+        write_run(&mut out, h);
     }
     for (track, from) in sleeping {
         slice(&mut out, track, "idle", "idle", from, end_ns, "");
