@@ -91,6 +91,7 @@ pub struct Builder {
     panic_crashes: bool,
     max_blocking_threads: usize,
     trace: Option<std::path::PathBuf>,
+    sigquit_dump: bool,
 }
 
 impl Default for Builder {
@@ -102,6 +103,7 @@ impl Default for Builder {
             panic_crashes: false,
             max_blocking_threads: crate::task::blocking::DEFAULT_MAX_BLOCKING_THREADS,
             trace: None,
+            sigquit_dump: true,
         }
     }
 }
@@ -177,6 +179,16 @@ impl Builder {
         self
     }
 
+    /// Whether `SIGQUIT` (Ctrl-\\) prints the goroutine dump of every task and exits with status
+    /// 2, as Go does (`SIGQUIT: quit`, then [`debug::dump`](crate::debug::dump)'s text). On by
+    /// default while a run is alive; `false` leaves `SIGQUIT` to its default action (the
+    /// process dies of the signal). A program that listens for `SIGQUIT` itself with
+    /// [`signal::notify`](crate::signal::notify) gets the signal instead of the dump.
+    pub fn sigquit_dump(mut self, yes: bool) -> Builder {
+        self.sigquit_dump = yes;
+        self
+    }
+
     /// Validates the settings and creates the runtime.
     pub fn build(self) -> io::Result<Runtime> {
         let workers = match (self.seed, self.workers) {
@@ -212,6 +224,7 @@ impl Builder {
             ));
         }
         Ok(Runtime {
+            sigquit_dump: self.sigquit_dump,
             config: Config {
                 workers,
                 stack_size: self.stack_size,
@@ -230,6 +243,7 @@ impl Builder {
 #[derive(Debug, Clone)]
 pub struct Runtime {
     config: Config,
+    sigquit_dump: bool,
 }
 
 impl Default for Runtime {
@@ -281,6 +295,9 @@ impl Runtime {
                 .map(Into::into);
         }
         let shared = Arc::new(Shared::new(config));
+        let _quit_watch = self
+            .sigquit_dump
+            .then(|| crate::signal::watch_sigquit(&shared));
         let worker0 = Worker::new(shared.clone(), 0);
         worker0.enter();
         let main = sched::new_task(
