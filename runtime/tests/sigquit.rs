@@ -13,7 +13,8 @@ use goro::runtime::Builder;
 use goro::sys::libc;
 
 /// Child side: two named tasks wait on channels and `main` waits in a long blocking call (a
-/// waker from outside, so the run is not a deadlock); says "ready" once they are all waiting.
+/// waker from outside, so the run is not a deadlock); a third task says "ready" once they are
+/// all waiting.
 fn child(dump: bool) {
     Builder::new()
         .workers(2)
@@ -32,10 +33,18 @@ fn child(dump: bool) {
                     })
                     .unwrap();
             }
-            while goro::debug::dump().matches("[chan receive").count() < 2 {
-                goro::yield_now();
-            }
-            println!("\nchild ready");
+            // Says "ready" once both waiters wait and main is in its blocking call.
+            goro::spawn(|| {
+                loop {
+                    let d = goro::debug::dump();
+                    if d.matches("[chan receive").count() == 2 && d.contains("goroutine 1 [syscall")
+                    {
+                        break;
+                    }
+                    goro::yield_now();
+                }
+                println!("\nchild ready");
+            });
             goro::task::blocking(|| std::thread::sleep(Duration::from_secs(60)));
             drop(keep);
         })
