@@ -321,16 +321,16 @@ impl Tracer {
                 names.extend(nm);
                 dropped += d;
             }
-            let json = render(
+            let mut f = BufWriter::new(File::create(&self.path)?);
+            render(
+                &mut f,
                 &mut events,
                 &names,
                 workers,
                 dropped,
                 self.start_ticks,
                 ns_per_tick,
-            );
-            let mut f = BufWriter::new(File::create(&self.path)?);
-            f.write_all(json.as_bytes())?;
+            )?;
             f.flush()?;
             Ok(events.len())
         })();
@@ -553,13 +553,14 @@ fn flow(ph: char, id: u64, cat: &str, track: u16, at: u64) -> (u64, String) {
 /// Builds the trace-event JSON (the "JSON Object Format": `{"traceEvents": [...]}`), events
 /// sorted by time.
 fn render(
+    w: &mut impl Write,
     events: &mut [Event],
     names: &HashMap<u64, Box<str>>,
     workers: usize,
     dropped: u64,
     start_ticks: u64,
     ns_per_tick: f64,
-) -> String {
+) -> io::Result<()> {
     let ns = |t: u64| (t.saturating_sub(start_ticks) as f64 * ns_per_tick) as u64;
     // Stable: events of one track come from one thread, already in order.
     events.sort_by_key(|e| ns(e.ts));
@@ -726,25 +727,22 @@ fn render(
         slice(&mut out, track, "idle", "idle", from, end_ns, "");
     }
     out.sort_by_key(|(t, _)| *t);
-    let mut json =
-        String::with_capacity(out.iter().map(|(_, s)| s.len() + 2).sum::<usize>() + 4096);
-    json.push_str("{\"displayTimeUnit\":\"ns\",\"otherData\":{\"generator\":\"goro\"");
-    let _ = write!(
-        json,
-        ",\"workers\":{workers},\"events\":{},\"dropped_events\":{dropped}",
+    // The header first (readers such as the bench's look for "events" there), then each
+    // event, streamed: the text of the whole trace is never held in memory at once.
+    writeln!(
+        w,
+        "{{\"displayTimeUnit\":\"ns\",\"otherData\":{{\"generator\":\"goro\",\"workers\":{workers},\"events\":{},\"dropped_events\":{dropped}}},\"traceEvents\":[",
         events.len()
-    );
-    json.push_str("},\"traceEvents\":[\n");
+    )?;
     let mut first = true;
     for ev in meta.iter().chain(out.iter().map(|(_, s)| s)) {
         if !first {
-            json.push_str(",\n");
+            w.write_all(b",\n")?;
         }
         first = false;
-        json.push_str(ev);
+        w.write_all(ev.as_bytes())?;
     }
-    json.push_str("\n]}\n");
-    json
+    w.write_all(b"\n]}\n")
 }
 
 #[cfg(test)]
