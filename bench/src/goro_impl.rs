@@ -24,6 +24,7 @@ pub fn run(name: &str, job: &Job) -> bool {
         "skynet" => on_runtime(job, move || skynet_bench(n)),
         "park" => on_runtime(job, move || park(n)),
         "select" => on_runtime(job, move || goro_chan::select(n)),
+        "trace" => trace_overhead(job),
         "echo-latency" | "echo-throughput" => {
             let metric = if name == "echo-latency" {
                 "echo-latency"
@@ -56,6 +57,49 @@ fn on_runtime(job: &Job, f: impl FnOnce() -> Results + Send + 'static) {
     for (metric, value, unit) in results {
         job.emit(metric, value, unit);
     }
+}
+
+/// What recording an execution trace costs: pingpong untraced, then traced into a file in the
+/// temporary directory; the difference in time over the number of events the trace recorded
+/// (the trace file says how many). Writing the file happens after the timed loop.
+fn trace_overhead(job: &Job) {
+    let n = job.n;
+    let build = |trace: Option<&std::path::Path>| {
+        let mut b = goro::Runtime::builder();
+        if let Some(w) = job.workers {
+            b = b.workers(w);
+        }
+        if let Some(p) = trace {
+            b = b.trace(p);
+        }
+        b.build()
+            .unwrap_or_else(|e| panic!("cannot start a goro runtime: {e}"))
+    };
+    let time = |rt: goro::Runtime| {
+        rt.block_on(move || goro_chan::pingpong(n))
+            .unwrap_or_else(|e| panic!("the workload did not finish: {e}"))[0]
+            .1
+    };
+    let path = std::env::temp_dir().join(format!("goro-bench-trace-{}.json", std::process::id()));
+    let plain = time(build(None));
+    let traced = time(build(Some(&path)));
+    // The count is in the header, at the start of the file: read only that (parsing the
+    // whole trace would measure serde_json's memory, not goro's).
+    let mut head = [0u8; 512];
+    let got = std::fs::File::open(&path)
+        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+        .unwrap_or_else(|e| panic!("the traced run wrote no trace at {}: {e}", path.display()));
+    let _ = std::fs::remove_file(&path);
+    let head = String::from_utf8_lossy(&head[..got]);
+    let events: u64 = head
+        .split_once("\"events\":")
+        .and_then(|(_, rest)| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|digits| digits.parse().ok())
+        .unwrap_or_else(|| panic!("the trace's header has no \"events\" count: {head}"));
+    check(events > 0, || "the traced run recorded no events".into());
+    // Per-round-trip times, times n: whole-loop nanoseconds.
+    let ns = ((traced - plain) * n as f64 / events as f64).max(0.0);
+    job.emit("trace", ns, "ns/event");
 }
 
 /// Like the Go twin: a `WaitGroup` counts the tasks and each adds its number to a shared sum,

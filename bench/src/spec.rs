@@ -321,6 +321,29 @@ pub const WORKLOADS: &[Workload] = &[
         in_sweep: false,
         skip: &[],
     },
+    Workload {
+        name: "trace",
+        about: "the cost of goro's execution trace: pingpong on one worker, untraced then traced (Builder::trace); (time traced - time untraced) / events recorded",
+        sizes: Sizes {
+            tasks: (500_000, 100_000),
+            threads: None,
+        },
+        fixed_workers: Some(1),
+        metrics: &[Metric {
+            name: "trace",
+            unit: "ns/event",
+            target: Target::AtMost(50.0),
+        }],
+        in_sweep: false,
+        // goro's own trace: no other system has it.
+        skip: &[
+            System::Go,
+            System::TokioMt,
+            System::TokioCt,
+            System::May,
+            System::Threads,
+        ],
+    },
 ];
 
 /// Suffix of the extra metric the harness records for every child process.

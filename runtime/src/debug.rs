@@ -235,18 +235,20 @@ pub fn num_goroutines() -> usize {
 /// A worker that sysmon found stuck in one task for more than 10 ms is named first:
 /// `worker 1: one task running for 2.3 s without yielding (see goro::task::checkpoint)`.
 pub fn dump() -> String {
-    sched::with_shared(|s| {
-        let mut out = String::new();
-        for (w, d) in s.hogs() {
-            out.push_str(&format!(
-                "worker {w}: one task running for {:.1} s without yielding (see goro::task::checkpoint)\n\n",
-                d.as_secs_f64()
-            ));
-        }
-        out.push_str(&s.dump());
-        out
-    })
-    .unwrap_or_default()
+    sched::with_shared(|s| dump_of(s)).unwrap_or_default()
+}
+
+/// The dump of run `s`, from any thread (the SIGQUIT dump uses it: `signal/quit.rs`).
+pub(crate) fn dump_of(s: &sched::Shared) -> String {
+    let mut out = String::new();
+    for (w, d) in s.hogs() {
+        out.push_str(&format!(
+            "worker {w}: one task running for {:.1} s without yielding (see goro::task::checkpoint)\n\n",
+            d.as_secs_f64()
+        ));
+    }
+    out.push_str(&s.dump());
+    out
 }
 
 /// Fails a test that leaves goroutines behind (uber-go/goleak's `VerifyNone`): runs `f`, then

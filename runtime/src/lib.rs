@@ -47,6 +47,7 @@ pub mod stack;
 pub mod sync;
 pub mod task;
 pub mod time;
+mod trace;
 mod wait;
 
 pub use panic::{Panic, recover};

@@ -29,7 +29,9 @@ use std::ptr;
 use std::sync::{Once, OnceLock};
 
 mod notify;
+mod quit;
 pub use notify::notify;
+pub(crate) use quit::watch_sigquit;
 
 /// What the handler needs to know about the running task. The scheduler keeps one per task
 /// and points [`set_current`] at it whenever it switches to the task.

@@ -52,9 +52,10 @@ fn memory_and_threads_come_back_after_each_runtime() {
     } else {
         20_000
     };
-    let threads_before = thread_count();
-    // Warm up allocator arenas and the stack layer's bookkeeping.
+    // Warm up allocator arenas and the stack layer's bookkeeping (and start the process-wide
+    // threads that outlive runs: the signal helper and the SIGQUIT watcher, `signal/quit.rs`).
     one_lifetime(n);
+    let threads_before = thread_count();
     let base = statm_resident_bytes();
     let mut peaks = Vec::new();
     let mut afters = Vec::new();

@@ -22,6 +22,7 @@ mod scaffold;
 mod scan;
 mod scratch;
 mod state;
+mod trace;
 mod ui;
 mod verify;
 mod watch;
@@ -141,6 +142,9 @@ enum Command {
     },
     /// Everything the project's CI runs: fmt, clippy, tests, verify, book
     Ci,
+    /// Tools for goro's execution traces (`GORO_TRACE=trace.json`): `trace render` draws one
+    /// as an SVG timeline
+    Trace(trace::TraceArgs),
     /// Benchmarks: goro against OS threads (and Go when installed); options: --json, --only NAME,
     /// --quick, --workers 1,2,4 (`bench --help` for all)
     #[command(disable_help_flag = true)]
@@ -289,6 +293,10 @@ fn run(cli: Cli) -> Result<bool> {
             Ok(true)
         }
         Command::Ci => ci::ci(&root, verbose),
+        Command::Trace(args) => {
+            trace::run(&args)?;
+            Ok(true)
+        }
         Command::Bench { args } => {
             bench::run(&args)?;
             Ok(true)

@@ -109,6 +109,18 @@ impl PollDesc {
             s.ready = false;
             return true;
         }
+        if crate::trace::on()
+            && let Parker::Task(t) = &waiter
+        {
+            crate::trace::record(
+                t.shared(),
+                crate::trace::Kind::IoWait,
+                t.id,
+                0,
+                dir as u32,
+                0,
+            );
+        }
         s.waiter = Some(waiter);
         false
     }

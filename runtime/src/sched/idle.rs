@@ -146,6 +146,7 @@ impl Worker {
             // Stacks this worker cached must not be what another worker is refused near the
             // end of the mprotect mapping budget (`stack/pool.rs`, `refill_size`).
             crate::stack::spill_if_tight();
+            self.trace(crate::trace::Kind::Sleep, 0, 0);
             match self.shared.timers.next_deadline() {
                 Some(d) => {
                     let now = Instant::now();
@@ -155,6 +156,7 @@ impl Worker {
                 }
                 None => me.park.sleep_io(&self.shared.io, None),
             }
+            self.trace(crate::trace::Kind::Wake, 0, 0);
         }
         me.sleeping.store(false, Ordering::SeqCst);
         let mut idle = lock(&self.shared.idle);

@@ -407,6 +407,9 @@ where
         }
     };
     worker.count_spawn();
+    if crate::trace::on() {
+        crate::trace::spawned(&header);
+    }
     Ok(header)
 }
 

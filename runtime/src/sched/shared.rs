@@ -40,6 +40,8 @@ pub(crate) struct Config {
     /// Set by `crate::check`: this deterministic run explores schedules with PCT
     /// (`deterministic.rs`).
     pub(crate) explore: Option<std::sync::Arc<super::deterministic::ExploreRun>>,
+    /// Where to write the execution trace (`crate::trace`), if the run records one.
+    pub(crate) trace: Option<std::path::PathBuf>,
 }
 
 /// Locks a std mutex, ignoring poison: the runtime's own critical sections do not panic, and
@@ -118,6 +120,8 @@ pub(crate) struct Shared {
     /// sysmon advances it every tick, the deterministic worker with the virtual clock. A
     /// park reads it with one load instead of reading the system clock.
     pub(crate) coarse_ms: AtomicU64,
+    /// The run's execution trace, if it records one.
+    pub(crate) tracer: Option<crate::trace::Tracer>,
 }
 
 impl Shared {
@@ -125,6 +129,7 @@ impl Shared {
         let n = config.workers;
         let virtual_clock = config.seed.is_some();
         let max_blocking = config.max_blocking_threads;
+        let tracer = config.trace.clone().map(crate::trace::Tracer::new);
         Shared {
             workers: (0..n)
                 .map(|_| WorkerShared {
@@ -159,7 +164,14 @@ impl Shared {
             // Id 1 is the main task.
             next_id_block: AtomicU64::new(2),
             coarse_ms: AtomicU64::new(0),
+            tracer,
         }
+    }
+
+    /// The run's execution trace, if it records one.
+    #[inline]
+    pub(crate) fn tracer(&self) -> Option<&crate::trace::Tracer> {
+        self.tracer.as_ref()
     }
 
     pub(crate) fn is_deterministic(&self) -> bool {

@@ -131,6 +131,7 @@ impl Worker {
             }
             if let Some((t, count)) = self.me().ring.steal_from(victim) {
                 self.me().steals.fetch_add(count as u64, Ordering::Relaxed);
+                self.trace(crate::trace::Kind::Steal, v as u64, count as u32);
                 return Some(t);
             }
         }
@@ -151,7 +152,9 @@ impl Worker {
             || self.shared.is_shutting_down()
             || self.shared.global.owner() == NO_OWNER && self.shared.global.len() > 0;
         if !woken && !d.is_zero() {
+            self.trace(crate::trace::Kind::Sleep, 0, 0);
             me.park.sleep(Some(d));
+            self.trace(crate::trace::Kind::Wake, 0, 0);
         }
         me.patient.store(false, Ordering::SeqCst);
         me.sleeping.store(false, Ordering::SeqCst);

@@ -117,7 +117,7 @@ fn monitor(shared: &Shared, stop: &(Mutex<bool>, Condvar)) {
         shared.tick_coarse_clock();
         let mut busy = 0;
         let mut hogs = 0;
-        for (w, s) in shared.workers.iter().zip(seen.iter_mut()) {
+        for (i, (w, s)) in shared.workers.iter().zip(seen.iter_mut()).enumerate() {
             let beat = w.heartbeat.load(Ordering::Relaxed);
             if beat != s.beat {
                 *s = Seen { beat, since: now };
@@ -138,6 +138,16 @@ fn monitor(shared: &Shared, stop: &(Mutex<bool>, Condvar)) {
                         POINT_WATCH.fetch_add(1, Ordering::Relaxed);
                     }
                     hogs += 1;
+                    if crate::trace::on() {
+                        let ran = now.duration_since(s.since).as_millis() as u32;
+                        crate::trace::record_sysmon(
+                            shared,
+                            crate::trace::Kind::Preempt,
+                            i as u64,
+                            0,
+                            ran,
+                        );
+                    }
                 }
             }
         }

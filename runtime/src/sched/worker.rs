@@ -290,6 +290,9 @@ pub(crate) struct Worker {
     /// (Only debug builds reset it to `Switch::None` after `land`, to check that every switch
     /// is landed exactly once; every switch sets both before anyone reads them.)
     pub(super) pending_req: Cell<Switch>,
+    /// This worker's trace buffer, if the run records a trace (`crate::trace`): only this
+    /// thread touches it; it is handed to the run's tracer in `leave`.
+    trace: Option<RefCell<Option<crate::trace::Sink>>>,
 }
 
 impl Worker {
@@ -306,6 +309,9 @@ impl Worker {
             (Some(run), Some(seed)) => Some(super::deterministic::Pct::new(run.clone(), seed)),
             _ => None,
         };
+        let trace = shared
+            .tracer()
+            .map(|t| RefCell::new(Some(t.sink_for_worker(index))));
         Worker {
             shared,
             index,
@@ -328,6 +334,7 @@ impl Worker {
             running: Cell::new(None),
             pending_from: Cell::new(ptr::null()),
             pending_req: Cell::new(Switch::None),
+            trace,
         }
     }
 
@@ -353,6 +360,29 @@ impl Worker {
 
     pub(crate) fn leave(&self) {
         WORKER.with(|w| w.set(ptr::null()));
+        if let (Some(t), Some(sink)) = (self.shared.tracer(), &self.trace)
+            && let Some(s) = sink.borrow_mut().take()
+        {
+            t.hand_in(s);
+        }
+    }
+
+    /// This worker's index in its run.
+    pub(crate) fn index(&self) -> usize {
+        self.index
+    }
+
+    /// Records a scheduler event in the execution trace (one branch while no run traces).
+    #[inline(always)]
+    pub(super) fn trace(&self, kind: crate::trace::Kind, a: u64, n: u32) {
+        if crate::trace::on() {
+            crate::trace::record(&self.shared, kind, a, 0, n, 0);
+        }
+    }
+
+    /// This worker's trace buffer, if the run records a trace.
+    pub(crate) fn trace_sink(&self) -> Option<&RefCell<Option<crate::trace::Sink>>> {
+        self.trace.as_ref()
     }
 
     /// Queues a freshly spawned task.

@@ -86,6 +86,14 @@ fn start() -> io::Result<()> {
         .map_err(|e| io::Error::new(e.kind(), e.to_string()))
 }
 
+/// How many live receivers listen for `sig`.
+pub(super) fn listeners(sig: i32) -> usize {
+    let subs = SUBS.lock().unwrap_or_else(|e| e.into_inner());
+    subs.iter()
+        .filter(|s| !s.tx.is_disconnected() && s.signals.contains(&sig))
+        .count()
+}
+
 /// The helper thread: pipe -> receivers.
 fn forward(r: libc::c_int) {
     loop {

@@ -201,6 +201,7 @@ where
             me.wake();
         })
     };
+    trace_blocking(crate::trace::Kind::BlockingEnter);
     sched::with_shared(|s| s.blocking.submit(job));
     let r = loop {
         if let Some(r) = lock(&out.value).take() {
@@ -208,9 +209,20 @@ where
         }
         park_with(WaitReason::Syscall);
     };
+    trace_blocking(crate::trace::Kind::BlockingExit);
     drop(waker);
     match r {
         Ok(v) => v,
         Err(p) => resume_unwind(p),
+    }
+}
+
+/// Records the calling task's entry into or return from [`blocking`] in the execution trace.
+fn trace_blocking(kind: crate::trace::Kind) {
+    if crate::trace::on() {
+        let me = sched::current_task_ptr();
+        // SAFETY: called from a running task (checked by `blocking`), whose header this is.
+        let id = unsafe { (*me).id };
+        sched::with_shared(|s| crate::trace::record(s, kind, id, 0, 0, 0));
     }
 }

@@ -260,6 +260,11 @@ impl TaskState {
             State::Dead => ST_DEAD,
         };
         self.state.store(code, Ordering::Relaxed);
+        // The execution trace's one hook (`crate::trace`): a load and a branch not taken
+        // while no run traces.
+        if crate::trace::on() {
+            crate::trace::state_changed(self, s);
+        }
     }
 
     /// Consumes a waiting token (`NOTIFIED -> EMPTY`); true if there was one. A plain load
