@@ -286,8 +286,18 @@ fn render(t: &Trace, o: &Options) -> Result<String> {
             tasks.entry(s.goid).or_insert_with(|| s.label.clone());
         }
     }
-    let legend_rows = (tasks.len().min(12) + 3).div_ceil(4);
+    let longest = tasks
+        .values()
+        .map(|l| l.chars().count())
+        .chain([31])
+        .max()
+        .unwrap_or(31) as f64;
+    let legend_cols = ((plot_w / (longest * 6.2 + 34.0)).floor() as usize).clamp(1, 4);
+    let legend_rows = (tasks.len().min(12) + 4).div_ceil(legend_cols);
     let height = axis_y + 40.0 + legend_rows as f64 * 18.0 + 10.0;
+    // The title shrinks to fit the width (about 0.6 em a character).
+    let title_size = (width - left - 8.0) / (o.title.chars().count().max(1) as f64 * 0.6);
+    let title_size = title_size.clamp(9.0, 15.0);
     let mut svg = String::new();
     let _ = writeln!(
         svg,
@@ -299,7 +309,7 @@ fn render(t: &Trace, o: &Options) -> Result<String> {
     let _ = writeln!(svg, "{plot_w}\" height=\"{height}\"/></clipPath></defs>");
     let _ = writeln!(
         svg,
-        r#"<rect width="{width}" height="{height}" fill="white"/><text x="{left}" y="22" font-size="15" font-weight="bold">{}</text>"#,
+        r#"<rect width="{width}" height="{height}" fill="white"/><text x="{left}" y="22" font-size="{title_size:.1}" font-weight="bold">{}</text>"#,
         esc(&o.title)
     );
     for (i, (_, name)) in lanes.iter().enumerate() {
@@ -447,12 +457,21 @@ fn render(t: &Trace, o: &Options) -> Result<String> {
     }
     items.push(r##"<path d="M0,5 h18" stroke="#222" marker-end="url(#arrow)"/><text x="24" y="9">wakeup (unpark)</text>"##.into());
     items.push(r##"<path d="M0,5 h18" stroke="#888" stroke-dasharray="3,2" marker-end="url(#arrow-spawn)"/><text x="24" y="9">spawn → first run</text>"##.into());
-    items.push(r##"<rect width="12" height="10" fill="url(#idle)" stroke="#ccc"/><text x="16" y="9">idle (worker asleep)</text><path d="M110,10 l-5,-8 h10 z" fill="#c00"/><text x="118" y="9">steal / preempt / blocking call</text>"##.into());
-    let col_w = (plot_w / 4.0).max(150.0);
+    items.push(r##"<rect width="12" height="10" fill="url(#idle)" stroke="#ccc"/><text x="16" y="9">idle (worker asleep)</text>"##.into());
+    items.push(r##"<path d="M6,10 l-5,-8 h10 z" fill="#c00"/><text x="16" y="9">steal / preempt / blocking call</text>"##.into());
+    // As many columns as the longest label lets fit (about 6.2 px a character at 11 px).
+    let longest = tasks
+        .values()
+        .map(|l| l.chars().count())
+        .chain([31])
+        .max()
+        .unwrap_or(31) as f64;
+    let col_w = longest * 6.2 + 34.0;
+    let cols = ((plot_w / col_w).floor() as usize).clamp(1, 4);
     let legend_y = axis_y + 40.0;
     for (i, item) in items.iter().enumerate() {
-        let lx = left + (i % 4) as f64 * col_w;
-        let ly = legend_y + (i / 4) as f64 * 18.0;
+        let lx = left + (i % cols) as f64 * col_w;
+        let ly = legend_y + (i / cols) as f64 * 18.0;
         let _ = writeln!(
             svg,
             r#"<g class="legend" transform="translate({lx:.1},{ly:.1})">{item}</g>"#
