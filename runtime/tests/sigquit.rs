@@ -59,8 +59,10 @@ fn signal_child(test: &str) -> (std::process::ExitStatus, String) {
         .env("GORO_SIGQUIT_CHILD", "1")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    // SAFETY: setrlimit is async-signal-safe; it only stops the child from writing a core file
-    // when SIGQUIT kills it.
+    // SAFETY: setrlimit and signal are async-signal-safe. The first only stops the child from
+    // writing a core file when SIGQUIT kills it; the second gives the child SIGQUIT's default
+    // action whatever this process inherited (a shell ignores SIGQUIT for the commands it runs
+    // in the background, and an ignored signal stays ignored across exec).
     unsafe {
         cmd.pre_exec(|| {
             let zero = libc::rlimit {
@@ -68,6 +70,7 @@ fn signal_child(test: &str) -> (std::process::ExitStatus, String) {
                 rlim_max: 0,
             };
             libc::setrlimit(libc::RLIMIT_CORE, &zero);
+            libc::signal(libc::SIGQUIT, libc::SIG_DFL);
             Ok(())
         });
     }
