@@ -93,68 +93,81 @@ fn a_hundred_thousand_tasks_park_at_once() {
     }
 }
 
-/// Past the mapping limit of `mprotect` guards the program is told once, on stderr, what
-/// happened and what to do, and goes on: no abort, no spinning, no message per task. Runs in a
-/// child process with `GORO_STACK_GUARD=mprotect`, so it is checked on every kernel.
-#[test]
-fn running_out_of_mprotect_stacks_is_reported_once() {
-    const N: usize = 40_000;
-    if std::env::var_os("GORO_MAP_LIMIT_CHILD").is_some() {
-        assert_eq!(goro::stack::guard_kind(), goro::stack::GuardKind::Mprotect);
-        let fit = goro::stack::max_guarded_stacks().expect("mprotect guards have a limit");
-        let failed = Runtime::builder()
-            .workers(1)
-            .stack_size(16 * 1024)
-            .build()
-            .unwrap()
-            .block_on(move || {
-                let total = N.max(fit + 1000);
-                let gate = Arc::new(AtomicBool::new(false));
-                let parked = Arc::new(AtomicUsize::new(0));
-                let handles: Vec<_> = (0..total)
-                    .map(|_| {
-                        let (gate, parked) = (gate.clone(), parked.clone());
-                        goro::spawn(move || {
-                            parked.fetch_add(1, Ordering::SeqCst);
-                            while !gate.load(Ordering::SeqCst) {
-                                task::park();
-                            }
-                        })
+/// Child side of the `mprotect` tests: `total` tasks with 16 KiB stacks on `workers` workers,
+/// each parking until released. Waits until every one has either parked or (out of stacks)
+/// finished without running, releases them, and returns (parked, failed to start).
+fn park_all(workers: usize, total: usize) -> (usize, usize) {
+    Runtime::builder()
+        .workers(workers)
+        .stack_size(16 * 1024)
+        .build()
+        .unwrap()
+        .block_on(move || {
+            let gate = Arc::new(AtomicBool::new(false));
+            let parked = Arc::new(AtomicUsize::new(0));
+            let handles: Vec<_> = (0..total)
+                .map(|_| {
+                    let (gate, parked) = (gate.clone(), parked.clone());
+                    goro::spawn(move || {
+                        parked.fetch_add(1, Ordering::SeqCst);
+                        while !gate.load(Ordering::SeqCst) {
+                            task::park();
+                        }
                     })
-                    .collect();
-                // Let every task try to start: it parks, or finds no stack and finishes.
-                while parked.load(Ordering::SeqCst)
-                    + handles.iter().filter(|h| h.is_finished()).count()
-                    < total
-                {
-                    goro::sleep(Duration::from_millis(1));
-                }
-                gate.store(true, Ordering::SeqCst);
-                for h in &handles {
-                    h.task().unpark();
-                }
-                handles
-                    .into_iter()
-                    .map(|h| h.join().is_err() as usize)
-                    .sum::<usize>()
-            })
-            .unwrap();
-        println!("FAILED={failed}");
-        return;
-    }
+                })
+                .collect();
+            while parked.load(Ordering::SeqCst) + handles.iter().filter(|h| h.is_finished()).count()
+                < total
+            {
+                goro::sleep(Duration::from_millis(1));
+            }
+            let started = parked.load(Ordering::SeqCst);
+            gate.store(true, Ordering::SeqCst);
+            for h in &handles {
+                h.task().unpark();
+            }
+            let failed = handles
+                .into_iter()
+                .map(|h| h.join().is_err() as usize)
+                .sum::<usize>();
+            (started, failed)
+        })
+        .unwrap()
+}
+
+/// Parent side: runs `test` of this binary again in a child with `GORO_STACK_GUARD=mprotect`
+/// and `GORO_MPROTECT_CHILD` set, so it is checked on every kernel; returns its stdout and
+/// stderr once it succeeded.
+fn run_mprotect_child(test: &str) -> (String, String) {
     let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "running_out_of_mprotect_stacks_is_reported_once",
-            "--nocapture",
-        ])
-        .env("GORO_MAP_LIMIT_CHILD", "1")
+        .args(["--exact", test, "--nocapture"])
+        .env("GORO_MPROTECT_CHILD", "1")
         .env("GORO_STACK_GUARD", "mprotect")
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "child failed:\n{stdout}\n{stderr}");
+    (stdout, stderr)
+}
+
+fn in_mprotect_child() -> bool {
+    std::env::var_os("GORO_MPROTECT_CHILD").is_some()
+}
+
+/// Past the mapping limit of `mprotect` guards the program is told once, on stderr, what
+/// happened and what to do, and goes on: no abort, no spinning, no message per task.
+#[test]
+fn running_out_of_mprotect_stacks_is_reported_once() {
+    const N: usize = 40_000;
+    if in_mprotect_child() {
+        assert_eq!(goro::stack::guard_kind(), goro::stack::GuardKind::Mprotect);
+        let fit = goro::stack::max_guarded_stacks().expect("mprotect guards have a limit");
+        let (_, failed) = park_all(1, N.max(fit + 1000));
+        println!("FAILED={failed}");
+        return;
+    }
+    let (stdout, stderr) = run_mprotect_child("running_out_of_mprotect_stacks_is_reported_once");
     assert_eq!(
         stderr.matches("could not start").count(),
         1,
@@ -181,62 +194,14 @@ fn running_out_of_mprotect_stacks_is_reported_once() {
 fn the_promised_mprotect_stacks_fit_with_many_workers() {
     const WORKERS: usize = 8;
     const SPARE: usize = 300;
-    if std::env::var_os("GORO_FIT_CHILD").is_some() {
+    if in_mprotect_child() {
         let fit = goro::stack::max_guarded_stacks().expect("mprotect guards have a limit");
         let total = fit - SPARE;
-        let (started, failed) = Runtime::builder()
-            .workers(WORKERS)
-            .stack_size(16 * 1024)
-            .build()
-            .unwrap()
-            .block_on(move || {
-                let gate = Arc::new(AtomicBool::new(false));
-                let parked = Arc::new(AtomicUsize::new(0));
-                let handles: Vec<_> = (0..total)
-                    .map(|_| {
-                        let (gate, parked) = (gate.clone(), parked.clone());
-                        goro::spawn(move || {
-                            parked.fetch_add(1, Ordering::SeqCst);
-                            while !gate.load(Ordering::SeqCst) {
-                                task::park();
-                            }
-                        })
-                    })
-                    .collect();
-                while parked.load(Ordering::SeqCst)
-                    + handles.iter().filter(|h| h.is_finished()).count()
-                    < total
-                {
-                    goro::sleep(Duration::from_millis(1));
-                }
-                let started = parked.load(Ordering::SeqCst);
-                gate.store(true, Ordering::SeqCst);
-                for h in &handles {
-                    h.task().unpark();
-                }
-                let failed = handles
-                    .into_iter()
-                    .map(|h| h.join().is_err() as usize)
-                    .sum::<usize>();
-                (started, failed)
-            })
-            .unwrap();
+        let (started, failed) = park_all(WORKERS, total);
         println!("STARTED={started} FAILED={failed} OF={total}");
         return;
     }
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "the_promised_mprotect_stacks_fit_with_many_workers",
-            "--nocapture",
-        ])
-        .env("GORO_FIT_CHILD", "1")
-        .env("GORO_STACK_GUARD", "mprotect")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "child failed:\n{stdout}\n{stderr}");
+    let (stdout, stderr) = run_mprotect_child("the_promised_mprotect_stacks_fit_with_many_workers");
     assert!(
         stdout.contains("FAILED=0 "),
         "tasks below max_guarded_stacks() - {SPARE} could not start with {WORKERS} workers:\n{stdout}\n{stderr}"
