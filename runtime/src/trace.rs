@@ -521,11 +521,17 @@ type Held = (u16, u64, u64, u64, String);
 /// One output event: its time (for sorting) and its JSON text.
 type Out = Vec<(u64, String)>;
 
-fn slice(out: &mut Out, track: u16, name: &str, cat: &str, from: u64, to: u64, args: &str) {
+/// The start of an event's JSON object: `{"name":…,"cat":…`.
+fn event_head(name: &str, cat: &str) -> String {
     let mut ev = String::from("{\"name\":");
     json_str(&mut ev, name);
     ev.push_str(",\"cat\":");
     json_str(&mut ev, cat);
+    ev
+}
+
+fn slice(out: &mut Out, track: u16, name: &str, cat: &str, from: u64, to: u64, args: &str) {
+    let mut ev = event_head(name, cat);
     let _ = write!(
         ev,
         ",\"ph\":\"X\",\"ts\":{},\"dur\":{},\"pid\":1,\"tid\":{track},\"args\":{{{args}}}}}",
@@ -536,10 +542,7 @@ fn slice(out: &mut Out, track: u16, name: &str, cat: &str, from: u64, to: u64, a
 }
 
 fn instant(out: &mut Out, track: u16, at: u64, name: &str, cat: &str, args: &str) {
-    let mut ev = String::from("{\"name\":");
-    json_str(&mut ev, name);
-    ev.push_str(",\"cat\":");
-    json_str(&mut ev, cat);
+    let mut ev = event_head(name, cat);
     let _ = write!(
         ev,
         ",\"ph\":\"i\",\"s\":\"t\",\"ts\":{},\"pid\":1,\"tid\":{track},\"args\":{{{args}}}}}",
