@@ -286,13 +286,16 @@ fn render(t: &Trace, o: &Options) -> Result<String> {
             tasks.entry(s.goid).or_insert_with(|| s.label.clone());
         }
     }
+    // Legend columns: as many as the longest label lets fit (about 6.2 px a character at
+    // 11 px; 31 characters is the longest fixed item).
     let longest = tasks
         .values()
         .map(|l| l.chars().count())
         .chain([31])
         .max()
         .unwrap_or(31) as f64;
-    let legend_cols = ((plot_w / (longest * 6.2 + 34.0)).floor() as usize).clamp(1, 4);
+    let legend_col_w = longest * 6.2 + 34.0;
+    let legend_cols = ((plot_w / legend_col_w).floor() as usize).clamp(1, 4);
     let legend_rows = (tasks.len().min(12) + 4).div_ceil(legend_cols);
     let height = axis_y + 40.0 + legend_rows as f64 * 18.0 + 10.0;
     // The title shrinks to fit the width (about 0.6 em a character).
@@ -459,15 +462,7 @@ fn render(t: &Trace, o: &Options) -> Result<String> {
     items.push(r##"<path d="M0,5 h18" stroke="#888" stroke-dasharray="3,2" marker-end="url(#arrow-spawn)"/><text x="24" y="9">spawn → first run</text>"##.into());
     items.push(r##"<rect width="12" height="10" fill="url(#idle)" stroke="#ccc"/><text x="16" y="9">idle (worker asleep)</text>"##.into());
     items.push(r##"<path d="M6,10 l-5,-8 h10 z" fill="#c00"/><text x="16" y="9">steal / preempt / blocking call</text>"##.into());
-    // As many columns as the longest label lets fit (about 6.2 px a character at 11 px).
-    let longest = tasks
-        .values()
-        .map(|l| l.chars().count())
-        .chain([31])
-        .max()
-        .unwrap_or(31) as f64;
-    let col_w = longest * 6.2 + 34.0;
-    let cols = ((plot_w / col_w).floor() as usize).clamp(1, 4);
+    let (col_w, cols) = (legend_col_w, legend_cols);
     let legend_y = axis_y + 40.0;
     for (i, item) in items.iter().enumerate() {
         let lx = left + (i % cols) as f64 * col_w;
