@@ -233,7 +233,9 @@ pub fn num_goroutines() -> usize {
 /// counted in one last line. Empty outside a runtime.
 ///
 /// A worker that sysmon found stuck in one task for more than 10 ms is named first:
-/// `worker 1: one task running for 2.3 s without yielding (see goro::task::checkpoint)`.
+/// `worker 1: goroutine 7 (indexer) running for 2.3 s without yielding (see
+/// goro::task::checkpoint)`, naming the task if it is pinned to that worker (`one task` if it
+/// is a migratable one, which may run anywhere).
 pub fn dump() -> String {
     sched::with_shared(|s| dump_of(s)).unwrap_or_default()
 }
@@ -242,8 +244,15 @@ pub fn dump() -> String {
 pub(crate) fn dump_of(s: &sched::Shared) -> String {
     let mut out = String::new();
     for (w, d) in s.hogs() {
+        let who = match s.running_on(w) {
+            Some(t) => match t.name.as_deref() {
+                Some(name) => format!("goroutine {} ({name})", t.id),
+                None => format!("goroutine {}", t.id),
+            },
+            None => "one task".to_string(),
+        };
         out.push_str(&format!(
-            "worker {w}: one task running for {:.1} s without yielding (see goro::task::checkpoint)\n\n",
+            "worker {w}: {who} running for {:.1} s without yielding (see goro::task::checkpoint)\n\n",
             d.as_secs_f64()
         ));
     }

@@ -87,8 +87,8 @@ fn the_dump_names_a_worker_stuck_in_one_task() {
         })
         .unwrap();
     assert!(
-        dump.starts_with("worker 0: one task running for "),
-        "the hog's worker is named first:\n{dump}"
+        dump.starts_with("worker 0: goroutine 1 (main) running for "),
+        "the hog's worker and task are named first:\n{dump}"
     );
 }
 

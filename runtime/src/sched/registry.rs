@@ -149,6 +149,15 @@ impl Shared {
         all
     }
 
+    /// The task running on `worker`, if it is pinned there (a started pinned task only ever
+    /// runs on its home worker, so at most one can be running on it): for the dump's line about
+    /// a worker sysmon found stuck. `None` if what runs there is a migratable task.
+    pub(crate) fn running_on(&self, worker: usize) -> Option<TaskRef> {
+        self.snapshot()
+            .into_iter()
+            .find(|t| t.state() == State::Running && t.home.load(Ordering::Relaxed) == worker)
+    }
+
     /// Removes a started task from its home registry (when it finishes, or is abandoned).
     pub(crate) fn unregister(&self, t: &Header) {
         let shard = t.reg_shard.load(Ordering::Relaxed) as usize;
