@@ -18,10 +18,11 @@
 //! Go counterpart: `schedt` (the global `sched`) and the parts of `p` other Ps touch, in
 //! `runtime/runtime2.go`. Lesson: 04 (scheduler).
 
-use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU64, AtomicUsize};
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
+use super::deterministic::POINT_WATCH;
 use super::park::{Io, Park};
 use super::queue::{GlobalQueue, RunQueue};
 use crate::task::blocking::BlockingPool;
@@ -71,8 +72,10 @@ pub(crate) struct WorkerShared {
     /// Bumped by the worker's loop as it enters a task and as it comes back: odd while inside
     /// one (`sysmon.rs`).
     pub(crate) heartbeat: AtomicU64,
-    /// sysmon asks the running task to yield at its next `checkpoint()`.
-    pub(crate) preempt: AtomicBool,
+    /// sysmon asks the running task to yield at its next yield point. Changed only through
+    /// [`WorkerShared::request_preempt`] and [`WorkerShared::take_preempt`], which keep
+    /// `POINT_WATCH` counting the requests pending.
+    preempt: AtomicBool,
     /// Set by sysmon: nanoseconds after `epoch` since which the worker has been in one task
     /// (0: not stuck).
     pub(crate) hog_since_ns: AtomicU64,
@@ -80,6 +83,28 @@ pub(crate) struct WorkerShared {
     /// first run rather than at spawn keeps it private to one thread in the common case: a
     /// task starts and finishes on its home worker.
     pub(crate) registry: Mutex<Slab>,
+}
+
+impl WorkerShared {
+    /// sysmon: asks this worker's running task to yield at its next yield point.
+    pub(crate) fn request_preempt(&self) {
+        if !self.preempt.swap(true, Ordering::Relaxed) {
+            // Preemption points (channel operations...) look from now on.
+            POINT_WATCH.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Takes a pending request (the task yields, the hog let go, or the run ends); true if
+    /// there was one.
+    #[inline]
+    pub(crate) fn take_preempt(&self) -> bool {
+        let taken =
+            self.preempt.load(Ordering::Relaxed) && self.preempt.swap(false, Ordering::Relaxed);
+        if taken {
+            POINT_WATCH.fetch_sub(1, Ordering::Relaxed);
+        }
+        taken
+    }
 }
 
 /// A slab of live tasks: O(1) insert and remove by slot index (see `registry.rs`).

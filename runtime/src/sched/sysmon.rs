@@ -53,7 +53,6 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::deterministic::POINT_WATCH;
 use super::shared::{Shared, lock};
 
 /// A worker that has not come back to its loop for this long is stuck in a task.
@@ -123,9 +122,7 @@ fn monitor(shared: &Shared, stop: &(Mutex<bool>, Condvar)) {
                 *s = Seen { beat, since: now };
                 w.hog_since_ns.store(0, Ordering::Relaxed);
                 // The hog (if any) gave the worker up by itself: withdraw the request.
-                if w.preempt.load(Ordering::Relaxed) && w.preempt.swap(false, Ordering::Relaxed) {
-                    POINT_WATCH.fetch_sub(1, Ordering::Relaxed);
-                }
+                w.take_preempt();
             }
             if beat & 1 == 1 {
                 busy += 1;
@@ -133,10 +130,7 @@ fn monitor(shared: &Shared, stop: &(Mutex<bool>, Condvar)) {
                     // Steps 2 and 3: mark it, ask it to yield at its next checkpoint.
                     let at = s.since.saturating_duration_since(shared.epoch).as_nanos() as u64;
                     w.hog_since_ns.store(at.max(1), Ordering::Relaxed);
-                    if !w.preempt.swap(true, Ordering::Relaxed) {
-                        // Preemption points (channel operations...) look from now on.
-                        POINT_WATCH.fetch_add(1, Ordering::Relaxed);
-                    }
+                    w.request_preempt();
                     hogs += 1;
                     if crate::trace::on() {
                         let ran = now.duration_since(s.since).as_millis() as u32;
@@ -169,9 +163,7 @@ fn monitor(shared: &Shared, stop: &(Mutex<bool>, Condvar)) {
     }
     // Requests nobody took: withdraw them, so other runs' points stop looking.
     for w in shared.workers.iter() {
-        if w.preempt.swap(false, Ordering::Relaxed) {
-            POINT_WATCH.fetch_sub(1, Ordering::Relaxed);
-        }
+        w.take_preempt();
     }
 }
 
@@ -196,13 +188,7 @@ pub(crate) fn take_preempt_request() -> bool {
     match super::current_worker() {
         Some(w) => {
             // SAFETY: the worker outlives every call made on its thread while it is installed.
-            let me = unsafe { &*w }.me();
-            let taken =
-                me.preempt.load(Ordering::Relaxed) && me.preempt.swap(false, Ordering::Relaxed);
-            if taken {
-                POINT_WATCH.fetch_sub(1, Ordering::Relaxed);
-            }
-            taken
+            unsafe { &*w }.me().take_preempt()
         }
         None => false,
     }

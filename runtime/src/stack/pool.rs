@@ -254,15 +254,17 @@ pub(crate) fn pool_get(size: usize) -> io::Result<Stack> {
 fn refill_size() -> usize {
     match mprotect_guards_left() {
         None => BATCH,
-        Some(left) => {
-            let threads = LOCALS
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .len()
-                .max(1);
-            (left / (2 * threads)).clamp(1, BATCH)
-        }
+        Some(left) => (left / (2 * caching_threads())).clamp(1, BATCH),
     }
+}
+
+/// Threads that have a stack cache (at least one, for dividing by).
+fn caching_threads() -> usize {
+    LOCALS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .len()
+        .max(1)
 }
 
 /// Free stacks held in threads' caches (not in the global pool), as last published.
@@ -304,12 +306,7 @@ pub(crate) fn spill_if_tight() {
     let Some(left) = mprotect_guards_left() else {
         return;
     };
-    let threads = LOCALS
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .len()
-        .max(1);
-    if left >= 2 * BATCH * threads {
+    if left >= 2 * BATCH * caching_threads() {
         return;
     }
     spill_local();
@@ -355,12 +352,7 @@ pub(crate) fn trim() {
 
 /// A snapshot of the stack layer's counters.
 pub(crate) fn stats() -> StackStats {
-    let local: usize = LOCALS
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .iter()
-        .map(|a| a.load(Ordering::Relaxed))
-        .sum();
+    let local = cached_in_threads();
     let g = global();
     StackStats {
         guard: guard_kind(),
