@@ -5,8 +5,8 @@
 mod common;
 
 /// Schedules tried. `goro::check::explore` chooses them PCT-style and may switch tasks at
-/// every channel operation, `Mutex` lock and unlock, `WaitGroup::done`, `checkpoint()` and
-/// `yield_now()`: so a fix that only narrows the window between two locks is caught too.
+/// every channel operation, `Mutex` lock and unlock, `WaitGroup::done`, `checkpoint()`,
+/// `yield_now()` and `spawn`: so a fix that only narrows the window between two locks is caught too.
 const RUNS: u32 = 300;
 
 // ANCHOR: explore

@@ -106,7 +106,7 @@ fn stuck(names: &[&str], others: usize) -> ! {
     panic!(
         "{} did not finish within {} s (virtual), while the rest of the service went on: carol \
          paid dave {others} times meanwhile. The runtime reports no deadlock, because not every \
-         task is asleep (this test's main task waits on a timer, carol's on her next second): \
+         task is asleep (this test's main task waits on a timer, and carol keeps paying): \
          a partial deadlock. The stuck tasks, from goro::debug::dump():\n\n{}\n\nThe rest of \
          the dump, the tasks that are not stuck:\n\n{}\n",
         names.join(" and "),
