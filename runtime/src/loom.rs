@@ -16,7 +16,7 @@
 //! | run queue `push` / `pop` / `steal_from` | `sched/queue.rs`, `sched/steal.rs` | `models/run_queue.rs` |
 //! | park token: `claim_for_wake` / `finish_park` | `task/state.rs` | `models/park_token.rs` |
 //! | the selector's claim | `wait/selector.rs` | `models/selector.rs` |
-//! | the raw futex lock | `wait/lock.rs` | `models/raw_lock.rs` |
+//! | the raw spin lock | `wait/lock.rs` | `models/raw_lock.rs` |
 //! | `WaitGroup`'s counter and waiters | `sync.rs` | `models/wait_group.rs` |
 //!
 //! Run them with their own target directory, so the normal build's cache stays valid:
@@ -25,8 +25,8 @@
 //! RUSTFLAGS="--cfg loom" cargo test -p goro --release --lib --target-dir target/loom loom_
 //! ```
 //!
-//! (`cargo xtask ci` runs this, with warnings denied, as its "loom models" step.) The 15
-//! models explore about 58,000 executions at preemption bound 3 in about 7 s; building the
+//! (`cargo xtask ci` runs this, with warnings denied, as its "loom models" step.) The 16
+//! models explore about 63,000 executions at preemption bound 3 in a few seconds; building the
 //! crate and loom for the first time takes a few minutes, later builds well under one. Under `--cfg loom` the rest of the
 //! crate still compiles but cannot run: loom atomics work only inside a model, and a task
 //! switch cannot run inside one at all. That is why a model never parks a real task: loom
@@ -35,8 +35,8 @@
 //!
 //! The pieces that differ under loom (each marked where it is used): `const fn` constructors
 //! become plain functions ([`const_unless_loom`]: loom atomics cannot be built in a constant),
-//! the run queue's ring shrinks to 4 slots so a model can fill it, the raw lock spins twice
-//! instead of 100 times and sleeps on `futex` (a model of Linux's futex), and
+//! the run queue's ring shrinks to 4 slots so a model can fill it, the raw lock pauses once and
+//! yields once before it naps, and a nap blocks until an unlock (`nap`), and
 //! `mutation` can break one protocol on purpose, to show that its model catches the bug.
 //!
 //! Go counterpart: none; Go tests its runtime's lock-free code with stress tests and the race
@@ -50,11 +50,11 @@ pub(crate) mod sync {
     pub(crate) mod atomic {
         #[cfg(loom)]
         pub(crate) use ::loom::sync::atomic::{
-            AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize,
+            AtomicBool, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize,
         };
         #[cfg(not(loom))]
         pub(crate) use std::sync::atomic::{
-            AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize,
+            AtomicBool, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize,
         };
     }
 }
@@ -87,50 +87,44 @@ macro_rules! const_unless_loom {
 }
 pub(crate) use const_unless_loom;
 
-/// A model of Linux's futex for the raw lock under loom (`wait/lock.rs`): `wait` sleeps only if
-/// the word still holds the expected value, checked atomically with respect to `wake_one` (the
-/// kernel's hash-bucket lock is the loom mutex here); `wake_one` wakes one sleeper on that
-/// address. A sleeper nobody wakes stays asleep, so loom reports a lost wakeup as a deadlock.
+/// The raw lock's nap under loom (`wait/lock.rs`, rule 3). A real waiter that naps sleeps
+/// 50 µs and looks again; a loom thread cannot sleep for a time, and a model whose waiters
+/// only yield gives loom unbounded spins to explore. So here a napping waiter blocks until an
+/// unlock: it checks the lock word and sleeps under one loom mutex, and every unlock takes
+/// that mutex and wakes all nappers, so a nap can end no later than a real one would.
 #[cfg(loom)]
-pub(crate) mod futex {
-    use ::loom::sync::atomic::{AtomicU32, Ordering};
+pub(crate) mod nap {
+    use ::loom::sync::atomic::{AtomicBool, Ordering};
     use ::loom::sync::{Condvar, Mutex};
 
-    /// Sleepers: (address of the word, ticket), in arrival order; and the next ticket.
-    struct Table {
-        sleepers: Mutex<(Vec<(usize, u64)>, u64)>,
+    struct Nappers {
+        count: Mutex<usize>,
         woken: Condvar,
     }
 
     ::loom::lazy_static! {
-        static ref TABLE: Table = Table {
-            sleepers: Mutex::new((Vec::new(), 0)),
+        static ref NAPPERS: Nappers = Nappers {
+            count: Mutex::new(0),
             woken: Condvar::new(),
         };
     }
 
-    /// `FUTEX_WAIT`: sleeps until woken, unless `*word != expected`.
-    pub(crate) fn wait(word: &AtomicU32, expected: u32) {
-        let addr = word as *const AtomicU32 as usize;
-        let mut g = TABLE.sleepers.lock().unwrap();
-        if word.load(Ordering::Relaxed) != expected {
+    /// Sleeps until an unlock, unless `locked` is already false.
+    pub(crate) fn nap(locked: &AtomicBool) {
+        let mut n = NAPPERS.count.lock().unwrap();
+        if !locked.load(Ordering::Relaxed) {
             return;
         }
-        let ticket = g.1;
-        g.1 += 1;
-        g.0.push((addr, ticket));
-        while g.0.iter().any(|&(_, t)| t == ticket) {
-            g = TABLE.woken.wait(g).unwrap();
-        }
+        *n += 1;
+        n = NAPPERS.woken.wait(n).unwrap();
+        *n -= 1;
     }
 
-    /// `FUTEX_WAKE` with a count of one.
-    pub(crate) fn wake_one(word: &AtomicU32) {
-        let addr = word as *const AtomicU32 as usize;
-        let mut g = TABLE.sleepers.lock().unwrap();
-        if let Some(i) = g.0.iter().position(|&(a, _)| a == addr) {
-            g.0.remove(i);
-            TABLE.woken.notify_all();
+    /// Wakes every napper (called by each unlock, after its store).
+    pub(crate) fn wake_all() {
+        let n = NAPPERS.count.lock().unwrap();
+        if *n > 0 {
+            NAPPERS.woken.notify_all();
         }
     }
 }
@@ -144,6 +138,26 @@ pub(crate) mod mutation {
 
     std::thread_local! {
         static FINISH_PARK_IGNORES_TOKEN: Cell<bool> = const { Cell::new(false) };
+        static RELAXED_UNLOCK: Cell<bool> = const { Cell::new(false) };
+    }
+
+    /// Whether `RawLock::unlock` should store with `Relaxed` ordering (ordering nothing).
+    pub(crate) fn relaxed_unlock() -> bool {
+        RELAXED_UNLOCK.with(Cell::get)
+    }
+
+    /// Runs `f` with the relaxed-unlock mutation on (off again afterwards, even if `f` panics).
+    #[cfg(test)]
+    pub(crate) fn with_relaxed_unlock<R>(f: impl FnOnce() -> R) -> R {
+        struct Off;
+        impl Drop for Off {
+            fn drop(&mut self) {
+                RELAXED_UNLOCK.with(|m| m.set(false));
+            }
+        }
+        RELAXED_UNLOCK.with(|m| m.set(true));
+        let _off = Off;
+        f()
     }
 
     /// Whether `TaskState::finish_park` should park even though a token arrived (losing it).

@@ -57,9 +57,8 @@
 
 use crate::chan::{Chan, Fail, Receiver, RecvError, SendError, Sender};
 use crate::task::parking::{current_parker, park_with};
-use crate::task::record::Parker;
 use crate::task::state::WaitReason;
-use crate::wait::{Selector, Waiter};
+use crate::wait::{Selector, Waiter, Wakeup};
 use std::cell::Cell;
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -216,7 +215,7 @@ macro_rules! __select_run {
 
 /// A unit of wake-up work produced under a channel lock and performed after unlocking.
 #[doc(hidden)]
-pub struct Wake(Option<Parker>);
+pub struct Wake(Option<Wakeup>);
 
 /// The shared "which arm won" word of one blocking select.
 #[doc(hidden)]

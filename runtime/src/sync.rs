@@ -36,7 +36,7 @@ use crate::loom::sync::atomic::{AtomicU64, AtomicUsize};
 use crate::task::parking::{current_parker, park_with};
 use crate::task::record::Parker;
 use crate::task::state::WaitReason;
-use crate::wait::{Locked, Selector};
+use crate::wait::{Locked, Selector, Wakeup};
 use std::cell::UnsafeCell;
 use std::collections::VecDeque;
 use std::fmt;
@@ -220,7 +220,7 @@ unsafe impl Send for Queue {}
 ///
 /// # Safety
 /// `sel` came off a queue under its lock; its owner is still parked on it.
-unsafe fn grant(sel: *const Selector) -> Option<Parker> {
+unsafe fn grant(sel: *const Selector) -> Option<Wakeup> {
     // SAFETY: alive, as the caller guarantees. The only other claimant is the owner giving up
     // while unwinding, which does so under the same lock and removes its entry first, so the
     // claim below cannot fail.
@@ -694,7 +694,7 @@ impl<T: ?Sized> RwLock<T> {
 
     /// Hands the lock to the head of the queue: one writer, or every reader up to the next
     /// writer. Returns whom to unpark.
-    fn admit(st: &mut RwState) -> Vec<Parker> {
+    fn admit(st: &mut RwState) -> Vec<Wakeup> {
         let mut wake = Vec::new();
         if st.writer {
             return wake;

@@ -17,10 +17,8 @@
 //!
 //! Lesson: 07 (channels), where the learner builds the same hand-off on park/unpark.
 
-use crate::task::parking::current_parker;
-use crate::task::record::Parker;
 use crate::task::state::WaitReason;
-use crate::wait::{Locked, Selector, WaitList, Waiter, Woken};
+use crate::wait::{Locked, Selector, WaitList, Waiter, Wakeup, Woken};
 use std::collections::VecDeque;
 use std::sync::atomic::AtomicUsize;
 use std::time::Instant;
@@ -80,7 +78,7 @@ pub(crate) struct Chan<T> {
 
 /// Outcome of a receive attempted under the lock: the value (or `None` if disconnected) and a
 /// sender to wake once the lock is released.
-pub(crate) type Received<T> = (Option<T>, Option<Parker>);
+pub(crate) type Received<T> = (Option<T>, Option<Wakeup>);
 
 impl<T> Chan<T> {
     pub(crate) fn new(cap: usize, keep_open: bool) -> Chan<T> {
@@ -153,7 +151,7 @@ impl<T> Chan<T> {
         st: &mut State<T>,
         cap: usize,
         value: T,
-    ) -> Result<Option<Parker>, (T, Fail)> {
+    ) -> Result<Option<Wakeup>, (T, Fail)> {
         if st.receivers_gone {
             return Err((value, Fail::Disconnected));
         }
@@ -198,7 +196,7 @@ impl<T> Chan<T> {
             self.state.unlock();
             return Err(Fail::WouldBlock);
         }
-        let sel = Selector::solo(current_parker());
+        let sel = Selector::solo_here();
         let node = Waiter::new(None);
         node.prepare(&sel, 0);
         // SAFETY: lock held; the node stays on this frame until `Blocked` unlinks it or a
@@ -213,8 +211,12 @@ impl<T> Chan<T> {
         };
         let woken = blocked.wait(mode, reason);
         std::mem::forget(blocked);
-        if woken == Woken::TIMED_OUT && self.unlink(&node, true) {
-            return Err(Fail::Timeout);
+        if woken == Woken::TIMED_OUT {
+            if self.unlink(&node, true) {
+                return Err(Fail::Timeout);
+            }
+            // A waker took the node first: wait until it is done with us (selector rule 5).
+            sel.settle();
         }
         // SAFETY: the selector is final, so no other thread touches the node any more.
         match unsafe { node.take() } {
@@ -246,7 +248,7 @@ impl<T> Chan<T> {
                 return Err(fail);
             }
         };
-        let sel = Selector::solo(current_parker());
+        let sel = Selector::solo_here();
         let node = Waiter::new(Some(value));
         node.prepare(&sel, 0);
         // SAFETY: as in `recv`.
@@ -260,10 +262,14 @@ impl<T> Chan<T> {
         };
         let woken = blocked.wait(mode, WaitReason::ChanSend);
         std::mem::forget(blocked);
-        if woken == Woken::TIMED_OUT && self.unlink(&node, false) {
-            // SAFETY: unlinked and our selector is final: the node is ours alone.
-            let value = unsafe { node.take() }.expect("a timed-out send still holds its value");
-            return Err((value, Fail::Timeout));
+        if woken == Woken::TIMED_OUT {
+            if self.unlink(&node, false) {
+                // SAFETY: unlinked and our selector is final: the node is ours alone.
+                let value = unsafe { node.take() }.expect("a timed-out send still holds its value");
+                return Err((value, Fail::Timeout));
+            }
+            // A waker took the node first: wait until it is done with us (selector rule 5).
+            sel.settle();
         }
         if node.was_disconnected() {
             // SAFETY: as above.
@@ -352,7 +358,10 @@ impl<T> Blocked<'_, T> {
 impl<T> Drop for Blocked<'_, T> {
     fn drop(&mut self) {
         // A solo wait gives up by unlinking under the lock; if a waker got there first it
-        // completed the node under the same lock, so either way nobody touches it afterwards.
-        self.chan.unlink(self.node, self.recv);
+        // completed the node under the same lock, and the frame must outlive its wakeup
+        // (selector rule 5): then nobody touches node or selector afterwards.
+        if !self.chan.unlink(self.node, self.recv) {
+            self.sel.settle();
+        }
     }
 }

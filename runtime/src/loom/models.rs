@@ -23,6 +23,7 @@ use ::loom::sync::{Condvar, Mutex};
 
 use crate::task::record::{Header, Parker, Spec, TaskRef};
 use crate::task::state::{State, WaitReason};
+use crate::wait::Wakeup;
 
 mod park_token;
 mod raw_lock;
@@ -120,11 +121,11 @@ impl Sched {
         }
     }
 
-    /// `Parker::wake` for a task's parker.
-    pub(crate) fn wake(&self, p: Parker) {
-        match p {
-            Parker::Task(t) => self.unpark(&t),
-            Parker::Thread(_) => unreachable!("models park tasks only"),
+    /// `Wakeup::wake` for a task's parker (the models' selectors hold one: a `select!`'s).
+    pub(crate) fn wake(&self, w: Wakeup) {
+        match w {
+            Wakeup::Parker(Parker::Task(t)) => self.unpark(&t),
+            _ => unreachable!("models park tasks through their parkers only"),
         }
     }
 

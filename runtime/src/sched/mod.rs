@@ -81,7 +81,7 @@ pub(crate) use shared::{Config, Shared};
 pub(crate) use switch::leave_task;
 pub(crate) use sysmon::{Sysmon, take_preempt_request};
 pub(crate) use worker::{
-    Worker, current_task_ptr, current_worker, in_runtime, in_task, unpark, with_shared,
+    Worker, current_task_ptr, current_worker, in_runtime, in_task, unpark, unpark_solo, with_shared,
 };
 
 /// Rounds of looking for work before a worker parks its thread.

@@ -24,11 +24,12 @@
 //! Go counterpart: `main` returning calls `exit` (Go kills goroutines; goro unwinds them),
 //! `checkdead`'s "all goroutines are asleep - deadlock!". Lesson: 04 (scheduler).
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::shared::{Shared, lock};
-use super::worker::{Worker, wake_joiner};
+use super::worker::{Worker, take_parked_ref, wake_joiner};
 use crate::task::record::TaskRef;
 
 impl Shared {
@@ -118,6 +119,9 @@ impl Worker {
             }
             for t in self.shared.snapshot() {
                 if t.home.load(Ordering::Relaxed) == self.index && t.st.claim_parked() {
+                    // SAFETY: our claim succeeded just now; `t` (a registry reference) keeps
+                    // the task alive while the park's reference goes (`switch.rs`, rule 7).
+                    drop(unsafe { take_parked_ref(Arc::as_ptr(&t)) });
                     self.cancel(t);
                     progress = true;
                 }
@@ -157,6 +161,8 @@ impl Worker {
             }
             for t in live {
                 if t.st.claim_parked() {
+                    // SAFETY: as in `drain_for_shutdown`.
+                    drop(unsafe { take_parked_ref(Arc::as_ptr(&t)) });
                     self.cancel(t);
                     progress = true;
                 }

@@ -28,6 +28,11 @@
 //!    compare while none is pending): if one is due, the switch goes back to the loop, which
 //!    fires it. A task that never yields still reaches a scheduling point when it finishes,
 //!    so a sleeper waits at most one task's run past its deadline.
+//! 7. A parked task keeps the reference it ran with: the switch that parks it forgets it, and
+//!    whoever claims the task (`PARKED -> EMPTY`: an unpark, or shutdown cancelling it) takes
+//!    it over (`worker::take_parked_ref`) and queues the task with it. So a waker needs no
+//!    reference of its own to wake a parked task (`wait/selector.rs`, rule 5), and a
+//!    park/unpark pair changes no reference count.
 //!
 //! Go counterpart: `gogo`, `mcall`, `park_m`, `goschedImpl`, `goexit0` in `runtime/proc.go`.
 //! Lessons: 03 (the context switch) and 04 (scheduler).
@@ -287,7 +292,10 @@ impl Worker {
             Switch::Park => {
                 // SAFETY: as above.
                 unsafe { prev.save_ctx(from) };
-                if !prev.st.finish_park() {
+                if prev.st.finish_park() {
+                    // Rule 7: the parked task keeps this reference for whoever claims it.
+                    std::mem::forget(prev);
+                } else {
                     self.requeue(prev);
                 }
             }

@@ -145,18 +145,35 @@ fn wake_foreign(t: TaskRef) {
 // Both unpark functions are never inlined: `wake`, inlined into them, reads the thread's
 // worker, which must happen in a frame that has not switched tasks (rule 4).
 
+/// The reference a parked task's park kept (`switch.rs`, rule 7), handed to whoever just won
+/// the claim of the task (`PARKED -> EMPTY`, `task::state` rule 4).
+///
+/// # Safety
+/// The caller's claim of the task at `h` succeeded just now, and it takes the reference only
+/// once.
+#[inline(always)]
+pub(super) unsafe fn take_parked_ref(h: *const Header) -> TaskRef {
+    // SAFETY: a parked task's reference was kept with `mem::forget` when its park completed,
+    // and the caller's claim makes it the caller's (once).
+    unsafe { Arc::from_raw(h) }
+}
+
 /// Unparks a task: leaves it a token, or queues it if it was parked.
 #[inline(never)]
 pub(crate) fn unpark(h: &TaskRef) {
     if h.st.claim_for_wake() {
-        wake::<false>(h.clone());
+        // SAFETY: our claim succeeded just now.
+        wake::<false>(unsafe { take_parked_ref(Arc::as_ptr(h)) });
     }
 }
 
-/// Like [`unpark`], but hands `h` itself to the run queue when the task was parked.
+/// Like [`unpark`], for a caller done with its own reference `h`.
 #[inline(never)]
 pub(crate) fn unpark_owned(h: TaskRef) {
     if h.st.claim_for_wake() {
+        // SAFETY: our claim succeeded just now; `h` keeps the count above zero while the
+        // park's reference goes, and `h` is queued in its place.
+        drop(unsafe { take_parked_ref(Arc::as_ptr(&h)) });
         wake::<false>(h);
     }
 }
@@ -165,9 +182,37 @@ pub(crate) fn unpark_owned(h: TaskRef) {
 #[inline(never)]
 pub(crate) fn unpark_owned_point(h: TaskRef) {
     if h.st.claim_for_wake() {
+        // SAFETY: as in `unpark_owned`.
+        drop(unsafe { take_parked_ref(Arc::as_ptr(&h)) });
         wake::<true>(h);
     } else {
         super::deterministic::preemption_point();
+    }
+}
+
+/// Wakes the task of a solo wait whose selector is `Busy` (`wait/selector.rs`, rule 5): claims
+/// it, runs `publish` (the selector's final store, after which the waker may touch neither it
+/// nor the task unless it owns a reference) and queues the task if the claim found it parked,
+/// with the reference its park kept. No reference count changes on this path.
+///
+/// # Safety
+/// `task` is the header of a task in a solo wait whose selector is `Busy` and whose owner waits
+/// for `publish` before it returns (selector rule 5), so it is alive until `publish` has run.
+#[inline(never)]
+pub(crate) unsafe fn unpark_solo<const POINT: bool>(task: *const Header, publish: impl FnOnce()) {
+    // SAFETY: alive until `publish`, as the caller guarantees.
+    if unsafe { &*task }.st.claim_for_wake() {
+        // Parked: it cannot run again until we queue it, so publishing first is safe.
+        publish();
+        // SAFETY: our claim succeeded just now.
+        wake::<POINT>(unsafe { take_parked_ref(task) });
+    } else {
+        // A token: the task is running towards its park or back from it, and may return as
+        // soon as it sees the publish, our last access.
+        publish();
+        if POINT {
+            super::deterministic::preemption_point();
+        }
     }
 }
 

@@ -21,8 +21,7 @@
 use std::cell::{Cell, UnsafeCell};
 use std::ptr;
 
-use super::selector::Selector;
-use crate::task::record::Parker;
+use super::selector::{Selector, Wakeup};
 
 /// One parked channel operation, linked into a channel's send or receive queue.
 pub(crate) struct Waiter<T> {
@@ -92,16 +91,18 @@ impl<T> Waiter<T> {
         self.disconnected.get()
     }
 
-    /// Finishes a claimed node: records whether it completed by disconnection, publishes the
-    /// arm and returns the parker to unpark.
+    /// Finishes a claimed node: records whether it completed by disconnection, completes its
+    /// selector and returns the wakeup to perform after the unlock.
     ///
     /// # Safety
     /// The caller claimed `node`'s selector (`try_claim` returned true) and the node is
-    /// unlinked; the node and selector must not be touched afterwards.
+    /// unlinked; the node must not be touched afterwards, nor the selector except through the
+    /// returned wakeup.
     #[inline]
-    pub(crate) unsafe fn complete(node: *const Waiter<T>, disconnected: bool) -> Option<Parker> {
+    pub(crate) unsafe fn complete(node: *const Waiter<T>, disconnected: bool) -> Option<Wakeup> {
         // SAFETY: the node is alive: its owner cannot return before the selector is final,
-        // which happens in the `complete` call below, our last access.
+        // which happens in the `complete` call below (or in its wakeup, selector rule 5); this
+        // is our last access to the node.
         unsafe {
             let node = &*node;
             node.disconnected.set(disconnected);
@@ -204,11 +205,11 @@ impl<T> WaitList<T> {
     }
 
     /// Unlinks every node, claiming those that can still complete and finishing them as
-    /// "disconnected"; returns the parkers to unpark once the lock is released.
+    /// "disconnected"; returns the wakeups to perform once the lock is released.
     ///
     /// # Safety
     /// The caller holds the channel lock.
-    pub(crate) unsafe fn disconnect_all(&mut self, wake: &mut Vec<Parker>) {
+    pub(crate) unsafe fn disconnect_all(&mut self, wake: &mut Vec<Wakeup>) {
         // SAFETY: forwarded from the caller; each claimed node is completed at once.
         while let Some(node) = unsafe { self.pop_claimable() } {
             // SAFETY: we claimed it just now and it is unlinked.

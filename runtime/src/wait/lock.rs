@@ -1,10 +1,13 @@
-//! A tiny futex lock for channel and sync internals (Go: `runtime.lock` / `lock_futex.go`).
+//! A tiny spin lock for channel and sync internals (Go: `runtime.lock`).
 //!
 //! `std::sync::Mutex` only hands out guards, but `select!` must lock several channels of
 //! different element types in address order and unlock them later, so it needs a lock with
 //! plain `lock()`/`unlock()`. Critical sections are a few dozen instructions and never park a
-//! task, so the lock spins briefly and then sleeps the OS thread on a futex, as Go's runtime
-//! lock does.
+//! task, so a waiter spins, then yields its OS thread, then naps; and the unlock is a plain
+//! release store, not a read-modify-write. That matters: a channel hand-off takes two of these
+//! locks, and on x86 each locked instruction costs as much as a dozen ordinary ones. Go's
+//! `runtime.lock` sleeps on a futex instead, so its unlock must swap the word to learn whether
+//! someone sleeps; crossbeam's channels use a spin lock for the same reason we do.
 //!
 //! Rules:
 //!
@@ -12,131 +15,101 @@
 //!    after the unlock), so the holder always runs to the unlock soon.
 //! 2. Several locks are taken in address order only (`select!`), so no two holders wait on each
 //!    other.
-//! 3. `CONTENDED` is set by whoever may sleep; an unlock that sees it wakes one sleeper.
+//! 3. Nobody sleeps waiting for a wakeup: a waiter that spun and yielded long enough naps for a
+//!    bounded time and looks again. So the unlock wakes nobody and cannot lose a wakeup, and a
+//!    holder descheduled by the OS costs its waiters only their naps.
 //!
-//! Mutual exclusion and rule 3 are model-checked with loom (`loom/models/raw_lock.rs`), where
-//! the futex is a model of it (`crate::loom::futex`).
+//! Mutual exclusion is model-checked with loom (`loom/models/raw_lock.rs`).
 //!
-//! Go counterpart: `lock`/`unlock` in `runtime/lock_futex.go`. Lesson: 08 (select and
-//! timeouts): locking several channels at once is what `select!` needs.
+//! Go counterpart: `lock`/`unlock` in `runtime/lock_futex.go` (which sleeps where we nap).
+//! Lesson: 08 (select and timeouts): locking several channels at once is what `select!` needs.
 
 use std::sync::atomic::Ordering;
 
 // std's atomics, spin hint and yield, or loom's when the lock is model-checked (`crate::loom`).
 use crate::loom::const_unless_loom;
-use crate::loom::sync::atomic::AtomicU32;
+use crate::loom::sync::atomic::AtomicBool;
 use crate::loom::{hint, thread};
 
-const UNLOCKED: u32 = 0;
-const LOCKED: u32 = 1;
-/// Locked, and some thread may be sleeping in `futex_wait`: unlock must wake one.
-const CONTENDED: u32 = 2;
-
-/// Tries before `lock_slow` sleeps, and how many of them only pause the CPU before the rest
-/// yield the thread. Under loom, two: enough to take both paths, few enough to model.
-const SPINS: u32 = if cfg!(loom) { 2 } else { 100 };
-const PAUSES: u32 = if cfg!(loom) { 1 } else { 60 };
+/// Tries that only pause the CPU, then tries that yield the thread, before a waiter naps
+/// between tries. Under loom, one of each: enough to take every path, few enough to model.
+const PAUSES: u32 = if cfg!(loom) { 1 } else { 64 };
+const YIELDS: u32 = if cfg!(loom) { 1 } else { 64 };
+/// A napping waiter's pause between tries: short next to a time slice, long next to a
+/// critical section, so only a holder the OS descheduled makes anyone nap.
+#[cfg(not(loom))]
+const NAP: std::time::Duration = std::time::Duration::from_micros(50);
 
 /// A mutual-exclusion lock without a guard type: the caller pairs `lock` and `unlock`.
 pub(crate) struct RawLock {
-    state: AtomicU32,
+    locked: AtomicBool,
 }
 
 impl RawLock {
     const_unless_loom! {
         pub(crate) fn new() -> RawLock {
             RawLock {
-                state: AtomicU32::new(UNLOCKED),
+                locked: AtomicBool::new(false),
             }
         }
     }
 
-    /// Acquires the lock, spinning a little and then sleeping the OS thread.
+    /// Acquires the lock: one compare-and-swap when it is free.
     #[inline]
     pub(crate) fn lock(&self) {
         if self
-            .state
-            .compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed)
+            .locked
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
             .is_err()
         {
             self.lock_slow();
         }
     }
 
+    /// Waits for the holder: pause, then yield, then nap (rule 3), trying again in between
+    /// with a plain load first so waiters do not bounce the line while it is held.
     #[cold]
     fn lock_slow(&self) {
-        for i in 0..SPINS {
-            if self.state.load(Ordering::Relaxed) == UNLOCKED
+        let mut tries = 0u32;
+        loop {
+            if !self.locked.load(Ordering::Relaxed)
                 && self
-                    .state
-                    .compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed)
+                    .locked
+                    .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
                     .is_ok()
             {
                 return;
             }
-            if i < PAUSES {
+            if tries < PAUSES {
                 hint::spin_loop();
-            } else {
+            } else if tries < PAUSES + YIELDS {
                 thread::yield_now();
+            } else {
+                #[cfg(not(loom))]
+                std::thread::sleep(NAP);
+                // Under loom a nap blocks until an unlock (`crate::loom::nap`).
+                #[cfg(loom)]
+                crate::loom::nap::nap(&self.locked);
             }
-        }
-        // From here on we may sleep, so mark the lock contended; whoever unlocks wakes us.
-        while self.state.swap(CONTENDED, Ordering::Acquire) != UNLOCKED {
-            futex_wait(&self.state, CONTENDED);
+            tries = tries.saturating_add(1);
         }
     }
 
-    /// Releases the lock. The caller must hold it.
+    /// Releases the lock: a plain release store (rule 3). The caller must hold it.
     #[inline]
     pub(crate) fn unlock(&self) {
-        if self.state.swap(UNLOCKED, Ordering::Release) == CONTENDED {
-            futex_wake_one(&self.state);
+        // The deliberate bug the raw-lock model must catch (`crate::loom::mutation`).
+        #[cfg(loom)]
+        if crate::loom::mutation::relaxed_unlock() {
+            self.locked.store(false, Ordering::Relaxed);
+            crate::loom::nap::wake_all();
+            return;
         }
+        self.locked.store(false, Ordering::Release);
+        #[cfg(loom)]
+        crate::loom::nap::wake_all();
     }
 }
-
-#[cfg(all(target_os = "linux", not(loom)))]
-fn futex_wait(word: &AtomicU32, expected: u32) {
-    // SAFETY: FUTEX_WAIT reads the u32 behind a valid, aligned pointer that outlives the call;
-    // the kernel returns at once if the value is not `expected`, and spurious returns are
-    // handled by the caller's loop. A null timeout means "no timeout".
-    unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            word.as_ptr(),
-            libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
-            expected,
-            std::ptr::null::<libc::timespec>(),
-        );
-    }
-}
-
-#[cfg(all(target_os = "linux", not(loom)))]
-fn futex_wake_one(word: &AtomicU32) {
-    // SAFETY: FUTEX_WAKE only uses the address as a key; the pointer is valid and aligned.
-    unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            word.as_ptr(),
-            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
-            1,
-        );
-    }
-}
-
-#[cfg(loom)]
-use crate::loom::futex::{wait as futex_wait, wake_one as futex_wake_one};
-
-#[cfg(not(any(target_os = "linux", loom)))]
-fn futex_wait(word: &AtomicU32, expected: u32) {
-    // Portable fallback: no futex, so back off to the OS scheduler and let the loop re-check.
-    if word.load(Ordering::Relaxed) == expected {
-        std::thread::yield_now();
-    }
-}
-
-#[cfg(not(any(target_os = "linux", loom)))]
-fn futex_wake_one(_word: &AtomicU32) {}
 
 /// Data protected by a [`RawLock`], reachable only through [`Locked::with`] or a raw
 /// `lock()`/`get()`/`unlock()` sequence for code that must hold several locks at once.

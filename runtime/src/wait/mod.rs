@@ -5,7 +5,7 @@
 //!   waker completes it, or its owner gives up (Go's `selectDone`);
 //! - [`Waiter`] and [`WaitList`] (`list.rs`): a parked operation's node, on the waiting task's
 //!   stack, and the intrusive FIFO of them a channel keeps (Go's `sudog` and `waitq`);
-//! - `RawLock` and [`Locked`] (`lock.rs`): the small futex lock around a channel's or a
+//! - `RawLock` and [`Locked`] (`lock.rs`): the small spin lock around a channel's or a
 //!   mutex's state, with plain `lock`/`unlock` so `select!` can hold several at once (Go's
 //!   `runtime.lock`).
 //!
@@ -25,4 +25,4 @@ mod selector;
 
 pub(crate) use list::{WaitList, Waiter};
 pub(crate) use lock::Locked;
-pub(crate) use selector::{Selector, Woken};
+pub(crate) use selector::{Selector, Wakeup, Woken};

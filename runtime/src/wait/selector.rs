@@ -24,8 +24,19 @@
 //! 3. Exactly one claim succeeds (a CAS from `Waiting`, or for a solo selector the unlink
 //!    under the queue's lock).
 //! 4. A waker never waits for another thread, which keeps the protocol free of lock cycles.
+//! 5. A task's own solo wait ([`Selector::solo_here`], a channel send or receive) holds no
+//!    reference to the task, which saves two locked reference-count updates per hand-off. So
+//!    its waker must not let the owner go before it is done with the task: it completes the
+//!    node under the lock with `Waiting -> Busy`, and after the unlock it unparks the task and
+//!    only then publishes `Done` ([`Wakeup`]). An owner that sees `Busy` spins until `Done`
+//!    (the waker is running on another thread, a few instructions from it), and an owner that
+//!    gives up and finds its node gone does the same ([`Selector::settle`]). A parked task
+//!    keeps the reference its worker ran it with (`sched/switch.rs`), and the unpark that
+//!    claims it takes that reference over, so the waker needs none of its own.
 //!
-//! Rules 1 to 3 are model-checked with loom: `loom/models/selector.rs`.
+//! Rules 1 to 3 are model-checked with loom: `loom/models/selector.rs`. Rule 5 is not (its
+//! waker half runs the scheduler's wake path, which a loom model cannot run); the park-token
+//! models cover the claim it relies on.
 //!
 //! Go counterpart: `selectDone` in `runtime/select.go`, `sudog.isSelect`. Lessons: 07
 //! (channels) and 08 (select and timeouts).
@@ -36,8 +47,9 @@ use std::time::Instant;
 
 // std's atomics, or loom's when the protocol is model-checked (`crate::loom`).
 use crate::loom::sync::atomic::AtomicUsize;
+use crate::loom::{hint, thread};
 use crate::task::parking::park_with;
-use crate::task::record::Parker;
+use crate::task::record::{Header, Parker};
 use crate::task::state::WaitReason;
 
 // How a selector's word encodes its state (see [`SelState`]): an arm index, or one of these.
@@ -95,6 +107,9 @@ pub(crate) struct Selector {
     state: AtomicUsize,
     /// Taken by the single waker whose claim succeeded; nobody else touches it while linked.
     parker: UnsafeCell<Option<Parker>>,
+    /// A task's own solo wait (rule 5): the waiting task, borrowed (no reference held), and
+    /// `parker` is None. Null otherwise.
+    task: *const Header,
     /// Exactly one node, on one queue, protected by one lock (a plain send or receive, a
     /// mutex waiter): whoever unlinks the node under that lock owns it, so wakers need no
     /// compare-and-swap. The owner gives up (timeout, unwinding) by unlinking its node under
@@ -109,16 +124,35 @@ impl Selector {
         Selector {
             state: AtomicUsize::new(WAITING),
             parker: UnsafeCell::new(Some(parker)),
+            task: std::ptr::null(),
             solo: false,
         }
     }
 
-    /// The selector of a single-node wait (see the `solo` field).
+    /// The selector of a single-node wait (see the `solo` field) woken through `parker`.
     #[inline]
     pub(crate) fn solo(parker: Parker) -> Selector {
         Selector {
             state: AtomicUsize::new(WAITING),
             parker: UnsafeCell::new(Some(parker)),
+            task: std::ptr::null(),
+            solo: true,
+        }
+    }
+
+    /// The selector of a single-node wait by whoever is running: a task's borrows the task
+    /// (rule 5: its waker publishes `Done` last, and the owner waits for that); a plain
+    /// thread's holds the thread's parker.
+    #[inline]
+    pub(crate) fn solo_here() -> Selector {
+        let task = crate::sched::current_task_ptr();
+        Selector {
+            state: AtomicUsize::new(WAITING),
+            parker: UnsafeCell::new(
+                task.is_null()
+                    .then(|| Parker::Thread(std::thread::current())),
+            ),
+            task,
             solo: true,
         }
     }
@@ -135,29 +169,69 @@ impl Selector {
                 .is_ok()
     }
 
-    /// Publishes the completed arm and returns the parker to unpark (after unlocking).
+    /// Completes arm `index` and returns the wakeup to perform once the queue's lock is
+    /// released: for a task's solo wait the arm is published by that wakeup (rule 5), for every
+    /// other wait it is published here.
     ///
     /// # Safety
     /// The caller's `try_claim` on this selector succeeded, and it has finished writing the
-    /// node's slot. After this call the owner may return and free the selector, so the caller
-    /// must not touch the selector or the node again.
+    /// node's slot. After this call (and, for a solo task wait, after the wakeup's publish) the
+    /// owner may return and free the selector, so the caller must not touch the selector or
+    /// the node again.
     #[inline]
-    pub(crate) unsafe fn complete(&self, index: usize) -> Option<Parker> {
+    pub(crate) unsafe fn complete(&self, index: usize) -> Option<Wakeup> {
         debug_assert!(index < TIMED_OUT, "an arm index is not a state code");
+        if !self.task.is_null() {
+            // Rule 5: `Busy` until the wakeup publishes. Relaxed: an owner that reads it only
+            // spins; what it then reads is ordered by the publishing store.
+            self.state.store(BUSY, Ordering::Relaxed);
+            return Some(Wakeup::Solo(SoloWake {
+                sel: self,
+                task: self.task,
+                index,
+            }));
+        }
         // SAFETY: our successful claim makes us the only accessor of `parker` (the owner does
         // not read it while the state is not final).
         let parker = unsafe { (*self.parker.get()).take() };
         self.state.store(index, Ordering::Release);
-        parker
+        parker.map(Wakeup::Parker)
     }
 
-    /// How the wait ended, if it has (rule 2: a final state is never left).
+    /// How the wait ended, if it has (rule 2: a final state is never left). A task's solo
+    /// wait that a waker is finishing (`Busy`, rule 5) is waited for here, so it counts as
+    /// ended.
     #[inline]
     pub(crate) fn finished(&self) -> Option<Woken> {
         match SelState::decode(self.state.load(Ordering::Acquire)) {
-            SelState::Waiting | SelState::Busy => None,
+            SelState::Waiting => None,
+            SelState::Busy if self.task.is_null() => None,
+            SelState::Busy => Some(self.settle()),
             SelState::TimedOut => Some(Woken::TIMED_OUT),
             SelState::Done(index) => Some(Woken(index)),
+        }
+    }
+
+    /// Waits for the waker that took this wait's node to publish its arm (rule 5): the owner
+    /// of a solo wait calls it when it finds its node gone (the waker has it) or its selector
+    /// `Busy`. That waker holds no lock and is a few instructions from publishing, on another
+    /// thread, so this spins, yielding the thread if the waker was descheduled. A wait that
+    /// is final already returns at once.
+    #[cold]
+    pub(crate) fn settle(&self) -> Woken {
+        let mut spins = 0u32;
+        loop {
+            match SelState::decode(self.state.load(Ordering::Acquire)) {
+                SelState::Waiting | SelState::Busy => {}
+                SelState::TimedOut => return Woken::TIMED_OUT,
+                SelState::Done(index) => return Woken(index),
+            }
+            if spins < 64 {
+                hint::spin_loop();
+                spins += 1;
+            } else {
+                thread::yield_now();
+            }
         }
     }
 
@@ -215,5 +289,56 @@ impl Selector {
         self.state
             .compare_exchange(WAITING, TIMED_OUT, Ordering::Acquire, Ordering::Acquire)
             .is_ok()
+    }
+}
+
+/// The wakeup a waker owes the owner of a wait it completed, performed once it released the
+/// queue's lock (`Selector::complete`). Dropping a `Solo` one unperformed would leave its owner
+/// spinning (rule 5), hence `must_use`.
+#[must_use = "the owner of a completed wait waits for this wakeup"]
+pub(crate) enum Wakeup {
+    /// The selector is final: unpark this parker.
+    Parker(Parker),
+    /// A task's solo wait, `Busy`: unpark the task, then publish the arm (rule 5).
+    Solo(SoloWake),
+}
+
+/// The second half of completing a task's solo wait (rule 5).
+pub(crate) struct SoloWake {
+    sel: *const Selector,
+    task: *const Header,
+    index: usize,
+}
+
+impl Wakeup {
+    /// Wakes the owner (token semantics for a parker; see `Parker::wake`).
+    pub(crate) fn wake(self) {
+        match self {
+            Wakeup::Parker(p) => p.wake(),
+            Wakeup::Solo(w) => w.finish::<false>(),
+        }
+    }
+
+    /// Like [`wake`](Wakeup::wake), as the waker's last step, with no lock held: the waker is
+    /// at a preemption point (`sched/deterministic.rs`, rule 7).
+    pub(crate) fn wake_at_point(self) {
+        match self {
+            Wakeup::Parker(p) => p.wake_at_point(),
+            Wakeup::Solo(w) => w.finish::<true>(),
+        }
+    }
+}
+
+impl SoloWake {
+    #[inline]
+    fn finish<const POINT: bool>(self) {
+        let (sel, index) = (self.sel, self.index);
+        // SAFETY: the selector is `Busy`, so its owner is still waiting (rule 5): the task is
+        // alive and the selector, on its stack, too, until the publish, our last access.
+        unsafe {
+            crate::sched::unpark_solo::<POINT>(self.task, move || {
+                (*sel).state.store(index, Ordering::Release);
+            });
+        }
     }
 }

@@ -1,7 +1,6 @@
-//! Models of the raw futex lock (`wait/lock.rs`), through [`Locked`], the only way the crate
-//! uses it: `with`, and the guardless `lock`/`unlock` pair `select!` uses. Under loom the lock
-//! spins twice before it sleeps (instead of 100 times), and sleeps on a model of the futex
-//! (`crate::loom::futex`) in which a sleeper nobody wakes stays asleep.
+//! Models of the raw spin lock (`wait/lock.rs`), through [`Locked`], the only way the crate
+//! uses it: `with`, and the guardless `lock`/`unlock` pair `select!` uses. Under loom a waiter
+//! pauses once, yields once, and then naps until an unlock (`crate::loom::nap`).
 
 use std::sync::Arc;
 
@@ -35,46 +34,37 @@ impl Guarded {
     }
 }
 
-/// Three threads each run one critical section, two with `Locked::with`, one with the
-/// guardless `lock`/`unlock`; with three contenders a thread can find the lock taken through
-/// both of its spins and sleep (rule 3: it marks the lock `CONTENDED`), and the unlock must
-/// wake it.
+/// Two threads each run one critical section, one with `Locked::with`, one with the
+/// guardless `lock`/`unlock` that `select!` uses.
 ///
 /// Checks **mutual exclusion** (no two critical sections overlap: loom finds no race on the
-/// counter and no update is lost) and **no lost wakeup** (a sleeper is always woken: loom
-/// would report a thread asleep forever as a deadlock).
+/// counter and no update is lost) and **progress** (the waiter gets the lock: a thread that
+/// never could would leave loom's model unfinished).
 #[test]
-fn loom_raw_lock_excludes_and_wakes_sleepers() {
-    check("raw lock, three threads", 3, || {
+fn loom_raw_lock_excludes_guarded_and_guardless_sections() {
+    check("raw lock, with and lock/unlock", 3, || {
         let g = Arc::new(Guarded {
             lock: Locked::new(()),
             count: UnsafeCell::new(0),
         });
-        let threads: Vec<_> = (0..2)
-            .map(|_| {
-                let g = g.clone();
-                thread::spawn(move || g.lock.with(|()| g.increment()))
-            })
-            .collect();
+        let other = {
+            let g = g.clone();
+            thread::spawn(move || g.lock.with(|()| g.increment()))
+        };
         g.lock.lock();
         g.increment();
         g.lock.unlock();
-        for t in threads {
-            t.join().unwrap();
-        }
-        // SAFETY: every other thread has finished.
+        other.join().unwrap();
+        // SAFETY: the other thread has finished.
         let n = g.count.with(|c| unsafe { *c });
-        assert_eq!(n, 3, "an update was lost");
+        assert_eq!(n, 2, "an update was lost");
     });
 }
 
 /// Two threads each take the lock twice in a row, so an unlock races a relock by the same
 /// thread against the other's tries.
 ///
-/// Checks **mutual exclusion** across repeated hand-overs. (Nobody sleeps here: loom lets a
-/// holder run while the only other thread yields in its spin, so sleeping and the wakeup are
-/// the three-thread model's part; taking out the unlock's `futex_wake_one` makes that model
-/// fail with a deadlock.)
+/// Checks **mutual exclusion** across repeated hand-overs.
 #[test]
 fn loom_raw_lock_hands_over_repeatedly() {
     check("raw lock, two threads twice", 3, || {
@@ -98,4 +88,39 @@ fn loom_raw_lock_hands_over_repeatedly() {
         let n = g.count.with(|c| unsafe { *c });
         assert_eq!(n, 4, "an update was lost");
     });
+}
+
+/// The model must fail when the lock is broken: with the mutation switched on, `unlock` is a
+/// relaxed store (`crate::loom::mutation`), so a critical section's writes are no longer
+/// ordered before the next holder's reads, and loom must report the race on the counter. The
+/// same model passes with the mutation off (`loom_raw_lock_hands_over_repeatedly`).
+/// (Loom's panic message, printed while this test runs, is the expected catch.)
+#[test]
+fn loom_raw_lock_model_catches_a_relaxed_unlock() {
+    let caught = std::panic::catch_unwind(|| {
+        crate::loom::mutation::with_relaxed_unlock(|| {
+            check("raw lock, mutated", 3, || {
+                let g = Arc::new(Guarded {
+                    lock: Locked::new(()),
+                    count: UnsafeCell::new(0),
+                });
+                let other = {
+                    let g = g.clone();
+                    thread::spawn(move || g.lock.with(|()| g.increment()))
+                };
+                g.lock.with(|()| g.increment());
+                other.join().unwrap();
+            })
+        })
+    });
+    let payload = caught.expect_err("loom passed a lock whose unlock orders nothing");
+    let message = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("");
+    assert!(
+        message.contains("Causality violation"),
+        "expected loom to report the unordered accesses to the counter, got: {message:?}"
+    );
 }

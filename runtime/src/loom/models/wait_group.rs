@@ -42,7 +42,7 @@ impl Work {
 /// `WaitGroup::done` as the runtime runs it, with [`Sched`] standing in for the wakeups.
 fn done(wg: &WaitGroup, sched: &Sched) {
     for p in wg.arrive() {
-        sched.wake(p);
+        sched.wake(crate::wait::Wakeup::Parker(p));
     }
 }
 
