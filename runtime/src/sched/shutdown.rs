@@ -24,7 +24,6 @@
 //! Go counterpart: `main` returning calls `exit` (Go kills goroutines; goro unwinds them),
 //! `checkdead`'s "all goroutines are asleep - deadlock!". Lesson: 04 (scheduler).
 
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -121,7 +120,7 @@ impl Worker {
                 if t.home.load(Ordering::Relaxed) == self.index && t.st.claim_parked() {
                     // SAFETY: our claim succeeded just now; `t` (a registry reference) keeps
                     // the task alive while the park's reference goes (`switch.rs`, rule 7).
-                    drop(unsafe { take_parked_ref(Arc::as_ptr(&t)) });
+                    drop(unsafe { take_parked_ref(TaskRef::as_ptr(&t)) });
                     self.cancel(t);
                     progress = true;
                 }
@@ -162,7 +161,7 @@ impl Worker {
             for t in live {
                 if t.st.claim_parked() {
                     // SAFETY: as in `drain_for_shutdown`.
-                    drop(unsafe { take_parked_ref(Arc::as_ptr(&t)) });
+                    drop(unsafe { take_parked_ref(TaskRef::as_ptr(&t)) });
                     self.cancel(t);
                     progress = true;
                 }

@@ -155,7 +155,7 @@ fn wake_foreign(t: TaskRef) {
 pub(super) unsafe fn take_parked_ref(h: *const Header) -> TaskRef {
     // SAFETY: a parked task's reference was kept with `mem::forget` when its park completed,
     // and the caller's claim makes it the caller's (once).
-    unsafe { Arc::from_raw(h) }
+    unsafe { TaskRef::from_raw(h) }
 }
 
 /// Unparks a task: leaves it a token, or queues it if it was parked.
@@ -163,7 +163,7 @@ pub(super) unsafe fn take_parked_ref(h: *const Header) -> TaskRef {
 pub(crate) fn unpark(h: &TaskRef) {
     if h.st.claim_for_wake() {
         // SAFETY: our claim succeeded just now.
-        wake::<false>(unsafe { take_parked_ref(Arc::as_ptr(h)) });
+        wake::<false>(unsafe { take_parked_ref(TaskRef::as_ptr(h)) });
     }
 }
 
@@ -173,7 +173,7 @@ pub(crate) fn unpark_owned(h: TaskRef) {
     if h.st.claim_for_wake() {
         // SAFETY: our claim succeeded just now; `h` keeps the count above zero while the
         // park's reference goes, and `h` is queued in its place.
-        drop(unsafe { take_parked_ref(Arc::as_ptr(&h)) });
+        drop(unsafe { take_parked_ref(TaskRef::as_ptr(&h)) });
         wake::<false>(h);
     }
 }
@@ -183,7 +183,7 @@ pub(crate) fn unpark_owned(h: TaskRef) {
 pub(crate) fn unpark_owned_point(h: TaskRef) {
     if h.st.claim_for_wake() {
         // SAFETY: as in `unpark_owned`.
-        drop(unsafe { take_parked_ref(Arc::as_ptr(&h)) });
+        drop(unsafe { take_parked_ref(TaskRef::as_ptr(&h)) });
         wake::<true>(h);
     } else {
         super::deterministic::preemption_point();
