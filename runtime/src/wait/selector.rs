@@ -312,6 +312,7 @@ pub(crate) struct SoloWake {
 
 impl Wakeup {
     /// Wakes the owner (token semantics for a parker; see `Parker::wake`).
+    #[inline]
     pub(crate) fn wake(self) {
         match self {
             Wakeup::Parker(p) => p.wake(),
@@ -321,6 +322,7 @@ impl Wakeup {
 
     /// Like [`wake`](Wakeup::wake), as the waker's last step, with no lock held: the waker is
     /// at a preemption point (`sched/deterministic.rs`, rule 7).
+    #[inline]
     pub(crate) fn wake_at_point(self) {
         match self {
             Wakeup::Parker(p) => p.wake_at_point(),
