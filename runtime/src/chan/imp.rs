@@ -202,7 +202,6 @@ impl<T> Chan<T> {
         // SAFETY: lock held; the node stays on this frame until `Blocked` unlinks it or a
         // waker completes it, and `Blocked` waits for either before the frame goes away.
         unsafe { st.recvq.push_back(&node) };
-        self.state.unlock();
         let blocked = Blocked {
             chan: self,
             node: &node,
@@ -253,7 +252,6 @@ impl<T> Chan<T> {
         node.prepare(&sel, 0);
         // SAFETY: as in `recv`.
         unsafe { st.sendq.push_back(&node) };
-        self.state.unlock();
         let blocked = Blocked {
             chan: self,
             node: &node,
@@ -346,11 +344,18 @@ struct Blocked<'a, T> {
 }
 
 impl<T> Blocked<'_, T> {
+    /// Waits, entered with the channel's lock held (the node was just queued); releases it.
+    /// A blocking wait parks first and has the lock released once it is parked: only a waker
+    /// holding this lock can complete it (`task::state` rule 7). A timed wait has a second
+    /// waker, its timer, so it unlocks first and parks the usual way.
     #[track_caller]
     fn wait(&self, mode: Mode, reason: WaitReason) -> Woken {
         match mode {
-            Mode::Until(deadline) => self.sel.wait_until(reason, deadline),
-            _ => self.sel.wait(reason),
+            Mode::Until(deadline) => {
+                self.chan.state.unlock();
+                self.sel.wait_until(reason, deadline)
+            }
+            _ => self.sel.wait_unlocking(reason, self.chan.state.raw()),
         }
     }
 }

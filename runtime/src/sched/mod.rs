@@ -78,7 +78,7 @@ pub(crate) use queue::{CAPACITY, RunQueue};
 pub(crate) use registry::{new_task, recycle};
 pub(crate) use shared::lock as shared_lock;
 pub(crate) use shared::{Config, Shared};
-pub(crate) use switch::leave_task;
+pub(crate) use switch::{leave_task, leave_task_unlocking};
 pub(crate) use sysmon::{Sysmon, take_preempt_request};
 pub(crate) use worker::{
     Worker, current_task_ptr, current_worker, in_runtime, in_task, unpark, unpark_solo, with_shared,

@@ -16,7 +16,8 @@
 //! 1. Every switch is recorded (`set_pending`: who leaves, and the [`Switch`] request) before
 //!    the jump, and landed exactly once by whoever runs next, before it does anything else.
 //! 2. A leaving task's registers are saved in `land`, and only after that is it queued
-//!    (`Yield`), marked parked (`Park`, `task::state` rule 2) or retired (`Finished`,
+//!    (`Yield`), marked parked (`Park`, `task::state` rule 2; `ParkLocked`, rule 7 there, which
+//!    then releases the lock the task parked holding) or retired (`Finished`,
 //!    `Abandon`): nobody can resume a task whose registers are not saved yet.
 //! 3. A direct switch only picks from this worker's own queues (`find_local`) and never
 //!    blocks; everything else goes back to the scheduler loop.
@@ -48,6 +49,7 @@ use super::worker::{FAIRNESS_TICK, TASK, Worker, wake_joiner, worker_here};
 use crate::coroutine;
 use crate::task::record::{Header, TaskRef, cancelled_payload};
 use crate::task::state::Switch;
+use crate::wait::RawLock;
 
 /// Task side: switch the running task out (see `Worker::switch_from_task`).
 #[inline(never)]
@@ -60,6 +62,26 @@ pub(crate) fn leave_task(req: Switch) {
     // runs only inside its worker's `execute`, while that worker is installed on this thread;
     // the worker outlives every task it runs.
     unsafe { (*w).switch_from_task(req) };
+}
+
+/// Task side: park the running task while it holds `lock`, which is released on the far side
+/// of the switch once the task is parked (`task::state` rule 7).
+///
+/// # Safety
+/// The caller is a running task that holds `lock` and set its state to waiting; the lock
+/// outlives the switch (it guards the queue the task's wait node is on).
+#[inline(never)]
+pub(crate) unsafe fn leave_task_unlocking(lock: *const RawLock) {
+    let w = worker_here();
+    debug_assert!(!w.is_null(), "a task runs on a worker");
+    // SAFETY: as in `leave_task`: a running task's worker outlives it.
+    let w = unsafe { &*w };
+    debug_assert!(
+        w.pending_unlock.get().is_null(),
+        "a switch was left incomplete"
+    );
+    w.pending_unlock.set(lock);
+    w.switch_from_task(Switch::ParkLocked);
 }
 
 /// Task side, a task's body just returned (see `Worker::chain`): the header of the task that
@@ -298,6 +320,17 @@ impl Worker {
                 } else {
                     self.requeue(prev);
                 }
+            }
+            Switch::ParkLocked => {
+                // SAFETY: as above.
+                unsafe { prev.save_ctx(from) };
+                prev.st.finish_park_locked();
+                // Rule 7, as for `Park`.
+                std::mem::forget(prev);
+                let lock = self.pending_unlock.replace(ptr::null());
+                // SAFETY: `leave_task_unlocking` stored the lock the parked task holds, which
+                // outlives the switch; releasing it is the task's last step of the park.
+                unsafe { (*lock).unlock() };
             }
             _ => self.land_finished(prev, action),
         }

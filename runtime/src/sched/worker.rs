@@ -42,6 +42,7 @@ use super::queue;
 use super::shared::{Shared, WorkerShared, lock};
 use crate::task::record::{Header, NO_HOME, Parker, TaskRef};
 use crate::task::state::Switch;
+use crate::wait::RawLock;
 
 /// How often (in scheduling ticks) a worker lets its periodic checks run first (the global
 /// queue; Go uses the same prime).
@@ -334,6 +335,8 @@ pub(crate) struct Worker {
     /// ...and what it asked for. Set just before a switch, consumed by `land` just after it.
     /// (Only debug builds reset it to `Switch::None` after `land`, to check that every switch
     /// is landed exactly once; every switch sets both before anyone reads them.)
+    /// With `Switch::ParkLocked`: the lock the parking task holds, released once it is parked.
+    pub(super) pending_unlock: Cell<*const RawLock>,
     pub(super) pending_req: Cell<Switch>,
     /// This worker's trace buffer, if the run records a trace (`crate::trace`): only this
     /// thread touches it; it is handed to the run's tracer in `leave`.
@@ -379,6 +382,7 @@ impl Worker {
             running: Cell::new(None),
             pending_from: Cell::new(ptr::null()),
             pending_req: Cell::new(Switch::None),
+            pending_unlock: Cell::new(ptr::null()),
             trace,
         }
     }

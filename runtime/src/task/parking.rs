@@ -30,6 +30,7 @@ use super::record::{Header, Parker, TaskRef};
 use super::state::{State, Switch, WaitReason};
 use crate::coroutine::Cancelled;
 use crate::sched;
+use crate::wait::RawLock;
 
 /// The running task's header, if the caller is a task.
 pub(crate) fn current_header() -> Option<TaskRef> {
@@ -138,6 +139,33 @@ pub fn park_with(reason: WaitReason) {
         .st
         .set_waiting(reason, Location::caller(), header.coarse_now_ms());
     switch_out(h, Switch::Park);
+}
+
+/// Parks the current task while it holds `lock`, the lock its only rightful waker must take (a
+/// channel's blocking send or receive): the lock is released on the far side of the switch,
+/// once the task is parked, so the park needs no compare-and-swap (`state` rule 7; Go's
+/// `gopark` with `chanparkcommit`). Outside a task, and for a task being cancelled, the lock is
+/// released here and nothing parks: the caller's wait loop parks the usual way. Either way the
+/// lock is released when this returns.
+#[track_caller]
+pub(crate) fn park_unlocking(reason: WaitReason, lock: &RawLock) {
+    let h = sched::current_task_ptr();
+    // SAFETY: a non-null `h` is the running task's header.
+    if h.is_null() || unsafe { &*h }.cancelled.load(Ordering::Relaxed) {
+        lock.unlock();
+        return;
+    }
+    // SAFETY: as above.
+    let header = unsafe { &*h };
+    header
+        .st
+        .set_waiting(reason, Location::caller(), header.coarse_now_ms());
+    // SAFETY: we are the running task, we hold `lock` and are marked waiting; the lock guards
+    // the queue our wait node is on, which outlives the wait.
+    unsafe { sched::leave_task_unlocking(lock) };
+    if header.cancelled.load(Ordering::Relaxed) && !thread::panicking() {
+        raise_cancel(header);
+    }
 }
 
 /// Lets other tasks run; the current one goes to the back of its worker's queue.

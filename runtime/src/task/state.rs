@@ -32,6 +32,12 @@
 //!    consumes a token with a read-modify-write: so whatever any waker did before its unpark
 //!    is visible to the task once the token is consumed (std's "unpark synchronizes with
 //!    park"). Checked, with rules 3 and 4, by the loom models in `loom/models/park_token.rs`.
+//! 7. A task that parks holding the lock its only rightful waker must take (a channel's
+//!    blocking send or receive: Go's `gopark` with `chanparkcommit`) completes its park with a
+//!    plain store ([`TaskState::finish_park_locked`], [`Switch::ParkLocked`]), and the lock is
+//!    released only after it. No rightful wakeup can come before the unlock; a stray token
+//!    (an unpark meant for no wait in particular) is overwritten, as the wait's loop would have
+//!    consumed it anyway; and a claim after the store is a spurious wakeup the loop absorbs.
 //!
 //! Go counterpart: `_Grunnable`, `_Grunning`, `_Gwaiting`, `_Gdead` and `casgstatus` in
 //! `runtime/proc.go`, `waitReason` in `runtime/runtime2.go`, and `notesleep`/`notewakeup`
@@ -164,6 +170,9 @@ pub(crate) enum Switch {
     /// The task parks: complete the park (`TaskState::finish_park`, rule 2) or, if a token
     /// came, queue it again (rule 3).
     Park,
+    /// The task parks holding a queue's lock, which the worker's `pending_unlock` names:
+    /// complete the park with a store, then release the lock (rule 7).
+    ParkLocked,
     /// A task being cancelled tried to park again while unwinding: it can never finish. Its
     /// stack is never reused.
     Abandon,
@@ -360,6 +369,13 @@ impl TaskState {
                 false
             }
         }
+    }
+
+    /// Completes a park made holding the lock the task's rightful waker needs (rule 7): a plain
+    /// store, no compare-and-swap; the caller releases that lock afterwards.
+    #[inline(always)]
+    pub(crate) fn finish_park_locked(&self) {
+        self.park.store(P_PARKED, Ordering::Release);
     }
 
     /// Claims a parked task for the scheduler (to cancel it at shutdown; rule 4).

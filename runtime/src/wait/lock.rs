@@ -174,6 +174,13 @@ impl<T> Locked<T> {
         unsafe { &mut *self.data.get() }
     }
 
+    /// The lock itself, for a park that releases it on the far side of the switch
+    /// (`task::parking::park_unlocking`).
+    #[inline]
+    pub(crate) fn raw(&self) -> &RawLock {
+        &self.lock
+    }
+
     /// The address of the lock, used to order locks when several are taken together.
     pub(crate) fn addr(&self) -> usize {
         &self.lock as *const RawLock as usize

@@ -24,5 +24,5 @@ mod lock;
 mod selector;
 
 pub(crate) use list::{WaitList, Waiter};
-pub(crate) use lock::Locked;
+pub(crate) use lock::{Locked, RawLock};
 pub(crate) use selector::{Selector, Wakeup, Woken};

@@ -46,6 +46,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 // std's atomics, or loom's when the protocol is model-checked (`crate::loom`).
+use super::RawLock;
 use crate::loom::sync::atomic::AtomicUsize;
 use crate::loom::{hint, thread};
 use crate::task::parking::park_with;
@@ -233,6 +234,16 @@ impl Selector {
                 thread::yield_now();
             }
         }
+    }
+
+    /// Like [`wait`](Selector::wait), for a solo wait whose node was just queued under `lock`,
+    /// still held: the first park releases it once the task is parked
+    /// (`task::parking::park_unlocking`).
+    #[inline]
+    #[track_caller]
+    pub(crate) fn wait_unlocking(&self, reason: WaitReason, lock: &RawLock) -> Woken {
+        crate::task::parking::park_unlocking(reason, lock);
+        self.wait(reason)
     }
 
     /// Parks until some waker completed an arm (or the owner gave up).
