@@ -16,7 +16,10 @@
 //!   every 61st scheduling tick, so readiness is noticed while every worker is busy;
 //! - a worker with nothing to do at all sleeps **in `epoll_wait`** instead of on its futex,
 //!   with the next timer's deadline as the timeout, so timers and I/O share one sleep. Only
-//!   one thread at a time takes that role (`polling`); the others sleep on their futex;
+//!   one thread at a time takes that role (`polling`), and only while no other worker runs
+//!   tasks (that one polls as it goes, and wakes a sleeper per batch of events rather than
+//!   per event); the others sleep on their futex;
+//! - sysmon polls without blocking while a worker is stuck in one task (`sched/sysmon.rs`);
 //! - a thread that must wake the worker sleeping in `epoll_wait` (new work, shutdown) writes
 //!   to an eventfd that the epoll instance watches (Go's `netpollBreak`).
 //!

@@ -25,7 +25,9 @@
 //!    sleeper finding `NOTIFIED` returns at once (rule 1 for the epoll sleep; the futex keeps
 //!    its own token).
 //! 7. At most one thread sleeps in `epoll_wait` (the poller's blocking role); idle workers
-//!    that find the role taken sleep on their futex, and busy ones poll without blocking.
+//!    that find the role taken sleep on their futex, and busy ones poll without blocking. (The
+//!    idle worker does not even try for the role while another worker runs tasks:
+//!    `idle.rs`, rule 5.)
 //!
 //! Go counterpart: `notesleep`/`notewakeup` on `m.park` (`runtime/lock_futex.go`), `stopm`
 //! and `netpoll(delay)` in `runtime/proc.go`; tokio's `scheduler/multi_thread/park.rs`.

@@ -23,7 +23,10 @@
 //!    process-wide word (`POINT_WATCH`, shared with the schedule explorer) that is non-zero
 //!    only while a request is pending; the request is withdrawn once the hog lets go;
 //! 4. **fires overdue timers** while no worker is idle to do it, as Go's sysmon does: their
-//!    tasks become runnable (elsewhere, if they may move).
+//!    tasks become runnable (elsewhere, if they may move);
+//! 5. **polls the network** (without blocking): an idle worker sleeps on its futex while
+//!    another runs tasks, counting on that one to poll (`idle.rs`, rule 5), and a hog does
+//!    not. Go's sysmon polls when nobody did for 10 ms.
 //!
 //! Why not preempt for real, as Go 1.14 does? Go sends the thread a signal and, in the
 //! handler, switches the goroutine out at an *asynchronous safe point*: its compiler records
@@ -39,8 +42,9 @@
 //!
 //! 1. Only the worker writes its heartbeat; sysmon only reads it (and writes `preempt` and
 //!    `hog_since`).
-//! 2. sysmon never touches a task or a queue directly: it wakes workers, sets flags, and fires
-//!    timers (whose callbacks wake tasks the way any foreign thread does).
+//! 2. sysmon never touches a task or a queue directly: it wakes workers, sets flags, fires
+//!    timers and polls the network (whose callbacks and events wake tasks the way any foreign
+//!    thread does).
 //! 3. It samples every [`TICK`] while some worker is busy, and every [`IDLE_TICK`] while all
 //!    sleep (an idle server costs a wakeup every 20 ms, about nothing); it is joined when the
 //!    run ends. Deterministic runs have no sysmon (one worker, virtual time).
@@ -149,6 +153,10 @@ fn monitor(shared: &Shared, stop: &(Mutex<bool>, Condvar)) {
             // Step 1: somebody idle takes the movable work (stealing finds a stuck owner
             // ripe); nothing to do if every worker is busy or there is no such work.
             shared.wake_idle_worker();
+            // Step 5: sockets that became ready meanwhile. An idle worker sleeps on its futex
+            // while another runs tasks (`idle.rs`, rule 5), counting on it to poll; a hog
+            // does not. (A no-op while a thread sleeps in `epoll_wait`.)
+            shared.io.poll_now();
         }
         if busy == shared.workers.len() && shared.timers.due() {
             // Step 4: every worker computes; fire what is overdue from here.
