@@ -37,8 +37,8 @@
 //!    runs out of them and every 61st tick, and wakes the sleepers whose tasks became ready, a
 //!    batch at a time; a sleeper in `epoll_wait` would instead be woken by every single event
 //!    (a context switch each: `echo-throughput` made 30,000 of them per 100,000 round trips,
-//!    Go's twin 2,000). If that worker is stuck in one task, sysmon polls for it (`sysmon.rs`,
-//!    step 5).
+//!    Go's twin 2,000). If that worker does not poll for a while (one long task, or a queue of
+//!    them), sysmon polls for it (`sysmon.rs`, step 5).
 //!
 //! Go counterpart: `wakep`, `stopm`, `pidleput`/`pidleget`, `resetspinning`, `checkdead` in
 //! `runtime/proc.go`; tokio's `scheduler/multi_thread/idle.rs`. Lesson: 04 (parking idle

@@ -82,6 +82,13 @@ impl Io {
         self.poller().is_some_and(|p| p.has_waiters())
     }
 
+    /// How many times the run has polled the network so far (0 without a poller; wrapping:
+    /// only its changes mean anything).
+    #[inline]
+    pub(crate) fn polls(&self) -> usize {
+        self.poller().map_or(0, |p| p.polls())
+    }
+
     /// Polls without blocking if it is worth a system call (a task waits on a socket, and no
     /// thread is blocked in `epoll_wait`, which would see the events first); true if a task was
     /// woken.
