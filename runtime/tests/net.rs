@@ -317,3 +317,47 @@ fn lookup_host_resolves_on_a_spare_thread() {
     let literal = goro::net::lookup_host("127.0.0.1:9").unwrap();
     assert_eq!(literal, vec!["127.0.0.1:9".parse().unwrap()]);
 }
+
+#[test]
+fn a_socket_wait_is_noticed_while_the_other_worker_is_stuck_in_a_task() {
+    // An idle worker sleeps on its futex, not in `epoll_wait`, while another worker runs
+    // tasks: that one polls when it runs out of work. Here it never does (the main task
+    // computes without a yield point), so sysmon must poll for it, or the reader below would
+    // sleep forever and the main task would give up.
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Instant;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let peer = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        s.write_all(b"x").unwrap();
+        // Open until the reader has its byte (it closes its end when done).
+        let mut rest = Vec::new();
+        s.read_to_end(&mut rest).unwrap();
+    });
+    let woke = common::two_workers(move || {
+        let done = Arc::new(AtomicBool::new(false));
+        let flag = done.clone();
+        let reader = spawn(move || {
+            let mut s = TcpStream::connect(addr).unwrap();
+            let mut b = [0u8; 1];
+            s.read_exact(&mut b).unwrap();
+            flag.store(true, Ordering::SeqCst);
+            b[0]
+        });
+        // A hog: no yield point until the reader got its byte (or 10 s passed).
+        let give_up = Instant::now() + Duration::from_secs(10);
+        while !done.load(Ordering::SeqCst) && Instant::now() < give_up {
+            std::hint::spin_loop();
+        }
+        let woke = done.load(Ordering::SeqCst);
+        assert_eq!(reader.join().unwrap(), b'x');
+        woke
+    });
+    assert!(
+        woke,
+        "the reader was not woken while the main task held its worker"
+    );
+    peer.join().unwrap();
+}

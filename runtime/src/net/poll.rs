@@ -16,7 +16,11 @@
 //!   every 61st scheduling tick, so readiness is noticed while every worker is busy;
 //! - a worker with nothing to do at all sleeps **in `epoll_wait`** instead of on its futex,
 //!   with the next timer's deadline as the timeout, so timers and I/O share one sleep. Only
-//!   one thread at a time takes that role (`polling`); the others sleep on their futex;
+//!   one thread at a time takes that role (`polling`), and only while no other worker runs
+//!   tasks (that one polls as it goes, and wakes a sleeper per batch of events rather than
+//!   per event); the others sleep on their futex;
+//! - sysmon polls without blocking when nobody polled since its last look, 2 ms earlier
+//!   (`sched/sysmon.rs`);
 //! - a thread that must wake the worker sleeping in `epoll_wait` (new work, shutdown) writes
 //!   to an eventfd that the epoll instance watches (Go's `netpollBreak`).
 //!
@@ -160,6 +164,8 @@ pub(crate) struct Poller {
     waiters: AtomicUsize,
     /// A thread is blocked in `epoll_wait` (the blocking role; rule 6).
     polling: AtomicBool,
+    /// `epoll_wait` calls so far (wrapping): sysmon polls when this stood still for a tick.
+    polls: AtomicUsize,
 }
 
 /// Turns a libc return value into an `io::Result`.
@@ -204,6 +210,7 @@ impl Poller {
             regs: Mutex::new(Regs::default()),
             waiters: AtomicUsize::new(0),
             polling: AtomicBool::new(false),
+            polls: AtomicUsize::new(0),
         })
     }
 
@@ -303,6 +310,13 @@ impl Poller {
         self.has_waiters() && !self.polling.load(Ordering::Relaxed)
     }
 
+    /// How many times this poller has called `epoll_wait` (wrapping: only its changes mean
+    /// anything).
+    #[inline]
+    pub(crate) fn polls(&self) -> usize {
+        self.polls.load(Ordering::Relaxed)
+    }
+
     /// Breaks a blocking `epoll_wait` (Go's `netpollBreak`).
     pub(crate) fn interrupt(&self) {
         let one: u64 = 1;
@@ -329,6 +343,7 @@ impl Poller {
                 .div_ceil(1_000_000)
                 .min(libc::c_int::MAX as u128) as libc::c_int,
         };
+        self.polls.fetch_add(1, Ordering::Relaxed);
         let mut events = [libc::epoll_event { events: 0, u64: 0 }; EVENTS];
         // SAFETY: `events` has room for EVENTS entries; the epoll descriptor is open.
         let n = unsafe {

@@ -32,7 +32,13 @@
 //!    the worker. (Go has no plain threads; its `checkdead` counts Ms in system calls and
 //!    cgo callbacks the same way.)
 //! 5. An idle worker sleeps through its park driver's `sleep_io`: in `epoll_wait` if a task
-//!    waits on a socket and no other worker sleeps there, else on its futex (`park.rs`).
+//!    waits on a socket, no other worker sleeps there and no other worker is inside a task;
+//!    else on its futex (`park.rs`). A worker that runs tasks polls the network itself when it
+//!    runs out of them and every 61st tick, and wakes the sleepers whose tasks became ready, a
+//!    batch at a time; a sleeper in `epoll_wait` would instead be woken by every single event
+//!    (a context switch each: `echo-throughput` made 30,000 of them per 100,000 round trips,
+//!    Go's twin 2,000). If that worker does not poll for a while (one long task, or a queue of
+//!    them), sysmon polls for it (`sysmon.rs`, step 5).
 //!
 //! Go counterpart: `wakep`, `stopm`, `pidleput`/`pidleget`, `resetspinning`, `checkdead` in
 //! `runtime/proc.go`; tokio's `scheduler/multi_thread/idle.rs`. Lesson: 04 (parking idle
@@ -147,14 +153,23 @@ impl Worker {
             // end of the mprotect mapping budget (`stack/pool.rs`, `refill_size`).
             crate::stack::spill_if_tight();
             self.trace(crate::trace::Kind::Sleep, 0, 0);
+            // Rule 5: the epoll sleep only if no other worker runs tasks (it polls for us).
+            let io = !self.others_running();
+            let sleep = |t: Option<std::time::Duration>| {
+                if io {
+                    me.park.sleep_io(&self.shared.io, t);
+                } else {
+                    me.park.sleep(t);
+                }
+            };
             match self.shared.timers.next_deadline() {
                 Some(d) => {
                     let now = Instant::now();
                     if d > now {
-                        me.park.sleep_io(&self.shared.io, Some(d - now));
+                        sleep(Some(d - now));
                     }
                 }
-                None => me.park.sleep_io(&self.shared.io, None),
+                None => sleep(None),
             }
             self.trace(crate::trace::Kind::Wake, 0, 0);
         }
@@ -168,6 +183,15 @@ impl Worker {
             self.local.borrow_mut().spinning = true;
         }
         self.shared.n_idle.store(idle.len(), Ordering::SeqCst);
+    }
+
+    /// Whether another worker is inside a task now (its heartbeat is odd, `sysmon.rs`).
+    fn others_running(&self) -> bool {
+        self.shared
+            .workers
+            .iter()
+            .enumerate()
+            .any(|(i, w)| i != self.index && w.heartbeat.load(Ordering::Relaxed) & 1 == 1)
     }
 
     /// Counts this worker as spinning, if not already and if not too many are; true if it now

@@ -10,6 +10,7 @@
 //! 2. its own queues: `runnext`, then the private FIFO and the ring, alternating;
 //! 3. due timers again (they may have woken something);
 //! 4. the netpoller, without blocking, if a task waits on a socket (also every 61st tick);
+//!    a spinning worker polls only on its first look and then every `NET_POLL_SPINS`th round;
 //! 5. other workers' rings, if one is ripe for stealing;
 //! 6. then spin a while, wait patiently for a backlog to ripen, or sleep (in `epoll_wait`
 //!    when a task waits on a socket).
@@ -93,7 +94,9 @@ const SPIN_ROUNDS: u32 = 200;
 /// on each of its 200 rounds made `echo-throughput` call `epoll_wait` 21 times per round trip
 /// (2.1 million calls for 100,000 round trips, most of them empty; Go's twin makes 3,800 calls
 /// in all, since its spinning threads poll once per `findRunnable`). Every 32nd round: 4 per
-/// round trip, and less CPU per round trip.
+/// round trip, and less CPU per round trip. The periodic check (every 61st tick) keeps to the
+/// same rhythm while spinning: a spin round is a tick too, and polling there as well made a
+/// spinner poll every 21st round instead.
 const NET_POLL_SPINS: u32 = 32;
 
 /// What a worker looking for work found.
@@ -194,7 +197,10 @@ impl Worker {
             }
             // Sockets that became ready while this worker was busy (Go's sysmon polls the
             // network when nobody did for 10 ms; a tick is cheaper to count than a clock).
-            self.shared.io.poll_now();
+            // A spinner's rounds are ticks too: it polls on its own rhythm (`net`).
+            if net {
+                self.shared.io.poll_now();
+            }
         }
         self.drain_inbox();
         let ring = &self.me().ring;

@@ -25,7 +25,9 @@
 //!    sleeper finding `NOTIFIED` returns at once (rule 1 for the epoll sleep; the futex keeps
 //!    its own token).
 //! 7. At most one thread sleeps in `epoll_wait` (the poller's blocking role); idle workers
-//!    that find the role taken sleep on their futex, and busy ones poll without blocking.
+//!    that find the role taken sleep on their futex, and busy ones poll without blocking. (The
+//!    idle worker does not even try for the role while another worker runs tasks:
+//!    `idle.rs`, rule 5.)
 //!
 //! Go counterpart: `notesleep`/`notewakeup` on `m.park` (`runtime/lock_futex.go`), `stopm`
 //! and `netpoll(delay)` in `runtime/proc.go`; tokio's `scheduler/multi_thread/park.rs`.
@@ -78,6 +80,13 @@ impl Io {
     /// Whether a task waits on a socket (such a run is not deadlocked: the kernel may wake it).
     pub(crate) fn has_waiters(&self) -> bool {
         self.poller().is_some_and(|p| p.has_waiters())
+    }
+
+    /// How many times the run has polled the network so far (0 without a poller; wrapping:
+    /// only its changes mean anything).
+    #[inline]
+    pub(crate) fn polls(&self) -> usize {
+        self.poller().map_or(0, |p| p.polls())
     }
 
     /// Polls without blocking if it is worth a system call (a task waits on a socket, and no

@@ -17,6 +17,17 @@
 //! default, under `/sys/kernel/debug/sched/` since Linux 5.13), though it still moves one when
 //! balancing keeps failing.
 //!
+//! **A network server is spread at once.** Patience protects tasks that hand work to each
+//! other; the tasks of a server (a task per connection, spawned by an accept loop) are each
+//! driven by the kernel, and once started they can never move. Judged by patience, a
+//! connection's task is never ripe (the accept loop spawns one at a time and its worker starts
+//! each within microseconds), so every connection would end up on the worker of the accept
+//! loop and the other threads would idle: `echo-throughput` ran all 2,000 of its tasks on one
+//! of two workers and was 1.2x slower than Go, whose goroutines migrate. So once a run uses
+//! the network, a thief that is home to fewer live tasks than its victim (by more than
+//! `SPREAD_SLACK`) takes from it without waiting, which evens out the workers' tasks as
+//! they start, as Go's idle Ps do by stealing at once.
+//!
 //! Rules:
 //!
 //! 1. A thief takes only from a ring that is *ripe* (`Shared::ripe`); an unripe one lowers
@@ -26,6 +37,8 @@
 //! 3. A patient thief sets `patient` and `sleeping` before its last look; whoever queues work
 //!    that needs no patience wakes every patient worker (`Shared::push_global`, with a SeqCst
 //!    fence on both sides).
+//! 4. In a run that uses the network (a task ever waited on a socket), a victim home to more
+//!    than `SPREAD_SLACK` more live tasks (`registry.rs`) than its thief is ripe at once.
 //!
 //! Go counterpart: `stealWork`, `runqsteal`, `runqgrab` in `runtime/proc.go` (which steal at
 //! once). Lesson: 12 (work stealing).
@@ -34,7 +47,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::queue::{NO_OWNER, Verdict};
-use super::shared::Shared;
+use super::shared::{Shared, lock};
 use super::worker::Worker;
 use crate::task::record::TaskRef;
 
@@ -44,6 +57,11 @@ use crate::task::record::TaskRef;
 /// on a busy one, most of it first-touch page faults on new stacks; with 2 ms that ring was
 /// still split in one run of twelve (judged at 206 tasks per ms with 439 queued).
 pub(crate) const STEAL_PATIENCE: Duration = Duration::from_millis(3);
+
+/// How many more live tasks a victim may be home to than its thief before the thief spreads
+/// them, in a run that uses the network (rule 4): a small margin, so that two workers with
+/// about as many tasks leave each other's spawns alone.
+const SPREAD_SLACK: usize = 4;
 
 impl Shared {
     /// Microseconds since the run started, on the clock thieves share (wraps after 71 minutes;
@@ -66,13 +84,18 @@ impl Shared {
                 .workers
                 .iter()
                 .enumerate()
-                .any(|(i, w)| !w.ring.is_empty() && (i == index || self.ripe(i, &mut wait)))
+                .any(|(i, w)| !w.ring.is_empty() && (i == index || self.ripe(index, i, &mut wait)))
     }
 
-    /// Whether another worker, `victim`, needs help (rule 1): at the rate thieves have seen it
-    /// take tasks, it would need longer than `STEAL_PATIENCE` to get through its ring and its
-    /// overflow in the global queue. If not, lowers `wait` to when to look again.
-    pub(super) fn ripe(&self, victim: usize, wait: &mut Option<Duration>) -> bool {
+    /// Whether worker `thief` may take from another worker, `victim` (rule 1): at the rate
+    /// thieves have seen it take tasks, the victim would need longer than `STEAL_PATIENCE` to
+    /// get through its ring and its overflow in the global queue, or the run serves the
+    /// network and the victim is home to more tasks than the thief (rule 4). If not, lowers
+    /// `wait` to when to look again.
+    pub(super) fn ripe(&self, thief: usize, victim: usize, wait: &mut Option<Duration>) -> bool {
+        if self.spread(thief, victim) {
+            return true;
+        }
         let ring = &self.workers[victim].ring;
         let mut queued = ring.len();
         if self.global.owner() == victim {
@@ -93,6 +116,16 @@ impl Shared {
         }
     }
 
+    /// Rule 4: whether the run uses the network (a task of it ever waited on a socket) and
+    /// `victim` is home to more than `SPREAD_SLACK` more live tasks than `thief`.
+    fn spread(&self, thief: usize, victim: usize) -> bool {
+        if self.io.poller().is_none() {
+            return false;
+        }
+        let homed = |w: usize| lock(&self.workers[w].registry).len;
+        homed(victim) > homed(thief) + SPREAD_SLACK
+    }
+
     /// Whether worker `index` may take from the global queue now: it holds work, and that work
     /// is the worker's own overflow, came from outside, or belongs to a worker that is ripe
     /// (rule 2).
@@ -101,7 +134,7 @@ impl Shared {
             return false;
         }
         let owner = self.global.owner();
-        owner == index || owner == NO_OWNER || self.ripe(owner, wait)
+        owner == index || owner == NO_OWNER || self.ripe(index, owner, wait)
     }
 
     /// Whether any queue holds work (deadlock check).
@@ -126,7 +159,7 @@ impl Worker {
         for k in 0..n {
             let v = (start + k) % n;
             let victim = &self.shared.workers[v].ring;
-            if v == self.index || victim.is_empty() || !self.shared.ripe(v, wait) {
+            if v == self.index || victim.is_empty() || !self.shared.ripe(self.index, v, wait) {
                 continue;
             }
             if let Some((t, count)) = self.me().ring.steal_from(victim) {

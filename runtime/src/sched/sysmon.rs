@@ -23,7 +23,12 @@
 //!    process-wide word (`POINT_WATCH`, shared with the schedule explorer) that is non-zero
 //!    only while a request is pending; the request is withdrawn once the hog lets go;
 //! 4. **fires overdue timers** while no worker is idle to do it, as Go's sysmon does: their
-//!    tasks become runnable (elsewhere, if they may move).
+//!    tasks become runnable (elsewhere, if they may move);
+//! 5. **polls the network** (without blocking) if nobody did since its last look: an idle
+//!    worker sleeps on its futex while another runs tasks, counting on that one to poll
+//!    (`idle.rs`, rule 5), and a hog does not, nor does a worker that gets through a queue
+//!    of long tasks without running out of work. This one is checked at every look while a
+//!    worker is busy, hog or not (Go's sysmon polls when nobody did for 10 ms).
 //!
 //! Why not preempt for real, as Go 1.14 does? Go sends the thread a signal and, in the
 //! handler, switches the goroutine out at an *asynchronous safe point*: its compiler records
@@ -39,8 +44,9 @@
 //!
 //! 1. Only the worker writes its heartbeat; sysmon only reads it (and writes `preempt` and
 //!    `hog_since`).
-//! 2. sysmon never touches a task or a queue directly: it wakes workers, sets flags, and fires
-//!    timers (whose callbacks wake tasks the way any foreign thread does).
+//! 2. sysmon never touches a task or a queue directly: it wakes workers, sets flags, fires
+//!    timers and polls the network (whose callbacks and events wake tasks the way any foreign
+//!    thread does).
 //! 3. It samples every [`TICK`] while some worker is busy, and every [`IDLE_TICK`] while all
 //!    sleep (an idle server costs a wakeup every 20 ms, about nothing); it is joined when the
 //!    run ends. Deterministic runs have no sysmon (one worker, virtual time).
@@ -110,6 +116,7 @@ fn monitor(shared: &Shared, stop: &(Mutex<bool>, Condvar)) {
             since: Instant::now(),
         })
         .collect();
+    let mut polls_seen = shared.io.polls();
     let mut stopped = lock(&stop.0);
     while !*stopped {
         let now = Instant::now();
@@ -150,6 +157,15 @@ fn monitor(shared: &Shared, stop: &(Mutex<bool>, Condvar)) {
             // ripe); nothing to do if every worker is busy or there is no such work.
             shared.wake_idle_worker();
         }
+        // Step 5: an idle worker sleeps on its futex while another runs tasks (`idle.rs`, rule
+        // 5), counting on that one to poll. A hog does not, nor does a worker that gets
+        // through long tasks without running out: poll for them if nobody did since the last
+        // look. (Nothing to do while a thread sleeps in `epoll_wait`: `poll_now` skips it.)
+        let polls = shared.io.polls();
+        if polls == polls_seen && busy > 0 {
+            shared.io.poll_now();
+        }
+        polls_seen = shared.io.polls();
         if busy == shared.workers.len() && shared.timers.due() {
             // Step 4: every worker computes; fire what is overdue from here.
             shared.timers.fire_due(shared.timers.now());
