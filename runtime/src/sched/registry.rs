@@ -35,6 +35,7 @@ use std::sync::atomic::Ordering;
 
 use super::shared::{Shared, Slab, lock};
 use super::worker::Worker;
+use crate::task::alloc::{FreeRecord, give_back_all};
 use crate::task::record::{Header, Spec, TaskRef};
 use crate::task::state::State;
 
@@ -49,8 +50,9 @@ const SPARE_LISTS: usize = 32;
 const SPARE_MAX: usize = 128;
 
 thread_local! {
-    /// Finished task records kept for reuse by this worker thread (Go's per-P `gFree` list).
-    static SPARE_HEADERS: std::cell::RefCell<Vec<TaskRef>> =
+    /// The memory of finished task records, kept for reuse by this worker thread (Go's per-P
+    /// `gFree` list).
+    static SPARE_RECORDS: std::cell::RefCell<Vec<FreeRecord>> =
         const { std::cell::RefCell::new(Vec::new()) };
 }
 
@@ -166,20 +168,21 @@ impl Shared {
         drop(removed);
     }
 
-    /// Sets aside a full list of finished task records (dropped if enough are set aside
-    /// already: the stock only has to cover the gap between spawning and finishing workers).
-    fn put_spare_headers(&self, list: Vec<TaskRef>) {
+    /// Sets aside a full list of finished task records (given back to their chunks if enough
+    /// are set aside already: the stock only has to cover the gap between spawning and
+    /// finishing workers).
+    fn put_spare_records(&self, list: Vec<FreeRecord>) {
         let mut stock = lock(&self.spare_headers);
         if stock.len() < SPARE_LISTS {
             stock.push(list);
         } else {
             drop(stock);
-            drop(list);
+            give_back_all(list);
         }
     }
 
     /// A list of finished task records to reuse, if any was set aside.
-    fn take_spare_headers(&self) -> Option<Vec<TaskRef>> {
+    fn take_spare_records(&self) -> Option<Vec<FreeRecord>> {
         lock(&self.spare_headers).pop()
     }
 
@@ -362,6 +365,64 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
+    make_task(
+        worker,
+        id,
+        name,
+        stack_size,
+        migratable,
+        is_main,
+        location,
+        f,
+        FreeRecord::fill,
+    )
+}
+
+/// [`new_task`] for `spawn`: two references to the new record, the `JoinHandle`'s and the run
+/// queue's, made without a locked instruction.
+pub(crate) fn spawn_task<F, T>(
+    worker: &Worker,
+    name: Option<Box<str>>,
+    stack_size: Option<usize>,
+    migratable: bool,
+    location: &'static Location<'static>,
+    f: F,
+) -> io::Result<(TaskRef, TaskRef)>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    make_task(
+        worker,
+        None,
+        name,
+        stack_size,
+        migratable,
+        false,
+        location,
+        f,
+        FreeRecord::fill_pair,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn make_task<F, T, Out>(
+    worker: &Worker,
+    id: Option<u64>,
+    name: Option<Box<str>>,
+    stack_size: Option<usize>,
+    migratable: bool,
+    is_main: bool,
+    location: &'static Location<'static>,
+    f: F,
+    fill: impl FnOnce(FreeRecord, Spec, F) -> Out,
+) -> io::Result<Out>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+    Out: FirstRef,
+{
     let shared = worker.shared();
     let size = stack_size.unwrap_or(shared.config.stack_size);
     // Validate now so a bad size is the spawner's error; the stack itself is taken at first run.
@@ -380,64 +441,63 @@ where
         stack_size: size,
     };
     // Reuse a finished task's record if this thread kept one, or can fetch a batch that
-    // other workers set aside: no allocator round trip.
-    let spare = SPARE_HEADERS.try_with(|s| {
+    // other workers set aside; else carve one from this thread's chunk: no allocator round
+    // trip either way.
+    let spare = SPARE_RECORDS.try_with(|s| {
         let mut s = s.borrow_mut();
         if s.is_empty()
-            && let Some(batch) = shared.take_spare_headers()
+            && let Some(batch) = shared.take_spare_records()
         {
             *s = batch;
         }
         s.pop()
     });
-    let header = match spare {
-        Ok(Some(mut spare)) => {
-            let p: *mut Header = Arc::get_mut(&mut spare).expect("spare task records are unshared");
-            // SAFETY: we hold the only reference to the record; its old contents are dropped
-            // here and `init` (which cannot panic) writes new ones right after, so nothing
-            // sees the record in between.
-            unsafe {
-                std::ptr::drop_in_place(p);
-                Header::init(p, spec, f);
-            }
-            spare
-        }
-        _ => {
-            let mut new = Arc::<Header>::new_uninit();
-            let p = Arc::get_mut(&mut new)
-                .expect("a new Arc is unshared")
-                .as_mut_ptr();
-            // SAFETY: `p` is fresh, unshared memory for a `Header`; `init` writes a whole one,
-            // so the record is initialised afterwards.
-            unsafe {
-                Header::init(p, spec, f);
-                new.assume_init()
-            }
-        }
+    let mem = match spare {
+        Ok(Some(mem)) => mem,
+        _ => FreeRecord::carve(),
     };
+    let out = fill(mem, spec, f);
     worker.count_spawn();
     if crate::trace::on() {
-        crate::trace::spawned(&header);
+        crate::trace::spawned(out.first());
     }
-    Ok(header)
+    Ok(out)
+}
+
+/// What `make_task` hands back: one reference or a pair; the first is the one traced.
+trait FirstRef {
+    fn first(&self) -> &Header;
+}
+
+impl FirstRef for TaskRef {
+    fn first(&self) -> &Header {
+        self
+    }
+}
+
+impl FirstRef for (TaskRef, TaskRef) {
+    fn first(&self) -> &Header {
+        &self.0
+    }
 }
 
 /// Drops a reference to a task record; if it was the last one and this is a worker thread,
-/// keeps the record for the next spawn instead of freeing it (rule 4).
-pub(crate) fn recycle(mut t: TaskRef) {
-    if Arc::get_mut(&mut t).is_none() {
+/// keeps the record's memory for the next spawn instead of giving it back (rule 4).
+pub(crate) fn recycle(t: TaskRef) {
+    let Some(mem) = TaskRef::release(t) else {
         return;
-    }
+    };
     let Some(w) = super::worker::current_worker() else {
         return;
     };
-    let _ = SPARE_HEADERS.try_with(|spares| {
+    // (If the thread is exiting, `mem` goes back to its chunk with the closure.)
+    let _ = SPARE_RECORDS.try_with(move |spares| {
         let mut spares = spares.borrow_mut();
         if spares.len() == SPARE_MAX {
             let full = std::mem::replace(&mut *spares, Vec::with_capacity(SPARE_MAX));
             // SAFETY: `current_worker` returns this thread's live worker.
-            unsafe { &*w }.shared().put_spare_headers(full);
+            unsafe { &*w }.shared().put_spare_records(full);
         }
-        spares.push(t);
+        spares.push(mem);
     });
 }

@@ -25,6 +25,7 @@ use std::time::Instant;
 use super::deterministic::POINT_WATCH;
 use super::park::{Io, Park};
 use super::queue::{GlobalQueue, RunQueue};
+use crate::task::alloc::FreeRecord;
 use crate::task::blocking::BlockingPool;
 use crate::task::record::TaskRef;
 use crate::time::timers::Timers;
@@ -139,7 +140,7 @@ pub(crate) struct Shared {
     pub(crate) deadlock: Mutex<Option<String>>,
     /// Full lists of finished task records, set aside by workers that finish more tasks than
     /// they spawn, for workers that spawn more than they finish (see `registry.rs`).
-    pub(crate) spare_headers: Mutex<Vec<Vec<TaskRef>>>,
+    pub(crate) spare_headers: Mutex<Vec<Vec<FreeRecord>>>,
     pub(crate) next_id_block: AtomicU64,
     /// A coarse clock for the dump's "waiting since" (milliseconds of run time, `registry.rs`):
     /// sysmon advances it every tick, the deterministic worker with the virtual clock. A

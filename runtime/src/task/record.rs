@@ -4,8 +4,9 @@
 //! ([`TaskState`]), its home worker once started, its coroutine (stack
 //! and saved registers), the closure and then its value or panic payload, and whoever waits in
 //! `join`. The scheduler owns the records it runs; `Task` handles and the `JoinHandle` share
-//! them through [`TaskRef`]. Records are recycled between tasks (Go's `gfput`/`gfget`), which
-//! is why building one is a write in place rather than a `Box::new`.
+//! them through [`TaskRef`], a counted pointer. Records are carved from chunks and recycled
+//! between tasks (Go's `gfput`/`gfget`; see `alloc.rs`), which is why building one is a write
+//! in place rather than a `Box::new`.
 //!
 //! This file sits below the scheduler: it names no scheduler type, so the scheduler can import
 //! it without a cycle. What a record needs from its run (the run itself, waking a joiner) the
@@ -32,8 +33,8 @@ use std::cell::UnsafeCell;
 use std::io;
 use std::marker::PhantomData;
 use std::panic::{AssertUnwindSafe, Location, catch_unwind};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU16, AtomicU32, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::{fmt, thread};
 
 use super::state::{State, TaskState};
@@ -192,7 +193,7 @@ unsafe impl Sync for Header {}
 // author vouched for it with an `unsafe` call).
 unsafe impl Send for Header {}
 
-pub(crate) type TaskRef = Arc<Header>;
+pub(crate) use super::alloc::TaskRef;
 
 /// What a new record is made of (besides its closure).
 pub(crate) struct Spec {
