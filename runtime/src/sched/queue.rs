@@ -169,7 +169,24 @@ impl RunQueue {
 
     /// Owner only: appends `task`, or hands it back with half the queue when the ring is full
     /// (the caller moves those to the global queue, as Go's `runqputslow` does).
+    #[inline]
     pub(crate) fn push(&self, task: TaskRef) -> Result<(), (TaskRef, Vec<TaskRef>)> {
+        let t = self.tail.load(Ordering::Relaxed);
+        let h = self.head.load(Ordering::Acquire);
+        if t.wrapping_sub(h) < CAPACITY {
+            self.slot(t)
+                .store(TaskRef::into_raw(task) as *mut Header, Ordering::Relaxed);
+            self.tail.store(t.wrapping_add(1), Ordering::Release);
+            return Ok(());
+        }
+        self.push_full(task)
+    }
+
+    /// `push` when the ring looked full: out of line, so that the common push stays a few
+    /// instructions (a spawner with a backlog comes here once every `CAPACITY / 2` pushes).
+    #[cold]
+    #[inline(never)]
+    fn push_full(&self, task: TaskRef) -> Result<(), (TaskRef, Vec<TaskRef>)> {
         let t = self.tail.load(Ordering::Relaxed);
         loop {
             let h = self.head.load(Ordering::Acquire);

@@ -306,15 +306,24 @@ impl Header {
         if let Some(p) = unsafe { (*self.panic.get()).take() } {
             return Some(Err(p));
         }
-        if self
-            .slot_state
-            .compare_exchange(SLOT_VALUE, SLOT_EMPTY, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-        {
+        if self.take_value() {
             // SAFETY: the slot holds the task's value, of type `T` (function contract).
             return Some(Ok(unsafe { slot_read::<T>(self.slot.get()) }));
         }
         None
+    }
+
+    /// Marks the slot empty if it holds the value; true if it did (the value is then the
+    /// caller's). Only for the one party that may touch a published outcome (rules 2 and 3:
+    /// the `JoinHandle` while it lives, then whichever of it and the task came second), so a
+    /// load and a store do: nobody else changes the state once `OUT_DONE` is published.
+    #[inline]
+    fn take_value(&self) -> bool {
+        let value = self.slot_state.load(Ordering::Acquire) == SLOT_VALUE;
+        if value {
+            self.slot_state.store(SLOT_EMPTY, Ordering::Relaxed);
+        }
+        value
     }
 
     pub(crate) fn is_done(&self) -> bool {
@@ -340,10 +349,7 @@ impl Header {
         // SAFETY: called by whichever of the finishing task and the JoinHandle's drop came
         // second (see `complete`), so the outcome is published and nobody else reads it.
         let panic = unsafe { (*self.panic.get()).take() };
-        let value = self
-            .slot_state
-            .compare_exchange(SLOT_VALUE, SLOT_EMPTY, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok();
+        let value = self.take_value();
         // The common case, a value without a destructor and no panic, runs no code at all.
         if panic.is_some() || value && self.vtable.value_needs_drop {
             self.drop_outcome_now(panic, value);
