@@ -483,10 +483,17 @@ impl FirstRef for (TaskRef, TaskRef) {
 
 /// Drops a reference to a task record; if it was the last one and this is a worker thread,
 /// keeps the record's memory for the next spawn instead of giving it back (rule 4).
+#[inline(always)]
 pub(crate) fn recycle(t: TaskRef) {
-    let Some(mem) = TaskRef::release(t) else {
-        return;
-    };
+    if let Some(mem) = TaskRef::release(t) {
+        keep_spare(mem);
+    }
+}
+
+/// `recycle` for the last reference: out of line, so that dropping one that is not the last
+/// stays a few instructions.
+#[inline(never)]
+fn keep_spare(mem: FreeRecord) {
     let Some(w) = super::worker::current_worker() else {
         return;
     };

@@ -300,7 +300,7 @@ impl TaskRef {
     }
 
     /// Drops this reference; if it was the last one, drops the record and returns its memory.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn release(this: TaskRef) -> Option<FreeRecord> {
         let this = ManuallyDrop::new(this);
         // SAFETY: `this` is a reference we give up here and never use again.
@@ -311,9 +311,8 @@ impl TaskRef {
     /// The caller gives up one reference to `rec` and never uses it again.
     #[inline(always)]
     unsafe fn release_rec(rec: NonNull<Record>) -> Option<FreeRecord> {
-        let p = rec.as_ptr();
         // SAFETY: we hold a reference: the record is live.
-        let refs = unsafe { &(*p).refs };
+        let refs = unsafe { &(*rec.as_ptr()).refs };
         // A count of 1 is ours alone, and nobody can make another reference (rule 1): the
         // Acquire load orders the other holders' last uses (their Release decrements) before
         // the drop below, and no decrement is needed. Otherwise a decrement, as `Arc` does.
@@ -323,9 +322,20 @@ impl TaskRef {
             }
             fence(Ordering::Acquire);
         }
-        // SAFETY: that was the last reference: nobody else can reach the header (rule 2).
-        unsafe { ptr::drop_in_place(ptr::addr_of_mut!((*p).header).cast::<Header>()) };
-        Some(FreeRecord { rec })
+        // SAFETY: that was the last reference (see the function contract).
+        Some(unsafe { Self::drop_header(rec) })
+    }
+
+    /// Drops the header whose last reference is gone (out of line, like `Arc::drop_slow`, so
+    /// that dropping a reference that is not the last stays a few instructions).
+    ///
+    /// # Safety
+    /// The last reference to `rec` is gone: nobody else can reach the header (rule 2).
+    #[inline(never)]
+    unsafe fn drop_header(rec: NonNull<Record>) -> FreeRecord {
+        // SAFETY: see the function contract.
+        unsafe { ptr::drop_in_place(ptr::addr_of_mut!((*rec.as_ptr()).header).cast::<Header>()) };
+        FreeRecord { rec }
     }
 }
 
