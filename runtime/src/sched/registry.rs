@@ -5,9 +5,11 @@
 //!   difference summed over the workers is the number of tasks not started yet.
 //! - **Live tasks**: a started task is registered on its home worker's slab (for dumps, leak
 //!   checks and shutdown) and leaves it when it finishes, before its outcome is published.
-//! - **Records are reused** (Go's `gfput`/`gfget`): a finished record goes to a per-thread list
-//!   and is written over by the next spawn on that thread; a thread with a full list sets it
-//!   aside for threads that spawn more than they finish.
+//! - **Records are reused** (Go's `gfput`/`gfget`): the memory of a finished record goes to a
+//!   per-thread list and is written over by the next spawn on that thread; a thread with a full
+//!   list sets it aside for threads that spawn more than they finish, and past that the memory
+//!   goes back to its chunk (`task/alloc.rs`). A spawn with no spare record carves a new one
+//!   from its thread's chunk: no `malloc` per task either way.
 //! - **The dump** ([`Shared::dump`]) lists the live tasks the way Go prints goroutines.
 //!
 //! Rules:
@@ -17,8 +19,10 @@
 //! 2. A task leaves the registry before it publishes its outcome: once `join` returns, the
 //!    task no longer counts in `num_goroutines` (what leak tests check).
 //! 3. Only a worker's own thread writes its `spawned` and `pending` counters.
-//! 4. A record is reused only when its last reference is dropped on a worker thread (nobody
-//!    else can see it).
+//! 4. A record's memory is kept for reuse only when its last reference is dropped on a worker
+//!    thread (nobody else can see it; its header is already dropped, `task/alloc.rs` rule 2),
+//!    through `recycle` (the `JoinHandle`'s drop and a finished task's retirement); any
+//!    other last drop gives the memory back to its chunk.
 //! 5. A starting task is registered *before* it stops counting as not started (the `pending`
 //!    store is a Release after the registry's lock), and `live_tasks` reads the not-started
 //!    counts (Acquire) *before* the registries: a task that is starting meanwhile is seen in at
@@ -348,8 +352,8 @@ impl Worker {
 }
 
 /// Makes the record of a new task on `worker` (Go's `newproc1`): validates the stack size,
-/// hands out an id, reuses a spare record if there is one, and counts the spawn. The caller
-/// queues it (`Worker::submit_new`).
+/// hands out an id, reuses a spare record if there is one (else carves one from this thread's
+/// chunk), and counts the spawn. The caller queues it (`Worker::submit_new`).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn new_task<F, T>(
     worker: &Worker,

@@ -138,8 +138,8 @@ pub(crate) struct Shared {
     pub(crate) blocking: BlockingPool,
     pub(crate) shutdown: AtomicBool,
     pub(crate) deadlock: Mutex<Option<String>>,
-    /// Full lists of finished task records, set aside by workers that finish more tasks than
-    /// they spawn, for workers that spawn more than they finish (see `registry.rs`).
+    /// Full lists of finished task records' memory, set aside by workers that finish more
+    /// tasks than they spawn, for workers that spawn more than they finish (see `registry.rs`).
     pub(crate) spare_headers: Mutex<Vec<Vec<FreeRecord>>>,
     pub(crate) next_id_block: AtomicU64,
     /// A coarse clock for the dump's "waiting since" (milliseconds of run time, `registry.rs`):
