@@ -117,7 +117,11 @@ impl Shared {
     pub(crate) fn live_tasks(&self) -> usize {
         // Not started first, then started (rule 5).
         let unstarted = self.unstarted();
-        let started: usize = self.workers.iter().map(|w| lock(&w.registry).len).sum();
+        let started: usize = self
+            .workers
+            .iter()
+            .map(|w| w.registry.with(|s| s.len))
+            .sum();
         started + unstarted
     }
 
@@ -149,7 +153,8 @@ impl Shared {
     pub(crate) fn snapshot(&self) -> Vec<TaskRef> {
         let mut all: Vec<TaskRef> = Vec::new();
         for w in self.workers.iter() {
-            all.extend(lock(&w.registry).slots.iter().flatten().cloned());
+            w.registry
+                .with(|s| all.extend(s.slots.iter().flatten().cloned()));
         }
         all.sort_by_key(|t| t.id);
         all
@@ -168,7 +173,7 @@ impl Shared {
     pub(crate) fn unregister(&self, t: &Header) {
         let shard = t.reg_shard.load(Ordering::Relaxed) as usize;
         let slot = t.reg_slot.load(Ordering::Relaxed) as usize;
-        let removed = lock(&self.workers[shard].registry).remove(slot);
+        let removed = self.workers[shard].registry.with(|s| s.remove(slot));
         drop(removed);
     }
 
@@ -343,7 +348,7 @@ impl Worker {
 
     /// Registers a task that starts on this worker (rule 1).
     pub(crate) fn register(&self, t: &TaskRef) {
-        let slot = lock(&self.me().registry).insert(t.clone());
+        let slot = self.me().registry.with(|s| s.insert(t.clone()));
         // Both fit in 32 bits: a run has far fewer than 2^32 workers, and a worker's slab far
         // fewer than 2^32 live tasks (each costs a page of stack at least: 16 TiB).
         t.reg_shard.store(self.index as u32, Ordering::Relaxed);

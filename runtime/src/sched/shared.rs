@@ -29,6 +29,7 @@ use crate::task::alloc::FreeRecord;
 use crate::task::blocking::BlockingPool;
 use crate::task::record::TaskRef;
 use crate::time::timers::Timers;
+use crate::wait::Locked;
 
 /// Settings of one runtime run.
 #[derive(Clone, Debug)]
@@ -83,7 +84,7 @@ pub(crate) struct WorkerShared {
     /// The started tasks whose home is this worker (for dumps and shutdown). Registering at
     /// first run rather than at spawn keeps it private to one thread in the common case: a
     /// task starts and finishes on its home worker.
-    pub(crate) registry: Mutex<Slab>,
+    pub(crate) registry: Locked<Slab>,
 }
 
 impl WorkerShared {
@@ -171,7 +172,7 @@ impl Shared {
                     heartbeat: AtomicU64::new(0),
                     preempt: AtomicBool::new(false),
                     hog_since_ns: AtomicU64::new(0),
-                    registry: Mutex::new(Slab::default()),
+                    registry: Locked::new(Slab::default()),
                 })
                 .collect(),
             config,
