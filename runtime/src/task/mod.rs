@@ -15,7 +15,7 @@
 //!
 //! - this file: the public API (spawn, [`Builder`], [`JoinHandle`], [`Task`], park);
 //! - `record.rs`: the task record the scheduler runs (Go's `g`);
-//! - `alloc.rs`: where records live: [`TaskRef`](record::TaskRef), their counted pointer, and
+//! - `alloc.rs`: where records live: `TaskRef`, their counted pointer, and
 //!   the chunks they are carved from;
 //! - `state.rs`: the lifecycle states, [`WaitReason`], the park token, and the one `set` every
 //!   state change goes through (Go's `casgstatus`);
