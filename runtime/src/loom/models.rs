@@ -69,16 +69,7 @@ pub(crate) fn task(id: u64) -> TaskRef {
         run: std::ptr::null(),
         stack_size: 0,
     };
-    let mut new = Arc::<Header>::new_uninit();
-    let p = Arc::get_mut(&mut new)
-        .expect("a new Arc is unshared")
-        .as_mut_ptr();
-    // SAFETY: `p` is fresh, unshared memory for a `Header`; `init` writes a whole one, so the
-    // record is initialised afterwards.
-    unsafe {
-        Header::init(p, spec, || ());
-        new.assume_init()
-    }
+    crate::task::alloc::FreeRecord::carve().fill(spec, || ())
 }
 
 /// Stands in for the scheduler's run queues in a model: which tasks are queued to run again.

@@ -37,7 +37,7 @@
 use std::cell::UnsafeCell;
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 
 // std's atomics, or loom's when the protocol is model-checked (`crate::loom`).
 use crate::loom::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize};
@@ -169,13 +169,30 @@ impl RunQueue {
 
     /// Owner only: appends `task`, or hands it back with half the queue when the ring is full
     /// (the caller moves those to the global queue, as Go's `runqputslow` does).
+    #[inline]
     pub(crate) fn push(&self, task: TaskRef) -> Result<(), (TaskRef, Vec<TaskRef>)> {
+        let t = self.tail.load(Ordering::Relaxed);
+        let h = self.head.load(Ordering::Acquire);
+        if t.wrapping_sub(h) < CAPACITY {
+            self.slot(t)
+                .store(TaskRef::into_raw(task) as *mut Header, Ordering::Relaxed);
+            self.tail.store(t.wrapping_add(1), Ordering::Release);
+            return Ok(());
+        }
+        self.push_full(task)
+    }
+
+    /// `push` when the ring looked full: out of line, so that the common push stays a few
+    /// instructions (a spawner with a backlog comes here once every `CAPACITY / 2` pushes).
+    #[cold]
+    #[inline(never)]
+    fn push_full(&self, task: TaskRef) -> Result<(), (TaskRef, Vec<TaskRef>)> {
         let t = self.tail.load(Ordering::Relaxed);
         loop {
             let h = self.head.load(Ordering::Acquire);
             if t.wrapping_sub(h) < CAPACITY {
                 self.slot(t)
-                    .store(Arc::into_raw(task) as *mut Header, Ordering::Relaxed);
+                    .store(TaskRef::into_raw(task) as *mut Header, Ordering::Relaxed);
                 self.tail.store(t.wrapping_add(1), Ordering::Release);
                 return Ok(());
             }
@@ -192,7 +209,7 @@ impl RunQueue {
                 let batch = grabbed
                     .into_iter()
                     // SAFETY: the successful CAS transferred these queue references to us.
-                    .map(|p| unsafe { Arc::from_raw(p as *const Header) })
+                    .map(|p| unsafe { TaskRef::from_raw(p as *const Header) })
                     .collect();
                 return Err((task, batch));
             }
@@ -220,7 +237,7 @@ impl RunQueue {
                     Ordering::Relaxed,
                 );
                 // SAFETY: the CAS made us the sole owner of the reference stored in the slot.
-                return Some(unsafe { Arc::from_raw(p as *const Header) });
+                return Some(unsafe { TaskRef::from_raw(p as *const Header) });
             }
         }
     }
@@ -260,7 +277,7 @@ impl RunQueue {
                         .store(my_tail.wrapping_add(n - 1), Ordering::Release);
                 }
                 // SAFETY: the CAS transferred the reference to us.
-                let task = unsafe { Arc::from_raw(last as *const Header) };
+                let task = unsafe { TaskRef::from_raw(last as *const Header) };
                 return Some((task, n as usize));
             }
         }
@@ -288,7 +305,7 @@ pub(crate) struct Fifo {
 }
 
 struct FifoInner {
-    /// `Arc::into_raw` of each queued task; the length is a power of two (or zero).
+    /// `TaskRef::into_raw` of each queued task; the length is a power of two (or zero).
     slots: Vec<*const Header>,
     /// Free-running counters: the entries are `head..tail` (modulo the length).
     head: usize,
@@ -317,7 +334,7 @@ impl Fifo {
         while self.len() == self.capacity() {
             self.grow();
         }
-        let p = Arc::into_raw(task);
+        let p = TaskRef::into_raw(task);
         // SAFETY: see the type's doc: a short access that calls nothing.
         let q = unsafe { &mut *self.inner.get() };
         let i = q.tail & (q.slots.len() - 1);
@@ -342,9 +359,9 @@ impl Fifo {
             q.head = q.head.wrapping_add(1);
             p
         };
-        // SAFETY: the pointer came from `Arc::into_raw` in `push_back`, and popping it took
+        // SAFETY: the pointer came from `TaskRef::into_raw` in `push_back`, and popping it took
         // it out of the queue: the reference is ours.
-        Some(unsafe { Arc::from_raw(p) })
+        Some(unsafe { TaskRef::from_raw(p) })
     }
 
     pub(crate) fn extend(&self, tasks: impl IntoIterator<Item = TaskRef>) {

@@ -5,9 +5,11 @@
 //!   difference summed over the workers is the number of tasks not started yet.
 //! - **Live tasks**: a started task is registered on its home worker's slab (for dumps, leak
 //!   checks and shutdown) and leaves it when it finishes, before its outcome is published.
-//! - **Records are reused** (Go's `gfput`/`gfget`): a finished record goes to a per-thread list
-//!   and is written over by the next spawn on that thread; a thread with a full list sets it
-//!   aside for threads that spawn more than they finish.
+//! - **Records are reused** (Go's `gfput`/`gfget`): the memory of a finished record goes to a
+//!   per-thread list and is written over by the next spawn on that thread; a thread with a full
+//!   list sets it aside for threads that spawn more than they finish, and past that the memory
+//!   goes back to its chunk (`task/alloc.rs`). A spawn with no spare record carves a new one
+//!   from its thread's chunk: no `malloc` per task either way.
 //! - **The dump** ([`Shared::dump`]) lists the live tasks the way Go prints goroutines.
 //!
 //! Rules:
@@ -17,8 +19,10 @@
 //! 2. A task leaves the registry before it publishes its outcome: once `join` returns, the
 //!    task no longer counts in `num_goroutines` (what leak tests check).
 //! 3. Only a worker's own thread writes its `spawned` and `pending` counters.
-//! 4. A record is reused only when its last reference is dropped on a worker thread (nobody
-//!    else can see it).
+//! 4. A record's memory is kept for reuse only when its last reference is dropped on a worker
+//!    thread (nobody else can see it; its header is already dropped, `task/alloc.rs` rule 2),
+//!    through `recycle` (the `JoinHandle`'s drop and a finished task's retirement); any
+//!    other last drop gives the memory back to its chunk.
 //! 5. A starting task is registered *before* it stops counting as not started (the `pending`
 //!    store is a Release after the registry's lock), and `live_tasks` reads the not-started
 //!    counts (Acquire) *before* the registries: a task that is starting meanwhile is seen in at
@@ -35,6 +39,7 @@ use std::sync::atomic::Ordering;
 
 use super::shared::{Shared, Slab, lock};
 use super::worker::Worker;
+use crate::task::alloc::{FreeRecord, give_back_all};
 use crate::task::record::{Header, Spec, TaskRef};
 use crate::task::state::State;
 
@@ -49,8 +54,9 @@ const SPARE_LISTS: usize = 32;
 const SPARE_MAX: usize = 128;
 
 thread_local! {
-    /// Finished task records kept for reuse by this worker thread (Go's per-P `gFree` list).
-    static SPARE_HEADERS: std::cell::RefCell<Vec<TaskRef>> =
+    /// The memory of finished task records, kept for reuse by this worker thread (Go's per-P
+    /// `gFree` list).
+    static SPARE_RECORDS: std::cell::RefCell<Vec<FreeRecord>> =
         const { std::cell::RefCell::new(Vec::new()) };
 }
 
@@ -111,7 +117,11 @@ impl Shared {
     pub(crate) fn live_tasks(&self) -> usize {
         // Not started first, then started (rule 5).
         let unstarted = self.unstarted();
-        let started: usize = self.workers.iter().map(|w| lock(&w.registry).len).sum();
+        let started: usize = self
+            .workers
+            .iter()
+            .map(|w| w.registry.with(|s| s.len))
+            .sum();
         started + unstarted
     }
 
@@ -143,7 +153,8 @@ impl Shared {
     pub(crate) fn snapshot(&self) -> Vec<TaskRef> {
         let mut all: Vec<TaskRef> = Vec::new();
         for w in self.workers.iter() {
-            all.extend(lock(&w.registry).slots.iter().flatten().cloned());
+            w.registry
+                .with(|s| all.extend(s.slots.iter().flatten().cloned()));
         }
         all.sort_by_key(|t| t.id);
         all
@@ -162,24 +173,25 @@ impl Shared {
     pub(crate) fn unregister(&self, t: &Header) {
         let shard = t.reg_shard.load(Ordering::Relaxed) as usize;
         let slot = t.reg_slot.load(Ordering::Relaxed) as usize;
-        let removed = lock(&self.workers[shard].registry).remove(slot);
+        let removed = self.workers[shard].registry.with(|s| s.remove(slot));
         drop(removed);
     }
 
-    /// Sets aside a full list of finished task records (dropped if enough are set aside
-    /// already: the stock only has to cover the gap between spawning and finishing workers).
-    fn put_spare_headers(&self, list: Vec<TaskRef>) {
+    /// Sets aside a full list of finished task records (given back to their chunks if enough
+    /// are set aside already: the stock only has to cover the gap between spawning and
+    /// finishing workers).
+    fn put_spare_records(&self, list: Vec<FreeRecord>) {
         let mut stock = lock(&self.spare_headers);
         if stock.len() < SPARE_LISTS {
             stock.push(list);
         } else {
             drop(stock);
-            drop(list);
+            give_back_all(list);
         }
     }
 
     /// A list of finished task records to reuse, if any was set aside.
-    fn take_spare_headers(&self) -> Option<Vec<TaskRef>> {
+    fn take_spare_records(&self) -> Option<Vec<FreeRecord>> {
         lock(&self.spare_headers).pop()
     }
 
@@ -336,7 +348,7 @@ impl Worker {
 
     /// Registers a task that starts on this worker (rule 1).
     pub(crate) fn register(&self, t: &TaskRef) {
-        let slot = lock(&self.me().registry).insert(t.clone());
+        let slot = self.me().registry.with(|s| s.insert(t.clone()));
         // Both fit in 32 bits: a run has far fewer than 2^32 workers, and a worker's slab far
         // fewer than 2^32 live tasks (each costs a page of stack at least: 16 TiB).
         t.reg_shard.store(self.index as u32, Ordering::Relaxed);
@@ -345,8 +357,8 @@ impl Worker {
 }
 
 /// Makes the record of a new task on `worker` (Go's `newproc1`): validates the stack size,
-/// hands out an id, reuses a spare record if there is one, and counts the spawn. The caller
-/// queues it (`Worker::submit_new`).
+/// hands out an id, reuses a spare record if there is one (else carves one from this thread's
+/// chunk), and counts the spawn. The caller queues it (`Worker::submit_new`).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn new_task<F, T>(
     worker: &Worker,
@@ -361,6 +373,64 @@ pub(crate) fn new_task<F, T>(
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
+{
+    make_task(
+        worker,
+        id,
+        name,
+        stack_size,
+        migratable,
+        is_main,
+        location,
+        f,
+        FreeRecord::fill,
+    )
+}
+
+/// [`new_task`] for `spawn`: two references to the new record, the `JoinHandle`'s and the run
+/// queue's, made without a locked instruction.
+pub(crate) fn spawn_task<F, T>(
+    worker: &Worker,
+    name: Option<Box<str>>,
+    stack_size: Option<usize>,
+    migratable: bool,
+    location: &'static Location<'static>,
+    f: F,
+) -> io::Result<(TaskRef, TaskRef)>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    make_task(
+        worker,
+        None,
+        name,
+        stack_size,
+        migratable,
+        false,
+        location,
+        f,
+        FreeRecord::fill_pair,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn make_task<F, T, Out>(
+    worker: &Worker,
+    id: Option<u64>,
+    name: Option<Box<str>>,
+    stack_size: Option<usize>,
+    migratable: bool,
+    is_main: bool,
+    location: &'static Location<'static>,
+    f: F,
+    fill: impl FnOnce(FreeRecord, Spec, F) -> Out,
+) -> io::Result<Out>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+    Out: FirstRef,
 {
     let shared = worker.shared();
     let size = stack_size.unwrap_or(shared.config.stack_size);
@@ -380,64 +450,70 @@ where
         stack_size: size,
     };
     // Reuse a finished task's record if this thread kept one, or can fetch a batch that
-    // other workers set aside: no allocator round trip.
-    let spare = SPARE_HEADERS.try_with(|s| {
+    // other workers set aside; else carve one from this thread's chunk: no allocator round
+    // trip either way.
+    let spare = SPARE_RECORDS.try_with(|s| {
         let mut s = s.borrow_mut();
         if s.is_empty()
-            && let Some(batch) = shared.take_spare_headers()
+            && let Some(batch) = shared.take_spare_records()
         {
             *s = batch;
         }
         s.pop()
     });
-    let header = match spare {
-        Ok(Some(mut spare)) => {
-            let p: *mut Header = Arc::get_mut(&mut spare).expect("spare task records are unshared");
-            // SAFETY: we hold the only reference to the record; its old contents are dropped
-            // here and `init` (which cannot panic) writes new ones right after, so nothing
-            // sees the record in between.
-            unsafe {
-                std::ptr::drop_in_place(p);
-                Header::init(p, spec, f);
-            }
-            spare
-        }
-        _ => {
-            let mut new = Arc::<Header>::new_uninit();
-            let p = Arc::get_mut(&mut new)
-                .expect("a new Arc is unshared")
-                .as_mut_ptr();
-            // SAFETY: `p` is fresh, unshared memory for a `Header`; `init` writes a whole one,
-            // so the record is initialised afterwards.
-            unsafe {
-                Header::init(p, spec, f);
-                new.assume_init()
-            }
-        }
+    let mem = match spare {
+        Ok(Some(mem)) => mem,
+        _ => FreeRecord::carve(),
     };
+    let out = fill(mem, spec, f);
     worker.count_spawn();
     if crate::trace::on() {
-        crate::trace::spawned(&header);
+        crate::trace::spawned(out.first());
     }
-    Ok(header)
+    Ok(out)
+}
+
+/// What `make_task` hands back: one reference or a pair; the first is the one traced.
+trait FirstRef {
+    fn first(&self) -> &Header;
+}
+
+impl FirstRef for TaskRef {
+    fn first(&self) -> &Header {
+        self
+    }
+}
+
+impl FirstRef for (TaskRef, TaskRef) {
+    fn first(&self) -> &Header {
+        &self.0
+    }
 }
 
 /// Drops a reference to a task record; if it was the last one and this is a worker thread,
-/// keeps the record for the next spawn instead of freeing it (rule 4).
-pub(crate) fn recycle(mut t: TaskRef) {
-    if Arc::get_mut(&mut t).is_none() {
-        return;
+/// keeps the record's memory for the next spawn instead of giving it back (rule 4).
+#[inline(always)]
+pub(crate) fn recycle(t: TaskRef) {
+    if let Some(mem) = TaskRef::release(t) {
+        keep_spare(mem);
     }
+}
+
+/// `recycle` for the last reference: out of line, so that dropping one that is not the last
+/// stays a few instructions.
+#[inline(never)]
+fn keep_spare(mem: FreeRecord) {
     let Some(w) = super::worker::current_worker() else {
         return;
     };
-    let _ = SPARE_HEADERS.try_with(|spares| {
+    // (If the thread is exiting, `mem` goes back to its chunk with the closure.)
+    let _ = SPARE_RECORDS.try_with(move |spares| {
         let mut spares = spares.borrow_mut();
         if spares.len() == SPARE_MAX {
             let full = std::mem::replace(&mut *spares, Vec::with_capacity(SPARE_MAX));
             // SAFETY: `current_worker` returns this thread's live worker.
-            unsafe { &*w }.shared().put_spare_headers(full);
+            unsafe { &*w }.shared().put_spare_records(full);
         }
-        spares.push(t);
+        spares.push(mem);
     });
 }

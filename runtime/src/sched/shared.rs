@@ -25,9 +25,11 @@ use std::time::Instant;
 use super::deterministic::POINT_WATCH;
 use super::park::{Io, Park};
 use super::queue::{GlobalQueue, RunQueue};
+use crate::task::alloc::FreeRecord;
 use crate::task::blocking::BlockingPool;
 use crate::task::record::TaskRef;
 use crate::time::timers::Timers;
+use crate::wait::Locked;
 
 /// Settings of one runtime run.
 #[derive(Clone, Debug)]
@@ -82,7 +84,7 @@ pub(crate) struct WorkerShared {
     /// The started tasks whose home is this worker (for dumps and shutdown). Registering at
     /// first run rather than at spawn keeps it private to one thread in the common case: a
     /// task starts and finishes on its home worker.
-    pub(crate) registry: Mutex<Slab>,
+    pub(crate) registry: Locked<Slab>,
 }
 
 impl WorkerShared {
@@ -137,9 +139,9 @@ pub(crate) struct Shared {
     pub(crate) blocking: BlockingPool,
     pub(crate) shutdown: AtomicBool,
     pub(crate) deadlock: Mutex<Option<String>>,
-    /// Full lists of finished task records, set aside by workers that finish more tasks than
-    /// they spawn, for workers that spawn more than they finish (see `registry.rs`).
-    pub(crate) spare_headers: Mutex<Vec<Vec<TaskRef>>>,
+    /// Full lists of finished task records' memory, set aside by workers that finish more
+    /// tasks than they spawn, for workers that spawn more than they finish (see `registry.rs`).
+    pub(crate) spare_headers: Mutex<Vec<Vec<FreeRecord>>>,
     pub(crate) next_id_block: AtomicU64,
     /// A coarse clock for the dump's "waiting since" (milliseconds of run time, `registry.rs`):
     /// sysmon advances it every tick, the deterministic worker with the virtual clock. A
@@ -170,7 +172,7 @@ impl Shared {
                     heartbeat: AtomicU64::new(0),
                     preempt: AtomicBool::new(false),
                     hog_since_ns: AtomicU64::new(0),
-                    registry: Mutex::new(Slab::default()),
+                    registry: Locked::new(Slab::default()),
                 })
                 .collect(),
             config,

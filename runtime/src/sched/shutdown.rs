@@ -53,7 +53,7 @@ impl Shared {
     pub(crate) fn clear(&self) {
         self.timers.clear();
         for w in self.workers.iter() {
-            let slab = std::mem::take(&mut *lock(&w.registry));
+            let slab = w.registry.with(std::mem::take);
             drop(slab);
             let inbox = std::mem::take(&mut *lock(&w.inbox));
             drop(inbox);

@@ -39,7 +39,6 @@
 //! Lessons: 03 (the context switch) and 04 (scheduler).
 
 use std::ptr;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use context::Transfer;
@@ -175,7 +174,7 @@ impl Worker {
         // started pinned task only ever reaches the queues of its home worker, so we are on
         // its thread.
         let to = unsafe { t.take_ctx() };
-        let data = Arc::as_ptr(&t) as usize;
+        let data = TaskRef::as_ptr(&t) as usize;
         self.set_pending(None, Switch::Run);
         self.enter_task(t);
         // SAFETY: `to` is the task's saved context on its live stack.
@@ -200,7 +199,7 @@ impl Worker {
         self.pending_req.set(action);
         // The reference travels as a raw pointer to the `land` on the other side.
         self.pending_from
-            .set(from.map_or(ptr::null(), Arc::into_raw));
+            .set(from.map_or(ptr::null(), TaskRef::into_raw));
     }
 
     fn enter_task(&self, t: TaskRef) {
@@ -226,14 +225,14 @@ impl Worker {
         let shared: &Shared = &self.shared;
         let direct = !(main_exits || shared.is_shutting_down());
         let next = if direct { self.pick_next(shared) } else { None };
-        let me_ptr = Arc::as_ptr(&me);
+        let me_ptr = TaskRef::as_ptr(&me);
         self.set_pending(Some(me), req);
         let back = match next {
             Some(b) => {
                 // SAFETY: `b` was popped from this worker's queues and is prepared (started):
                 // we own it, and it is pinned here or migratable.
                 let to = unsafe { b.take_ctx() };
-                let data = Arc::as_ptr(&b) as usize;
+                let data = TaskRef::as_ptr(&b) as usize;
                 self.enter_task(b);
                 // SAFETY: `to` is b's saved context on its live stack.
                 unsafe { coroutine::jump(to, data) }
@@ -301,9 +300,9 @@ impl Worker {
             self.sched_ctx.set(Some(from));
             return;
         }
-        // SAFETY: `set_pending` stored this pointer with `Arc::into_raw` for this very switch,
+        // SAFETY: `set_pending` stored this pointer with `TaskRef::into_raw` for this very switch,
         // and each switch is landed once: the reference is ours again.
-        let prev = unsafe { Arc::from_raw(prev) };
+        let prev = unsafe { TaskRef::from_raw(prev) };
         match action {
             Switch::Yield => {
                 // SAFETY: `prev` is a started task that just switched away on this thread;
@@ -404,7 +403,7 @@ impl Worker {
         TASK.with(|c| c.set(ptr::null()));
         crate::signal::set_current(ptr::null());
         self.finish(old, false);
-        let p = Arc::as_ptr(&next);
+        let p = TaskRef::as_ptr(&next);
         self.enter_task(next);
         TASK.with(|c| c.set(p));
         // SAFETY: `p` is the running task, kept alive by `running`.

@@ -329,7 +329,7 @@ pub(crate) struct Worker {
     pub(super) sched_ctx: Cell<Option<context::Context>>,
     /// The task running on this worker.
     pub(super) running: Cell<Option<TaskRef>>,
-    /// The switch in flight: who switched away, as `Arc::into_raw` of the reference the
+    /// The switch in flight: who switched away, as `TaskRef::into_raw` of the reference the
     /// worker ran it with (null: the scheduler)...
     pub(super) pending_from: Cell<*const Header>,
     /// ...and what it asked for. Set just before a switch, consumed by `land` just after it.

@@ -15,11 +15,13 @@
 //!
 //! - this file: the public API (spawn, [`Builder`], [`JoinHandle`], [`Task`], park);
 //! - `record.rs`: the task record the scheduler runs (Go's `g`);
+//! - `alloc.rs`: where records live: `TaskRef`, their counted pointer, and
+//!   the chunks they are carved from;
 //! - `state.rs`: the lifecycle states, [`WaitReason`], the park token, and the one `set` every
 //!   state change goes through (Go's `casgstatus`);
 //! - `parking.rs`: how a task leaves its worker ([`park_with`], [`yield_now`]).
 //!
-//! `record.rs` and `state.rs` sit below the scheduler (it runs records); this file and
+//! `record.rs`, `alloc.rs` and `state.rs` sit below the scheduler (it runs records); this file and
 //! `parking.rs` sit above it (they ask it to spawn and to switch). Nothing in `sched` imports
 //! them, so the two modules do not import each other.
 //!
@@ -39,6 +41,7 @@
 //! moving it to another OS thread would break all three without any `unsafe` in user code.
 //! Stealing therefore moves only tasks that have not started. [`Builder::migratable`] lifts the
 
+pub(crate) mod alloc;
 pub mod blocking;
 pub(crate) mod parking;
 pub(crate) mod record;
@@ -294,17 +297,15 @@ impl Builder {
         };
         // SAFETY: `current_worker` returns the live worker of this thread.
         let worker = unsafe { &*worker };
-        let header = sched::new_task(
+        let (header, queued) = sched::spawn_task(
             worker,
-            None,
             self.name.map(String::into_boxed_str),
             self.stack_size,
             self.migratable,
-            false,
             location,
             f,
         )?;
-        worker.submit_new(header.clone());
+        worker.submit_new(queued);
         Ok(JoinHandle {
             header: ManuallyDrop::new(header),
             _marker: PhantomData,
@@ -335,12 +336,6 @@ where
         }
         Err(e) => panic!("goro::spawn: {e}"),
     }
-}
-
-thread_local! {
-    /// Finished task records kept for reuse by this worker thread (Go's per-P `gFree` list).
-    static SPARE_HEADERS: std::cell::RefCell<Vec<TaskRef>> =
-        const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Owned permission to join a task, like `std::thread::JoinHandle`.

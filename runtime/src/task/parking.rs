@@ -22,7 +22,6 @@
 //! Go counterpart: `gopark`, `Gosched` and `getg` in `runtime/proc.go`. Lesson: 04.
 
 use std::panic::{Location, resume_unwind};
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::thread;
 
@@ -41,8 +40,8 @@ pub(crate) fn current_header() -> Option<TaskRef> {
         // SAFETY: the pointer is the header of the task running on this thread; the scheduler
         // holds a strong reference for as long as it runs, so incrementing is fine.
         unsafe {
-            Arc::increment_strong_count(p);
-            Some(Arc::from_raw(p))
+            TaskRef::increment_count(p);
+            Some(TaskRef::from_raw(p))
         }
     }
 }

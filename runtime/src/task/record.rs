@@ -4,8 +4,9 @@
 //! ([`TaskState`]), its home worker once started, its coroutine (stack
 //! and saved registers), the closure and then its value or panic payload, and whoever waits in
 //! `join`. The scheduler owns the records it runs; `Task` handles and the `JoinHandle` share
-//! them through [`TaskRef`]. Records are recycled between tasks (Go's `gfput`/`gfget`), which
-//! is why building one is a write in place rather than a `Box::new`.
+//! them through [`TaskRef`], a counted pointer. Records are carved from chunks and recycled
+//! between tasks (Go's `gfput`/`gfget`; see `alloc.rs`), which is why building one is a write
+//! in place rather than a `Box::new`.
 //!
 //! This file sits below the scheduler: it names no scheduler type, so the scheduler can import
 //! it without a cycle. What a record needs from its run (the run itself, waking a joiner) the
@@ -32,8 +33,8 @@ use std::cell::UnsafeCell;
 use std::io;
 use std::marker::PhantomData;
 use std::panic::{AssertUnwindSafe, Location, catch_unwind};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU16, AtomicU32, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::{fmt, thread};
 
 use super::state::{State, TaskState};
@@ -192,7 +193,7 @@ unsafe impl Sync for Header {}
 // author vouched for it with an `unsafe` call).
 unsafe impl Send for Header {}
 
-pub(crate) type TaskRef = Arc<Header>;
+pub(crate) use super::alloc::TaskRef;
 
 /// What a new record is made of (besides its closure).
 pub(crate) struct Spec {
@@ -305,15 +306,24 @@ impl Header {
         if let Some(p) = unsafe { (*self.panic.get()).take() } {
             return Some(Err(p));
         }
-        if self
-            .slot_state
-            .compare_exchange(SLOT_VALUE, SLOT_EMPTY, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-        {
+        if self.take_value() {
             // SAFETY: the slot holds the task's value, of type `T` (function contract).
             return Some(Ok(unsafe { slot_read::<T>(self.slot.get()) }));
         }
         None
+    }
+
+    /// Marks the slot empty if it holds the value; true if it did (the value is then the
+    /// caller's). Only for the one party that may touch a published outcome (rules 2 and 3:
+    /// the `JoinHandle` while it lives, then whichever of it and the task came second), so a
+    /// load and a store do: nobody else changes the state once `OUT_DONE` is published.
+    #[inline]
+    fn take_value(&self) -> bool {
+        let value = self.slot_state.load(Ordering::Acquire) == SLOT_VALUE;
+        if value {
+            self.slot_state.store(SLOT_EMPTY, Ordering::Relaxed);
+        }
+        value
     }
 
     pub(crate) fn is_done(&self) -> bool {
@@ -339,10 +349,7 @@ impl Header {
         // SAFETY: called by whichever of the finishing task and the JoinHandle's drop came
         // second (see `complete`), so the outcome is published and nobody else reads it.
         let panic = unsafe { (*self.panic.get()).take() };
-        let value = self
-            .slot_state
-            .compare_exchange(SLOT_VALUE, SLOT_EMPTY, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok();
+        let value = self.take_value();
         // The common case, a value without a destructor and no panic, runs no code at all.
         if panic.is_some() || value && self.vtable.value_needs_drop {
             self.drop_outcome_now(panic, value);
