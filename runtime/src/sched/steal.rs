@@ -47,7 +47,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::queue::{NO_OWNER, Verdict};
-use super::shared::{Shared, lock};
+use super::shared::Shared;
 use super::worker::Worker;
 use crate::task::record::TaskRef;
 
@@ -122,7 +122,7 @@ impl Shared {
         if self.io.poller().is_none() {
             return false;
         }
-        let homed = |w: usize| lock(&self.workers[w].registry).len;
+        let homed = |w: usize| self.workers[w].registry.with(|s| s.len);
         homed(victim) > homed(thief) + SPREAD_SLACK
     }
 
