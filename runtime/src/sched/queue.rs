@@ -82,6 +82,10 @@ pub(crate) const WINDOW_US: u32 = 200;
 const STALE_US: u32 = 4 * WINDOW_US;
 const NO_MARK: u64 = u64::MAX;
 const NO_RATE: u32 = u32::MAX;
+/// The owner took nothing in one window: maybe stuck, maybe still spawning the burst it will
+/// work through next (thread-ring's 503 spawns take about 150 µs, longer when a page fault or
+/// the OS delays them). A second such window in a row says stuck.
+const IDLE_ONCE: u32 = u32::MAX - 1;
 
 /// What a thief should do about a queue.
 #[derive(Debug, PartialEq, Eq)]
@@ -115,12 +119,16 @@ impl Progress {
         }
         if elapsed >= WINDOW_US {
             let done = u64::from(taken.wrapping_sub(mark as u32));
-            let rate = (done * 1000 / u64::from(elapsed)).min(u64::from(NO_RATE - 1));
-            self.rate.store(rate as u32, Ordering::Relaxed);
+            let mut rate = (done * 1000 / u64::from(elapsed)).min(u64::from(IDLE_ONCE - 1)) as u32;
+            if rate == 0 && !matches!(self.rate.load(Ordering::Relaxed), 0 | IDLE_ONCE) {
+                rate = IDLE_ONCE;
+            }
+            self.rate.store(rate, Ordering::Relaxed);
             self.mark.store(here, Ordering::Relaxed);
         }
         match self.rate.load(Ordering::Relaxed) {
             NO_RATE => Verdict::Wait(WINDOW_US.saturating_sub(elapsed).max(1)),
+            IDLE_ONCE => Verdict::Wait(WINDOW_US),
             0 => Verdict::Steal,
             rate => {
                 let drain_us = u64::from(queued) * 1000 / u64::from(rate);
@@ -523,9 +531,22 @@ mod tests {
         slow.judge(0, 0, 100, PATIENCE);
         // 2 taken in 200 µs: 10 per ms, so 98 left take 9.8 ms.
         assert_eq!(slow.judge(200, 2, 98, PATIENCE), Verdict::Steal);
+        // Nothing taken for one window: maybe still spawning; for two in a row: stuck.
         let stuck = Progress::new();
         stuck.judge(0, 7, 3, PATIENCE);
-        assert_eq!(stuck.judge(300, 7, 3, PATIENCE), Verdict::Steal);
+        assert_eq!(stuck.judge(300, 7, 3, PATIENCE), Verdict::Wait(WINDOW_US));
+        assert_eq!(stuck.judge(550, 7, 3, PATIENCE), Verdict::Steal);
+        // An owner that starts on its burst after one idle window keeps it.
+        let spawning = Progress::new();
+        spawning.judge(0, 0, 500, PATIENCE);
+        assert_eq!(
+            spawning.judge(250, 0, 503, PATIENCE),
+            Verdict::Wait(WINDOW_US)
+        );
+        assert!(matches!(
+            spawning.judge(500, 100, 403, PATIENCE),
+            Verdict::Wait(_)
+        ));
     }
 
     #[test]

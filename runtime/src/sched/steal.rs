@@ -10,7 +10,11 @@
 //! if, at that rate, the owner would need longer than [`STEAL_PATIENCE`] to get through what
 //! is queued (its ring plus its overflow in the global queue). A burst the owner is working
 //! through stays with it and its warm caches; an owner that is stuck in one long task, or is
-//! handed work faster than it runs it, gets help as in Go. While it waits, the thief sleeps
+//! handed work faster than it runs it, gets help as in Go. An owner counts as stuck once it
+//! took nothing for two measuring windows in a row (`queue::Progress`): one idle window is
+//! often the owner still spawning the burst it will work through next (with one, a thread-ring
+//! run split in about one of six on a quiet machine, when its 503 spawns took longer than a
+//! window; with two, none of sixteen). While it waits, the thief sleeps
 //! with a timeout ([`Worker::wait_patiently`]) rather than spinning. Linux's load balancer
 //! has a similar rule of thumb: it counts a thread that ran within the last half millisecond
 //! as cache-hot and prefers to leave it where it is (`sched_migration_cost`, 0.5 ms by
