@@ -141,41 +141,42 @@ pub(crate) mod mutation {
         static RELAXED_UNLOCK: Cell<bool> = const { Cell::new(false) };
     }
 
-    /// Whether `RawLock::unlock` should store with `Relaxed` ordering (ordering nothing).
-    pub(crate) fn relaxed_unlock() -> bool {
-        RELAXED_UNLOCK.with(Cell::get)
-    }
-
-    /// Runs `f` with the relaxed-unlock mutation on (off again afterwards, even if `f` panics).
-    #[cfg(test)]
-    pub(crate) fn with_relaxed_unlock<R>(f: impl FnOnce() -> R) -> R {
-        struct Off;
-        impl Drop for Off {
-            fn drop(&mut self) {
-                RELAXED_UNLOCK.with(|m| m.set(false));
-            }
-        }
-        RELAXED_UNLOCK.with(|m| m.set(true));
-        let _off = Off;
-        f()
-    }
-
     /// Whether `TaskState::finish_park` should park even though a token arrived (losing it).
     pub(crate) fn finish_park_ignores_token() -> bool {
         FINISH_PARK_IGNORES_TOKEN.with(Cell::get)
     }
 
+    /// Whether `RawLock::unlock` should store with `Relaxed` ordering (ordering nothing).
+    pub(crate) fn relaxed_unlock() -> bool {
+        RELAXED_UNLOCK.with(Cell::get)
+    }
+
     /// Runs `f` with the `finish_park` mutation on (off again afterwards, even if `f` panics).
     #[cfg(test)]
     pub(crate) fn with_finish_park_ignoring_token<R>(f: impl FnOnce() -> R) -> R {
-        struct Off;
+        with_switch(&FINISH_PARK_IGNORES_TOKEN, f)
+    }
+
+    /// Runs `f` with the relaxed-unlock mutation on (off again afterwards, even if `f` panics).
+    #[cfg(test)]
+    pub(crate) fn with_relaxed_unlock<R>(f: impl FnOnce() -> R) -> R {
+        with_switch(&RELAXED_UNLOCK, f)
+    }
+
+    /// Runs `f` with `switch` on, and off again afterwards, even if `f` panics.
+    #[cfg(test)]
+    fn with_switch<R>(
+        switch: &'static std::thread::LocalKey<Cell<bool>>,
+        f: impl FnOnce() -> R,
+    ) -> R {
+        struct Off(&'static std::thread::LocalKey<Cell<bool>>);
         impl Drop for Off {
             fn drop(&mut self) {
-                FINISH_PARK_IGNORES_TOKEN.with(|m| m.set(false));
+                self.0.with(|m| m.set(false));
             }
         }
-        FINISH_PARK_IGNORES_TOKEN.with(|m| m.set(true));
-        let _off = Off;
+        switch.with(|m| m.set(true));
+        let _off = Off(switch);
         f()
     }
 }

@@ -311,12 +311,14 @@ impl Runtime {
         worker0.enter();
         let main = sched::new_task(
             &worker0,
-            Some(1),
-            Some("main".into()),
-            None,
-            false,
-            true,
-            location,
+            sched::TaskOptions {
+                id: Some(1),
+                name: Some("main".into()),
+                stack_size: None,
+                migratable: false,
+                is_main: true,
+                location,
+            },
             f,
         );
         let main = match main {

@@ -57,6 +57,25 @@ pub(crate) fn check(
 
 /// A task record for a model: id `id`, no run, a closure that does nothing. Its state words are
 /// loom atomics, so it must be made and dropped inside one execution of a model.
+/// Runs a model that must fail (a mutation is switched on inside `model`) and checks that loom
+/// reported it with a message containing `expect`; `passed` says what it means if it did not.
+pub(crate) fn expect_model_failure(
+    model: impl FnOnce() + std::panic::UnwindSafe,
+    expect: &str,
+    passed: &str,
+) {
+    let payload = std::panic::catch_unwind(model).expect_err(passed);
+    let message = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("");
+    assert!(
+        message.contains(expect),
+        "expected loom to report {expect:?}, got: {message:?}"
+    );
+}
+
 #[track_caller]
 pub(crate) fn task(id: u64) -> TaskRef {
     let spec = Spec {

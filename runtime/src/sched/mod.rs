@@ -76,7 +76,7 @@ pub(crate) use idle::External;
 /// For the run queue's loom models (`loom/models/run_queue.rs`).
 #[cfg(all(test, loom))]
 pub(crate) use queue::{CAPACITY, RunQueue};
-pub(crate) use registry::{new_task, recycle, spawn_task};
+pub(crate) use registry::{TaskOptions, new_task, recycle, spawn_task};
 pub(crate) use shared::lock as shared_lock;
 pub(crate) use shared::{Config, Shared};
 pub(crate) use switch::{leave_task, leave_task_unlocking};

@@ -182,12 +182,18 @@ impl RunQueue {
         let t = self.tail.load(Ordering::Relaxed);
         let h = self.head.load(Ordering::Acquire);
         if t.wrapping_sub(h) < CAPACITY {
-            self.slot(t)
-                .store(TaskRef::into_raw(task) as *mut Header, Ordering::Relaxed);
-            self.tail.store(t.wrapping_add(1), Ordering::Release);
+            self.publish(t, task);
             return Ok(());
         }
         self.push_full(task)
+    }
+
+    /// Owner only: writes `task` into free slot `t` and publishes it (tail `t + 1`).
+    #[inline(always)]
+    fn publish(&self, t: u32, task: TaskRef) {
+        self.slot(t)
+            .store(TaskRef::into_raw(task) as *mut Header, Ordering::Relaxed);
+        self.tail.store(t.wrapping_add(1), Ordering::Release);
     }
 
     /// `push` when the ring looked full: out of line, so that the common push stays a few
@@ -199,9 +205,7 @@ impl RunQueue {
         loop {
             let h = self.head.load(Ordering::Acquire);
             if t.wrapping_sub(h) < CAPACITY {
-                self.slot(t)
-                    .store(TaskRef::into_raw(task) as *mut Header, Ordering::Relaxed);
-                self.tail.store(t.wrapping_add(1), Ordering::Release);
+                self.publish(t, task);
                 return Ok(());
             }
             // Full: grab the older half for the global queue.

@@ -359,71 +359,45 @@ impl Worker {
 /// Makes the record of a new task on `worker` (Go's `newproc1`): validates the stack size,
 /// hands out an id, reuses a spare record if there is one (else carves one from this thread's
 /// chunk), and counts the spawn. The caller queues it (`Worker::submit_new`).
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn new_task<F, T>(
-    worker: &Worker,
-    id: Option<u64>,
-    name: Option<Box<str>>,
-    stack_size: Option<usize>,
-    migratable: bool,
-    is_main: bool,
-    location: &'static Location<'static>,
-    f: F,
-) -> io::Result<TaskRef>
+pub(crate) fn new_task<F, T>(worker: &Worker, opts: TaskOptions, f: F) -> io::Result<TaskRef>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    make_task(
-        worker,
-        id,
-        name,
-        stack_size,
-        migratable,
-        is_main,
-        location,
-        f,
-        FreeRecord::fill,
-    )
+    make_task(worker, opts, f, FreeRecord::fill)
 }
 
 /// [`new_task`] for `spawn`: two references to the new record, the `JoinHandle`'s and the run
 /// queue's, made without a locked instruction.
 pub(crate) fn spawn_task<F, T>(
     worker: &Worker,
-    name: Option<Box<str>>,
-    stack_size: Option<usize>,
-    migratable: bool,
-    location: &'static Location<'static>,
+    opts: TaskOptions,
     f: F,
 ) -> io::Result<(TaskRef, TaskRef)>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    make_task(
-        worker,
-        None,
-        name,
-        stack_size,
-        migratable,
-        false,
-        location,
-        f,
-        FreeRecord::fill_pair,
-    )
+    make_task(worker, opts, f, FreeRecord::fill_pair)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What a new task is to be, apart from its body.
+pub(crate) struct TaskOptions {
+    /// Its id (the main task's is 1), or None for the worker's next one.
+    pub(crate) id: Option<u64>,
+    pub(crate) name: Option<Box<str>>,
+    /// None: the run's default.
+    pub(crate) stack_size: Option<usize>,
+    pub(crate) migratable: bool,
+    pub(crate) is_main: bool,
+    /// Where it was spawned (for dumps).
+    pub(crate) location: &'static Location<'static>,
+}
+
 #[inline(always)]
 fn make_task<F, T, Out>(
     worker: &Worker,
-    id: Option<u64>,
-    name: Option<Box<str>>,
-    stack_size: Option<usize>,
-    migratable: bool,
-    is_main: bool,
-    location: &'static Location<'static>,
+    opts: TaskOptions,
     f: F,
     fill: impl FnOnce(FreeRecord, Spec, F) -> Out,
 ) -> io::Result<Out>
@@ -432,6 +406,14 @@ where
     T: Send + 'static,
     Out: FirstRef,
 {
+    let TaskOptions {
+        id,
+        name,
+        stack_size,
+        migratable,
+        is_main,
+        location,
+    } = opts;
     let shared = worker.shared();
     let size = stack_size.unwrap_or(shared.config.stack_size);
     // Validate now so a bad size is the spawner's error; the stack itself is taken at first run.

@@ -299,10 +299,14 @@ impl Builder {
         let worker = unsafe { &*worker };
         let (header, queued) = sched::spawn_task(
             worker,
-            self.name.map(String::into_boxed_str),
-            self.stack_size,
-            self.migratable,
-            location,
+            sched::TaskOptions {
+                id: None,
+                name: self.name.map(String::into_boxed_str),
+                stack_size: self.stack_size,
+                migratable: self.migratable,
+                is_main: false,
+                location,
+            },
             f,
         )?;
         worker.submit_new(queued);

@@ -7,7 +7,7 @@ use ::loom::sync::atomic::AtomicBool;
 use ::loom::thread;
 use std::sync::Arc;
 
-use super::{Sched, check, task};
+use super::{Sched, check, expect_model_failure, task};
 use crate::loom::mutation;
 use crate::task::state::State;
 
@@ -59,20 +59,14 @@ fn loom_park_token_two_wakers_queue_the_task_once() {
 /// (Loom's "deadlock" panic message, printed while this test runs, is the expected catch.)
 #[test]
 fn loom_park_token_model_catches_a_finish_park_that_drops_the_token() {
-    let caught = std::panic::catch_unwind(|| {
-        mutation::with_finish_park_ignoring_token(|| {
-            check("park token, mutated", 3, || flags_model(1))
-        })
-    });
-    let payload = caught.expect_err("loom passed a finish_park that loses a token");
-    let message = payload
-        .downcast_ref::<String>()
-        .map(String::as_str)
-        .or_else(|| payload.downcast_ref::<&str>().copied())
-        .unwrap_or("");
-    assert!(
-        message.contains("deadlock"),
-        "expected loom to report the lost wakeup as a deadlock, got: {message:?}"
+    expect_model_failure(
+        || {
+            mutation::with_finish_park_ignoring_token(|| {
+                check("park token, mutated", 3, || flags_model(1));
+            })
+        },
+        "deadlock",
+        "loom passed a finish_park that loses a token",
     );
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use ::loom::cell::UnsafeCell;
 use ::loom::thread;
 
-use super::check;
+use super::{check, expect_model_failure};
 use crate::wait::Locked;
 
 /// A counter guarded by the lock, in a loom cell: loom reports any two accesses to it that the
@@ -43,22 +43,31 @@ impl Guarded {
 #[test]
 fn loom_raw_lock_excludes_guarded_and_guardless_sections() {
     check("raw lock, with and lock/unlock", 3, || {
-        let g = Arc::new(Guarded {
-            lock: Locked::new(()),
-            count: UnsafeCell::new(0),
-        });
-        let other = {
-            let g = g.clone();
-            thread::spawn(move || g.lock.with(|()| g.increment()))
-        };
+        assert_eq!(one_section_each(true), 2, "an update was lost");
+    });
+}
+
+/// One critical section on another thread (`with`) and one here: guardless (`lock`/`unlock`)
+/// or with `with` too. Returns the counter.
+fn one_section_each(guardless: bool) -> usize {
+    let g = Arc::new(Guarded {
+        lock: Locked::new(()),
+        count: UnsafeCell::new(0),
+    });
+    let other = {
+        let g = g.clone();
+        thread::spawn(move || g.lock.with(|()| g.increment()))
+    };
+    if guardless {
         g.lock.lock();
         g.increment();
         g.lock.unlock();
-        other.join().unwrap();
-        // SAFETY: the other thread has finished.
-        let n = g.count.with(|c| unsafe { *c });
-        assert_eq!(n, 2, "an update was lost");
-    });
+    } else {
+        g.lock.with(|()| g.increment());
+    }
+    other.join().unwrap();
+    // SAFETY: the other thread has finished.
+    g.count.with(|c| unsafe { *c })
 }
 
 /// Two threads each take the lock twice in a row, so an unlock races a relock by the same
@@ -97,30 +106,15 @@ fn loom_raw_lock_hands_over_repeatedly() {
 /// (Loom's panic message, printed while this test runs, is the expected catch.)
 #[test]
 fn loom_raw_lock_model_catches_a_relaxed_unlock() {
-    let caught = std::panic::catch_unwind(|| {
-        crate::loom::mutation::with_relaxed_unlock(|| {
-            check("raw lock, mutated", 3, || {
-                let g = Arc::new(Guarded {
-                    lock: Locked::new(()),
-                    count: UnsafeCell::new(0),
+    expect_model_failure(
+        || {
+            crate::loom::mutation::with_relaxed_unlock(|| {
+                check("raw lock, mutated", 3, || {
+                    one_section_each(false);
                 });
-                let other = {
-                    let g = g.clone();
-                    thread::spawn(move || g.lock.with(|()| g.increment()))
-                };
-                g.lock.with(|()| g.increment());
-                other.join().unwrap();
             })
-        })
-    });
-    let payload = caught.expect_err("loom passed a lock whose unlock orders nothing");
-    let message = payload
-        .downcast_ref::<String>()
-        .map(String::as_str)
-        .or_else(|| payload.downcast_ref::<&str>().copied())
-        .unwrap_or("");
-    assert!(
-        message.contains("Causality violation"),
-        "expected loom to report the unordered accesses to the counter, got: {message:?}"
+        },
+        "Causality violation",
+        "loom passed a lock whose unlock orders nothing",
     );
 }
