@@ -168,25 +168,16 @@ pub(crate) fn unpark(h: &TaskRef) {
     }
 }
 
-/// Like [`unpark`], for a caller done with its own reference `h`.
+/// Like [`unpark`], for a caller done with its own reference `h`; `POINT`: the caller is at a
+/// preemption point (see [`wake`]).
 #[inline(never)]
-pub(crate) fn unpark_owned(h: TaskRef) {
+pub(crate) fn unpark_owned<const POINT: bool>(h: TaskRef) {
     if h.st.claim_for_wake() {
         // SAFETY: our claim succeeded just now; `h` keeps the count above zero while the
         // park's reference goes, and `h` is queued in its place.
         drop(unsafe { take_parked_ref(TaskRef::as_ptr(&h)) });
-        wake::<false>(h);
-    }
-}
-
-/// [`unpark_owned`] at a preemption point (see [`wake`]'s `POINT`).
-#[inline(never)]
-pub(crate) fn unpark_owned_point(h: TaskRef) {
-    if h.st.claim_for_wake() {
-        // SAFETY: as in `unpark_owned`.
-        drop(unsafe { take_parked_ref(TaskRef::as_ptr(&h)) });
-        wake::<true>(h);
-    } else {
+        wake::<POINT>(h);
+    } else if POINT {
         super::deterministic::preemption_point();
     }
 }
@@ -230,7 +221,7 @@ impl Parker {
     /// this very reference instead of a clone (saves two atomic operations per handoff).
     pub(crate) fn wake(self) {
         match self {
-            Parker::Task(h) => unpark_owned(h),
+            Parker::Task(h) => unpark_owned::<false>(h),
             Parker::Thread(t) => t.unpark(),
         }
     }
@@ -239,7 +230,7 @@ impl Parker {
     /// waker is at a preemption point (`deterministic.rs`, rule 7).
     pub(crate) fn wake_at_point(self) {
         match self {
-            Parker::Task(h) => unpark_owned_point(h),
+            Parker::Task(h) => unpark_owned::<true>(h),
             Parker::Thread(t) => {
                 t.unpark();
                 super::deterministic::preemption_point();

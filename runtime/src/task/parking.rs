@@ -64,7 +64,12 @@ const CANCEL_RAISES: u8 = 16;
 fn switch_out(h: *const Header, req: Switch) {
     sched::leave_task(req);
     // SAFETY: `h` is the running task's header, alive while it runs.
-    let header = unsafe { &*h };
+    resumed(unsafe { &*h });
+}
+
+/// A task just resumed from a switch: unwinds it if its runtime is cancelling it (rule 1).
+#[inline]
+fn resumed(header: &Header) {
     if header.cancelled.load(Ordering::Relaxed) && !thread::panicking() {
         raise_cancel(header);
     }
@@ -162,9 +167,7 @@ pub(crate) fn park_unlocking(reason: WaitReason, lock: &RawLock) {
     // SAFETY: we are the running task, we hold `lock` and are marked waiting; the lock guards
     // the queue our wait node is on, which outlives the wait.
     unsafe { sched::leave_task_unlocking(lock) };
-    if header.cancelled.load(Ordering::Relaxed) && !thread::panicking() {
-        raise_cancel(header);
-    }
+    resumed(header);
 }
 
 /// Lets other tasks run; the current one goes to the back of its worker's queue.
