@@ -357,3 +357,61 @@ fn num_goroutines_never_undercounts_while_tasks_start() {
         N + 1
     );
 }
+
+#[test]
+fn a_spawner_that_fills_its_ring_steps_back_until_its_tasks_have_run() {
+    // One worker and a loop of 10,000 spawns. If the spawner never stepped back, nothing could
+    // run before the loop ends (no other worker), and all 10,000 would be queued at its end.
+    // With spawn's back-pressure the worker runs what the spawner queued each time its ring
+    // (256 tasks) is full, so the backlog never grows past one ring.
+    let (max_backlog, ran_before_end) = runtime(1)
+        .block_on(|| {
+            let ran = Arc::new(AtomicUsize::new(0));
+            let mut max_backlog = 0;
+            for spawned in 1..=10_000 {
+                let ran2 = ran.clone();
+                drop(goro::spawn(move || {
+                    ran2.fetch_add(1, Ordering::SeqCst);
+                }));
+                max_backlog = max_backlog.max(spawned - ran.load(Ordering::SeqCst));
+            }
+            (max_backlog, ran.load(Ordering::SeqCst))
+        })
+        .unwrap();
+    assert!(
+        max_backlog <= 257,
+        "{max_backlog} tasks were queued at once: the spawner did not step back"
+    );
+    assert!(ran_before_end >= 10_000 - 257, "only {ran_before_end} ran");
+}
+
+#[test]
+fn spawners_that_step_back_inside_each_other_all_finish() {
+    // A spawner whose ring is full steps back; one of the tasks it queued fills the ring again
+    // and steps back too, while the first still waits: both, and all their tasks, must finish.
+    let total = runtime(1)
+        .block_on(|| {
+            let count = Arc::new(AtomicUsize::new(0));
+            let wg = goro::sync::WaitGroup::new();
+            for _ in 0..300 {
+                let (count, wg2) = (count.clone(), wg.clone());
+                wg.add(1);
+                drop(goro::spawn(move || {
+                    for _ in 0..300 {
+                        let (count, wg3) = (count.clone(), wg2.clone());
+                        wg2.add(1);
+                        drop(goro::spawn(move || {
+                            count.fetch_add(1, Ordering::SeqCst);
+                            wg3.done();
+                        }));
+                    }
+                    count.fetch_add(1, Ordering::SeqCst);
+                    wg2.done();
+                }));
+            }
+            wg.wait();
+            count.load(Ordering::SeqCst)
+        })
+        .unwrap();
+    assert_eq!(total, 300 + 300 * 300);
+}

@@ -218,6 +218,9 @@ impl Worker {
         if let Some(t) = self.runnext.take() {
             return Some(t);
         }
+        if let Some(t) = self.take_behind_if_due() {
+            return Some(t);
+        }
         if let Some(t) = self.pop_local_queues(tick) {
             return Some(t);
         }
@@ -239,6 +242,7 @@ impl Worker {
         } else {
             ring.pop().or_else(|| self.pinned.pop_front())
         }
+        .or_else(|| self.take_behind())
     }
 
     /// Fires due timers; true if any fired. Timer callbacks run here, on the worker's stack

@@ -170,6 +170,27 @@ impl RunQueue {
         self.len() == 0
     }
 
+    /// Owner only: whether a push now would overflow into the global queue.
+    #[inline(always)]
+    pub(crate) fn is_full(&self) -> bool {
+        let t = self.tail.load(Ordering::Relaxed);
+        t.wrapping_sub(self.head.load(Ordering::Relaxed)) >= CAPACITY
+    }
+
+    /// Owner only: the position the next push takes, to ask later (`passed`) whether every
+    /// task queued before it has left the ring.
+    #[inline(always)]
+    pub(crate) fn end_mark(&self) -> u32 {
+        self.tail.load(Ordering::Relaxed)
+    }
+
+    /// Whether every task queued before `mark` (an [`end_mark`](Self::end_mark)) has been
+    /// taken, by the owner or by thieves.
+    #[inline(always)]
+    pub(crate) fn passed(&self, mark: u32) -> bool {
+        self.head.load(Ordering::Relaxed).wrapping_sub(mark) as i32 >= 0
+    }
+
     /// How many tasks the owner has taken from this ring so far (a wrapping count).
     pub(crate) fn taken(&self) -> u32 {
         self.popped.load(Ordering::Relaxed)

@@ -27,6 +27,12 @@
 //!    store is a Release after the registry's lock), and `live_tasks` reads the not-started
 //!    counts (Acquire) *before* the registries: a task that is starting meanwhile is seen in at
 //!    least one of them, so `num_goroutines` never undercounts (it may count it twice).
+//! 6. The registry holds no reference: a task is registered only while it is alive (between
+//!    its first run and rule 2's leaving, a reference it runs, queues or parks with exists), and
+//!    it leaves under the registry's lock before that reference can go. So a reader holding
+//!    the lock may add a reference to any registered task (`task/alloc.rs`, rule 1), and the
+//!    task's last holder, having taken the lock since, sees that count. (It used to keep a
+//!    counted reference: two locked instructions per task, a tenth of a spawn's time.)
 //!
 //! Go counterpart: `allgs`, `gfput`, `gfget`, `newproc1` and `goidgen` in `runtime/proc.go`;
 //! `tracebackothers` for the dump. Lessons: 04 (scheduler) and 16 (the dump).
@@ -61,24 +67,38 @@ thread_local! {
 }
 
 impl Slab {
-    fn insert(&mut self, t: TaskRef) -> usize {
+    fn insert(&mut self, t: *const Header) -> usize {
         self.len += 1;
         if let Some(i) = self.free.pop() {
-            self.slots[i] = Some(t);
+            self.slots[i] = t;
             i
         } else {
-            self.slots.push(Some(t));
+            self.slots.push(t);
             self.slots.len() - 1
         }
     }
 
-    fn remove(&mut self, i: usize) -> Option<TaskRef> {
-        let t = self.slots.get_mut(i)?.take();
-        if t.is_some() {
+    fn remove(&mut self, i: usize) {
+        if let Some(slot) = self.slots.get_mut(i)
+            && !slot.is_null()
+        {
+            *slot = std::ptr::null();
             self.len -= 1;
             self.free.push(i);
         }
-        t
+    }
+
+    /// A counted reference to each registered task (rule 6: called under the lock).
+    fn references(&self) -> impl Iterator<Item = TaskRef> + '_ {
+        self.slots.iter().filter(|p| !p.is_null()).map(|&p| {
+            // SAFETY: a registered task is alive and holds a reference of its own until it
+            // leaves the registry, which needs the lock we hold (rule 6); the count we add is
+            // seen by whoever later drops its last reference (they take the lock first).
+            unsafe {
+                TaskRef::increment_count(p);
+                TaskRef::from_raw(p)
+            }
+        })
     }
 }
 
@@ -153,8 +173,7 @@ impl Shared {
     pub(crate) fn snapshot(&self) -> Vec<TaskRef> {
         let mut all: Vec<TaskRef> = Vec::new();
         for w in self.workers.iter() {
-            w.registry
-                .with(|s| all.extend(s.slots.iter().flatten().cloned()));
+            w.registry.with(|s| all.extend(s.references()));
         }
         all.sort_by_key(|t| t.id);
         all
@@ -173,8 +192,7 @@ impl Shared {
     pub(crate) fn unregister(&self, t: &Header) {
         let shard = t.reg_shard.load(Ordering::Relaxed) as usize;
         let slot = t.reg_slot.load(Ordering::Relaxed) as usize;
-        let removed = self.workers[shard].registry.with(|s| s.remove(slot));
-        drop(removed);
+        self.workers[shard].registry.with(|s| s.remove(slot));
     }
 
     /// Sets aside a full list of finished task records (given back to their chunks if enough
@@ -348,7 +366,7 @@ impl Worker {
 
     /// Registers a task that starts on this worker (rule 1).
     pub(crate) fn register(&self, t: &TaskRef) {
-        let slot = self.me().registry.with(|s| s.insert(t.clone()));
+        let slot = self.me().registry.with(|s| s.insert(TaskRef::as_ptr(t)));
         // Both fit in 32 bits: a run has far fewer than 2^32 workers, and a worker's slab far
         // fewer than 2^32 live tasks (each costs a page of stack at least: 16 TiB).
         t.reg_shard.store(self.index as u32, Ordering::Relaxed);

@@ -27,7 +27,7 @@ use super::park::{Io, Park};
 use super::queue::{GlobalQueue, RunQueue};
 use crate::task::alloc::FreeRecord;
 use crate::task::blocking::BlockingPool;
-use crate::task::record::TaskRef;
+use crate::task::record::{Header, TaskRef};
 use crate::time::timers::Timers;
 use crate::wait::Locked;
 
@@ -109,13 +109,20 @@ impl WorkerShared {
     }
 }
 
-/// A slab of live tasks: O(1) insert and remove by slot index (see `registry.rs`).
+/// A slab of live tasks: O(1) insert and remove by slot index (see `registry.rs`). It holds
+/// no reference of its own: a registered task is alive (rule 6 there), so its header pointer
+/// is enough, and registering costs no count.
 #[derive(Default)]
 pub(crate) struct Slab {
-    pub(crate) slots: Vec<Option<TaskRef>>,
+    /// Headers of registered tasks; null marks a free slot.
+    pub(crate) slots: Vec<*const Header>,
     pub(crate) free: Vec<usize>,
     pub(crate) len: usize,
 }
+
+// SAFETY: the pointers are headers of live tasks (`registry.rs`, rule 6), which any thread may
+// reach through a `TaskRef`; the slab is only touched under its worker's registry lock.
+unsafe impl Send for Slab {}
 
 /// Everything the workers of one runtime run share.
 pub(crate) struct Shared {

@@ -82,7 +82,7 @@ impl Worker {
         if let Some(t) = self.runnext.take() {
             return Some(t);
         }
-        if let Some(t) = self.pinned.pop_front() {
+        if let Some(t) = self.pinned.pop_front().or_else(|| self.take_behind()) {
             return Some(t);
         }
         let mut l = self.local.borrow_mut();

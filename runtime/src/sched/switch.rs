@@ -331,14 +331,20 @@ impl Worker {
                 // outlives the switch; releasing it is the task's last step of the park.
                 unsafe { (*lock).unlock() };
             }
-            _ => self.land_finished(prev, action),
+            _ => self.land_finished(prev, action, from),
         }
     }
 
-    /// `land` for a task that finished or was abandoned (kept out of the switch path).
+    /// `land` for a task that finished or was abandoned, or a spawner stepping back behind its
+    /// ring (kept out of the switch path).
     #[inline(never)]
-    fn land_finished(&self, prev: TaskRef, action: Switch) {
+    fn land_finished(&self, prev: TaskRef, action: Switch, from: context::Context) {
         match action {
+            Switch::Behind => {
+                // SAFETY: as for `Yield` in `land`.
+                unsafe { prev.save_ctx(from) };
+                self.put_behind(prev);
+            }
             Switch::Abandon | Switch::Finished => {
                 // Rule 5.
                 TASK.with(|c| c.set(ptr::null()));
@@ -375,7 +381,9 @@ impl Worker {
             return None;
         }
         // SAFETY: as above, for `runnext`.
-        if unsafe { (*self.runnext.as_ptr()).is_some() } || tick & 1 == 0 && self.pinned.len() != 0
+        if unsafe { (*self.runnext.as_ptr()).is_some() }
+            || tick & 1 == 0 && self.pinned.len() != 0
+            || self.behind_is_due()
         {
             return None;
         }
@@ -446,6 +454,9 @@ impl Worker {
             debug_assert!(t.is_started());
             return Some(t);
         }
+        if let Some(t) = self.take_behind_if_due() {
+            return Some(t);
+        }
         if tick & 1 == 0 {
             if let Some(t) = self.pinned.pop_front() {
                 return Some(t);
@@ -457,6 +468,7 @@ impl Worker {
             }
             self.pinned.pop_front()
         }
+        .or_else(|| self.take_behind())
     }
 
     /// The next task from the ring that could be prepared to run.

@@ -11,7 +11,9 @@
 //!   It is a growable power-of-two ring (`queue::Fifo`); it, `runnext` and the tick are plain
 //!   cells of the worker, so a task switch sets no `RefCell` borrow flag;
 //! - an **inbox**: wakeups of its pinned tasks coming from other threads land here, and the
-//!   waker wakes the worker's thread (through its park driver) if it sleeps.
+//!   waker wakes the worker's thread (through its park driver) if it sleeps;
+//! - a **behind slot**: a task that spawns into a full ring steps back here and runs again
+//!   once the tasks it queued have left the ring (spawn's back-pressure, `defer_spawner`).
 //!
 //! A wakeup ([`wake`], Go's `ready`) goes to the cheapest place that is correct: `runnext` on
 //! the task's own home worker, the ring for a migratable task, the home worker's inbox from
@@ -26,7 +28,8 @@
 //!    the home thread, in the inbox by any other thread.
 //! 3. Whoever queues work another worker must notice wakes that worker if it sleeps: a push
 //!    to the inbox checks `sleeping`, a push to a ring or the global queue calls
-//!    `wake_idle_worker` (`idle.rs`).
+//!    `wake_idle_worker` (`idle.rs`; a spawn onto a ring that is not empty need not: its
+//!    rule 7).
 //! 4. The thread-local `WORKER` and `TASK` are read before any task switch in the frame that
 //!    reads them (a migratable task may come back on another thread).
 //!
@@ -309,6 +312,10 @@ pub(crate) struct Worker {
     pub(super) runnext: Cell<Option<TaskRef>>,
     /// Started tasks pinned here that are ready again, in FIFO order.
     pub(super) pinned: queue::Fifo,
+    /// A spawner that found the ring full steps back here (`defer_spawner`), behind the tasks
+    /// it queued: it runs again once the ring's head has passed `behind_mark`.
+    behind: Cell<Option<TaskRef>>,
+    behind_mark: Cell<Option<u32>>,
     /// Scheduling ticks: every `FAIRNESS_TICK`th one does the periodic checks, and the parity
     /// alternates which local queue is looked at first. (`FAIRNESS_TICK` is odd, so that
     /// parity alternates at the periodic checks too: a count-down that restarts at the same
@@ -367,6 +374,8 @@ impl Worker {
             }),
             runnext: Cell::new(None),
             pinned: queue::Fifo::new(),
+            behind: Cell::new(None),
+            behind_mark: Cell::new(None),
             tick: Cell::new(0),
             periodic_due: Cell::new(false),
             sched_ctx: Cell::new(None),
@@ -437,8 +446,70 @@ impl Worker {
             self.submit_deterministic(t);
             return;
         }
+        let ring = &self.me().ring;
+        if ring.is_full() {
+            self.defer_spawner();
+        }
+        let was_empty = ring.is_empty();
         self.push_ring(t);
-        self.shared.wake_idle_worker();
+        // Only the push that makes the ring non-empty wakes a worker (`idle.rs`, rule 7).
+        if was_empty {
+            self.shared.wake_idle_worker();
+        }
+    }
+
+    /// Spawn's back-pressure: a task that spawns faster than its tasks run steps back behind
+    /// them once its ring is full, instead of spilling half the ring to the global queue and
+    /// going on. The worker runs what the spawner queued (or thieves take it) while the
+    /// records, stacks and closures are still in its caches; then the spawner goes on. Without
+    /// it, a burst of a million short tasks piled up 300,000 unstarted records (85 MiB) and
+    /// every one of them was cold by the time it ran. The spawner is `Runnable` meanwhile and
+    /// can be neither cancelled nor woken here: this is not a wait. Only a running, pinned
+    /// task that is not unwinding steps back; anything else just overflows as before.
+    #[cold]
+    #[inline(never)]
+    fn defer_spawner(&self) {
+        let me = super::current_task_ptr();
+        // SAFETY: a non-null pointer is the header of the task running on this thread.
+        if me.is_null() || std::thread::panicking() || unsafe { (*me).migratable } {
+            return;
+        }
+        crate::task::step_behind();
+    }
+
+    /// Lands a spawner that stepped back (`Switch::Behind`): it waits for the ring's head to pass
+    /// the tasks queued now. A task already waiting there goes to the pinned FIFO.
+    pub(super) fn put_behind(&self, t: TaskRef) {
+        if let Some(old) = self.behind.take() {
+            self.pinned.push_back(old);
+        }
+        self.behind_mark.set(Some(self.me().ring.end_mark()));
+        self.behind.set(Some(t));
+    }
+
+    /// Whether a spawner waits behind the ring and every task queued before it has left.
+    #[inline(always)]
+    pub(super) fn behind_is_due(&self) -> bool {
+        self.behind_mark
+            .get()
+            .is_some_and(|mark| self.me().ring.passed(mark))
+    }
+
+    /// The spawner waiting behind the ring, if it is its turn.
+    #[inline(always)]
+    pub(super) fn take_behind_if_due(&self) -> Option<TaskRef> {
+        if self.behind_is_due() {
+            self.take_behind()
+        } else {
+            None
+        }
+    }
+
+    /// The spawner waiting behind the ring, its turn or not (the local queues are empty, or
+    /// the run is shutting down).
+    pub(super) fn take_behind(&self) -> Option<TaskRef> {
+        self.behind_mark.set(None);
+        self.behind.take()
     }
 
     /// `submit_new` in deterministic mode, out of line so that `submit_new` stays small enough

@@ -18,7 +18,9 @@
 //!
 //! 1. A record's count is the number of [`TaskRef`]s to it (a pointer from
 //!    [`TaskRef::into_raw`] counts as one). Only code that holds one may make another, so a
-//!    holder that reads a count of 1 holds the only one and nobody can make more.
+//!    holder that reads a count of 1 holds the only one and nobody can make more. (The
+//!    registry's readers act for a registered task's own reference, under a lock its holder
+//!    takes before dropping it: `sched/registry.rs`, rule 6.)
 //! 2. The header is live from [`FreeRecord::fill`] until its count drops to zero; then it is
 //!    dropped, and the memory is a [`FreeRecord`] again, owned by exactly one holder: a free
 //!    list, or whoever gives it back to its chunk.

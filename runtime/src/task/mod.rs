@@ -60,8 +60,8 @@ use crate::sched;
 use record::TaskRef;
 
 pub use blocking::blocking;
-pub(crate) use parking::current_header;
 use parking::current_parker;
+pub(crate) use parking::{current_header, step_behind};
 pub use parking::{is_cancelled, park_with, yield_now};
 pub use state::WaitReason;
 

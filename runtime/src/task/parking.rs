@@ -170,6 +170,17 @@ pub(crate) fn park_unlocking(reason: WaitReason, lock: &RawLock) {
     resumed(header);
 }
 
+/// Spawn's back-pressure (`Worker::defer_spawner`, called only from a running pinned task that
+/// is not unwinding): the task steps back behind the tasks it queued and resumes once they
+/// have left its worker's ring. Not a wait: no cancellation is raised here.
+pub(crate) fn step_behind() {
+    let h = sched::current_task_ptr();
+    debug_assert!(!h.is_null(), "only a running task steps behind");
+    // SAFETY: `h` is the running task.
+    unsafe { &*h }.st.set(State::Runnable);
+    sched::leave_task(Switch::Behind);
+}
+
 /// Lets other tasks run; the current one goes to the back of its worker's queue.
 /// On a plain OS thread this is `std::thread::yield_now`.
 pub fn yield_now() {

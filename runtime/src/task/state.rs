@@ -167,6 +167,9 @@ pub(crate) enum Switch {
     Run,
     /// The task yielded: queue it again (it is `Runnable`).
     Yield,
+    /// A spawner whose ring is full steps back: it runs again once the tasks it queued have
+    /// left the ring (`sched/worker.rs`, `defer_spawner`). It is `Runnable`.
+    Behind,
     /// The task parks: complete the park (`TaskState::finish_park`, rule 2) or, if a token
     /// came, queue it again (rule 3).
     Park,
