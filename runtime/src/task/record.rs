@@ -22,7 +22,8 @@
 //!    before `OUT_DONE` is published with Release; it is read only after `OUT_DONE` is seen
 //!    with Acquire, by the single `JoinHandle` (or `block_on` for the main task).
 //! 3. Whichever of the finishing task and the dropping `JoinHandle` comes second drops an
-//!    outcome nobody will take (`OUT_DONE` and `OUT_DETACHED` meet in one `fetch_or`).
+//!    outcome nobody will take (`OUT_DONE` and `OUT_DETACHED` meet in one `fetch_or`; a task
+//!    that finds `OUT_DETACHED` already set knows it is second with a load).
 //! 4. A started task's `home` never changes; a pinned task only ever runs on it (see `task`'s
 //!    soundness note).
 //!
@@ -381,6 +382,15 @@ impl Header {
     pub(crate) fn complete(&self, panic: Option<Box<dyn Any + Send>>) -> Option<Parker> {
         // SAFETY: written once by the task's owner before OUT_DONE is published.
         unsafe { *self.panic.get() = panic };
+        // A task whose handle is already gone (Go's `go f()`, the usual case): the handle's
+        // `detach` was the only other writer and it is done, so this side is second (rule 3)
+        // with a load, and publishes with a store: no locked instruction.
+        if self.outcome.load(Ordering::Acquire) & OUT_DETACHED != 0 {
+            self.outcome
+                .store(OUT_DETACHED | OUT_DONE, Ordering::Release);
+            self.drop_outcome();
+            return None;
+        }
         let before = self.outcome.fetch_or(OUT_DONE, Ordering::AcqRel);
         if before & OUT_DETACHED != 0 {
             // Nobody will join: drop the value here, on the task's own stack when it ran,
