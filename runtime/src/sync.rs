@@ -103,8 +103,9 @@ impl WaitGroup {
     /// same bug Go reports as "sync: negative WaitGroup counter".
     #[track_caller]
     pub fn done(&self) {
-        for p in self.arrive() {
-            p.wake();
+        let waiters = self.arrive();
+        if !waiters.is_empty() {
+            wake_all(waiters);
         }
         // A preemption point when exploring (`crate::check`).
         crate::sched::preemption_point();
@@ -823,5 +824,15 @@ impl fmt::Debug for Once {
         f.debug_struct("Once")
             .field("done", &self.is_completed())
             .finish()
+    }
+}
+
+/// Wakes the waiters `WaitGroup::done` released (out of line: most `done`s release nobody, and
+/// an empty list then costs no call to drop an iterator).
+#[cold]
+#[inline(never)]
+fn wake_all(waiters: Vec<Parker>) {
+    for p in waiters {
+        p.wake();
     }
 }
