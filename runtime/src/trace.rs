@@ -17,33 +17,48 @@
 //!
 //! Recording takes no lock on a worker: each worker appends to its own buffer, and only
 //! events from other threads (a foreign waker, sysmon) go through a mutex. Memory is bounded:
-//! a buffer holds `CHUNK` events (2 MiB); a full one is appended to a spill file beside the
-//! output (`PATH.spill-N`), read back and removed when the trace is written.
+//! a buffer holds `CHUNK` events (2 MiB), and a full one goes, as Go's tracer hands full
+//! buffers to its reader, to the run's writer thread (`goro-trace`), which appends it to a
+//! spill file beside the output (`PATH.spill-N`, one per thread that records) and sends it back
+//! empty for reuse. So the file I/O, and the page faults of fresh buffers, stay off the
+//! workers: a worker that fills a buffer only sends it and takes an emptied one. Each thread
+//! has at most `BUFFERS` buffers (8 MiB); when the writer falls behind, the worker waits for
+//! one to come back (nothing is dropped for being late). Only a failed write drops events, as
+//! it always did: the buffer that failed is kept in memory and later events of that thread
+//! are dropped, counted, and the trace says how many. When the run ends, `finish` stops the
+//! writer once it has written everything it was sent, reads the spill files back in order and
+//! removes them, and writes the trace.
 //!
 //! When no run traces, every event site costs one compare of a global flag and a branch that
 //! is never taken (about 3 instructions with the register it keeps live: callgrind counts
 //! ping-pong at 747.7 instructions per round trip against 727.8 without the hooks; a round
 //! trip passes 6 state changes). Folding the check into branches the switch path already takes
-//! (`deterministic`) would remove most of it, at the price of hooks outside `TaskState::set`. The task-state events are hooked in one place, `TaskState::set`
-//! (`task/state.rs`); the others at the scheduler's steal and idle points, `task::blocking`,
-//! the netpoller and sysmon.
+//! (`deterministic`) would remove most of it, at the price of hooks outside `TaskState::set`.
+//! The task-state events are hooked in one place, `TaskState::set` (`task/state.rs`); the
+//! others at the scheduler's steal and idle points, `task::blocking`, the netpoller and sysmon.
 //!
-//! Timestamps: the CPU's time-stamp counter on x86_64 (`rdtsc`, cheaper than
-//! `clock_gettime` on the machines this was measured on), scaled to nanoseconds against the
-//! monotonic clock read at the start and end of the run; `CLOCK_MONOTONIC` elsewhere.
+//! When a run traces, an event on a worker costs a timestamp, the worker's thread-local (one
+//! more for an unpark or a yield, to learn who is running), and a store into the buffer; the
+//! event is built in the buffer itself (see `record_in`).
+//!
+//! Timestamps: the CPU's time-stamp counter on x86_64 (`rdtsc`, cheaper than `clock_gettime`
+//! on the machines this was measured on, yet the largest part of an event's cost there: about
+//! 26 ns a read in a loop, against 43 ns for `clock_gettime`), scaled to nanoseconds against
+//! the monotonic clock read at the start and end of the run; `CLOCK_MONOTONIC` elsewhere.
 //!
 //! Go counterpart: `runtime/trace` (`trace.Start`, `go tool trace`). Lesson: 16
 //! (introspection).
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard};
-use std::time::Instant;
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use crate::task::record::Header;
 use crate::task::state::{State, TaskState, WaitReason};
@@ -54,8 +69,11 @@ static ON: AtomicBool = AtomicBool::new(false);
 /// How many runs trace now (`ON` is whether this is not zero; both change under this lock).
 static TRACING_RUNS: Mutex<usize> = Mutex::new(0);
 
-/// Events a buffer holds before it is spilled to its file (32 bytes each: 2 MiB).
+/// Events a buffer holds before it is handed to the writer (32 bytes each: 2 MiB).
 const CHUNK: usize = 1 << 16;
+/// Buffers one sink may have at once: the one it fills, the rest with the writer or emptied
+/// and waiting to be reused (8 MiB a thread at most).
+const BUFFERS: usize = 4;
 
 /// Track of sysmon's events.
 const TRACK_SYSMON: u16 = u16::MAX - 1;
@@ -118,7 +136,8 @@ impl Kind {
     ];
 }
 
-/// One recorded event: 32 bytes, no pointers, so a buffer can be spilled to a file as bytes.
+/// One recorded event: no pointers, so it is stored as its 32 bytes (`encode`) and a full
+/// buffer goes to its spill file as it is.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Event {
     ts: u64,
@@ -132,17 +151,26 @@ pub(crate) struct Event {
 
 const EVENT_BYTES: usize = 32;
 
+/// An event as a buffer holds it (`Event::encode`).
+type Encoded = [u8; EVENT_BYTES];
+
 impl Event {
-    fn encode(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.ts.to_le_bytes());
-        out.extend_from_slice(&self.a.to_le_bytes());
-        out.extend_from_slice(&self.b.to_le_bytes());
-        out.extend_from_slice(&self.n.to_le_bytes());
-        out.extend_from_slice(&self.track.to_le_bytes());
-        out.push(self.kind as u8);
-        out.push(self.x);
+    /// The event's `EVENT_BYTES` bytes: its fields little-endian, in declaration order. What
+    /// a buffer holds, so a full one is written to its spill file as it is.
+    #[inline(always)]
+    fn encode(&self) -> Encoded {
+        let mut out = [0; EVENT_BYTES];
+        out[0..8].copy_from_slice(&self.ts.to_le_bytes());
+        out[8..16].copy_from_slice(&self.a.to_le_bytes());
+        out[16..24].copy_from_slice(&self.b.to_le_bytes());
+        out[24..28].copy_from_slice(&self.n.to_le_bytes());
+        out[28..30].copy_from_slice(&self.track.to_le_bytes());
+        out[30] = self.kind as u8;
+        out[31] = self.x;
+        out
     }
 
+    /// The event `encode` wrote into `b` (its first `EVENT_BYTES` bytes).
     fn decode(b: &[u8]) -> Event {
         let u64_at = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
         Event {
@@ -177,118 +205,306 @@ fn ticks() -> u64 {
     }
 }
 
-/// A buffer of events (one per worker, one for other threads), bounded by spilling.
+/// A buffer of events (one per worker, one for other threads), bounded by handing full ones to
+/// the run's writer thread.
 pub(crate) struct Sink {
-    events: Vec<Event>,
-    spill_path: PathBuf,
-    spill: Option<BufWriter<File>>,
+    /// The buffer being filled: at most `CHUNK` events, encoded (so the writer writes it as it
+    /// is, with no pass over it of its own).
+    events: Vec<Encoded>,
+    /// Where full buffers of this sink go (shared with the writer).
+    spill: Arc<Spill>,
+    /// The run's writer thread.
+    writer: WriterLink,
+    /// Emptied buffers coming back from the writer.
+    free: Receiver<Vec<Encoded>>,
+    /// Buffers this sink has allocated (at most `BUFFERS`): the one it fills, those in flight
+    /// to the writer and those waiting in `free`.
+    buffers: usize,
     /// Names of named tasks spawned here.
     names: Vec<(u64, Box<str>)>,
-    /// A spill failed: later events are dropped (counted), and the trace says so.
+    /// Events dropped here after a spill failed (the writer counts those it drops itself).
     dropped: u64,
 }
 
 impl Sink {
-    fn new(spill_path: PathBuf) -> Sink {
+    fn new(spill_path: PathBuf, writer: &WriterLink) -> Sink {
+        let (back, free) = mpsc::channel();
         Sink {
             events: Vec::with_capacity(1024),
-            spill_path,
-            spill: None,
+            spill: Arc::new(Spill {
+                path: spill_path,
+                file: Mutex::new(SpillFile::default()),
+                failed: AtomicBool::new(false),
+                back,
+            }),
+            writer: writer.clone(),
+            free,
+            buffers: 1,
             names: Vec::new(),
             dropped: 0,
         }
     }
 
-    #[inline]
+    /// Appends an event: one compare with `CHUNK` and `Vec::push` while the buffer has room.
+    #[inline(always)]
     fn push(&mut self, e: Event) {
         if self.events.len() == CHUNK {
-            self.spill_chunk();
+            self.hand_off();
         }
-        if self.events.len() < CHUNK {
-            self.events.push(e);
-        } else {
-            self.dropped += 1;
-        }
+        self.events.push(e.encode());
     }
 
+    /// The buffer is full: hands it to the writer and goes on in an empty one (a returned
+    /// buffer, a new one while this sink has fewer than `BUFFERS`, else waits for one: the
+    /// writer is behind). Once a spill failed, empties the buffer instead (counted in
+    /// `dropped`); with no writer to take it, the buffer is kept as if its write had failed.
+    /// Leaves `events` empty either way.
     #[cold]
-    fn spill_chunk(&mut self) {
-        let res = (|| -> io::Result<()> {
-            if self.spill.is_none() {
-                self.spill = Some(BufWriter::new(File::create(&self.spill_path)?));
-            }
-            let mut bytes = Vec::with_capacity(self.events.len() * EVENT_BYTES);
-            for e in &self.events {
-                e.encode(&mut bytes);
-            }
-            self.spill.as_mut().expect("just opened").write_all(&bytes)
-        })();
-        match res {
-            Ok(()) => self.events.clear(),
-            Err(e) => {
-                if self.dropped == 0 {
-                    eprintln!(
-                        "goro: trace: cannot spill events to {}: {e}; later events of this \
-                         thread are dropped (free disk space or trace a shorter run)",
-                        self.spill_path.display()
-                    );
-                }
-                // Keep what is in memory; drop what comes next (`push` counts it).
+    #[inline(never)]
+    fn hand_off(&mut self) {
+        if self.spill.failed.load(Ordering::Acquire) {
+            self.dropped += self.events.len() as u64;
+            self.events.clear();
+            return;
+        }
+        let full = std::mem::take(&mut self.events);
+        match self
+            .writer
+            .tx
+            .send(ToWriter::Full(self.spill.clone(), full))
+        {
+            Ok(()) => self.events = self.empty_buffer(),
+            Err(mpsc::SendError(msg)) => {
+                // No writer: it could not start, or the run's trace is already written.
+                let ToWriter::Full(_, mut full) = msg else {
+                    unreachable!("only full buffers are sent from a sink")
+                };
+                // As when a write fails: this buffer stays in memory, what comes next is
+                // dropped.
+                lock(&self.spill.file).kept.append(&mut full);
+                self.spill.fail(&io::Error::other(
+                    "the trace's writer thread is not running",
+                ));
+                self.events = full;
             }
         }
     }
 
-    /// Every event of this sink, spilled ones first.
+    /// An empty buffer with room for `CHUNK` events.
+    fn empty_buffer(&mut self) -> Vec<Encoded> {
+        if let Ok(v) = self.free.try_recv() {
+            return v;
+        }
+        if self.buffers < BUFFERS {
+            self.buffers += 1;
+            return Vec::with_capacity(CHUNK);
+        }
+        // Backpressure: the writer holds every other buffer; wait for it to empty one.
+        while self.writer.alive.load(Ordering::Acquire) {
+            if let Ok(v) = self.free.recv_timeout(Duration::from_millis(10)) {
+                return v;
+            }
+        }
+        // The writer died (a bug; its thread reported the panic): go on in a new buffer, and
+        // the next hand-off finds no writer and keeps that buffer in memory.
+        self.free
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(CHUNK))
+    }
+
+    /// Every event of this sink, spilled ones first. Only once the writer has stopped.
     fn drain(mut self) -> io::Result<Drained> {
+        let spilled = std::mem::take(&mut *lock(&self.spill.file));
         let mut all = Vec::new();
-        if let Some(w) = self.spill.take() {
-            drop(w.into_inner().map_err(|e| e.into_error())?);
+        if let Some(file) = spilled.file {
+            drop(file);
             let mut bytes = Vec::new();
-            File::open(&self.spill_path)?.read_to_end(&mut bytes)?;
-            let _ = std::fs::remove_file(&self.spill_path);
+            File::open(&self.spill.path)?.read_to_end(&mut bytes)?;
+            let _ = std::fs::remove_file(&self.spill.path);
             all.extend(bytes.chunks_exact(EVENT_BYTES).map(Event::decode));
         }
-        all.append(&mut self.events);
-        Ok((all, std::mem::take(&mut self.names), self.dropped))
+        // The buffer whose write failed; then nothing after it (the old rule: keep what is in
+        // memory, drop what comes next).
+        all.extend(spilled.kept.iter().map(|b| Event::decode(b)));
+        let mut dropped = self.dropped + spilled.dropped;
+        if self.spill.failed.load(Ordering::Acquire) {
+            dropped += self.events.len() as u64;
+        } else {
+            all.extend(self.events.iter().map(|b| Event::decode(b)));
+        }
+        Ok((all, std::mem::take(&mut self.names), dropped))
     }
+}
+
+/// A sink's spill file, shared by the sink (which hands it buffers) and the writer thread
+/// (which alone writes it, until it stops; then `Sink::drain` reads it).
+struct Spill {
+    path: PathBuf,
+    file: Mutex<SpillFile>,
+    /// A write failed: the writer keeps the buffer it could not write and drops the ones after
+    /// it, and the sink drops what it records from then on (both counted).
+    failed: AtomicBool,
+    /// Where the writer sends emptied buffers back (the sink's `free`).
+    back: Sender<Vec<Encoded>>,
+}
+
+/// The writer's side of a spill file.
+#[derive(Default)]
+struct SpillFile {
+    /// The file, once the first buffer is written.
+    file: Option<File>,
+    /// The buffer whose write failed (its events stay in memory, as the first ones).
+    kept: Vec<Encoded>,
+    /// Events of buffers that arrived after a failed write.
+    dropped: u64,
+}
+
+impl Spill {
+    /// Appends `events` to the file (on the writer thread).
+    fn write(&self, events: &[Encoded]) {
+        let mut f = lock(&self.file);
+        if self.failed.load(Ordering::Acquire) {
+            f.dropped += events.len() as u64;
+            return;
+        }
+        let bytes = events.as_flattened();
+        let res = match &mut f.file {
+            Some(file) => file.write_all(bytes),
+            None => File::create(&self.path).and_then(|mut file| {
+                let res = file.write_all(bytes);
+                f.file = Some(file);
+                res
+            }),
+        };
+        if let Err(e) = res {
+            f.kept.extend_from_slice(events);
+            drop(f);
+            self.fail(&e);
+        }
+    }
+
+    /// Marks the spill failed and says so (once).
+    fn fail(&self, e: &io::Error) {
+        if !self.failed.swap(true, Ordering::AcqRel) {
+            eprintln!(
+                "goro: trace: cannot spill events to {}: {e}; later events of this thread are \
+                 dropped (free disk space or trace a shorter run)",
+                self.path.display()
+            );
+        }
+    }
+}
+
+/// A message to the writer thread.
+enum ToWriter {
+    /// A full buffer, to append to its sink's spill file and send back empty.
+    Full(Arc<Spill>, Vec<Encoded>),
+    /// The run is over: every buffer sent before this one is written.
+    Stop,
+}
+
+/// What a sink holds of the run's writer thread.
+#[derive(Clone)]
+struct WriterLink {
+    tx: Sender<ToWriter>,
+    /// False once the writer's loop has ended (stopped, or died), so no sink waits for it.
+    alive: Arc<AtomicBool>,
+}
+
+/// The writer thread's loop: writes each full buffer to its spill file and hands it back
+/// emptied, until told to stop.
+fn write_spills(rx: Receiver<ToWriter>, alive: Arc<AtomicBool>) {
+    /// Says the loop has ended however it ends, a panic included.
+    struct Ended(Arc<AtomicBool>);
+    impl Drop for Ended {
+        fn drop(&mut self) {
+            self.0.store(false, Ordering::Release);
+        }
+    }
+    let _ended = Ended(alive);
+    while let Ok(ToWriter::Full(spill, mut events)) = rx.recv() {
+        spill.write(&events);
+        events.clear();
+        // The sink may be gone (drained after a failure): then the buffer is just freed.
+        let _ = spill.back.send(events);
+    }
+}
+
+/// Starts a writer thread ("goro-trace"). Without one (the system refused a thread) the link
+/// leads nowhere: the first spill says so, and each thread's trace keeps what fits in memory.
+fn start_writer() -> (WriterLink, Option<JoinHandle<()>>) {
+    let (tx, rx) = mpsc::channel();
+    let alive = Arc::new(AtomicBool::new(true));
+    let link = WriterLink {
+        tx,
+        alive: alive.clone(),
+    };
+    let thread = std::thread::Builder::new()
+        .name("goro-trace".into())
+        .spawn(move || write_spills(rx, alive))
+        .map_err(|e| eprintln!("goro: trace: cannot start the trace's writer thread: {e}"))
+        .ok();
+    if thread.is_none() {
+        link.alive.store(false, Ordering::Release);
+    }
+    (link, thread)
+}
+
+/// Stops a writer once it has written every buffer sent to it before, and waits for it.
+fn stop_writer(link: &WriterLink, thread: JoinHandle<()>) {
+    let _ = link.tx.send(ToWriter::Stop);
+    // A panic of the writer was reported by its thread; `drain` reads what it wrote.
+    let _ = thread.join();
 }
 
 /// What a sink held: its events, the names of tasks spawned on it, how many it dropped.
 type Drained = (Vec<Event>, Vec<(u64, Box<str>)>, u64);
 
+/// What a run's sinks held together: their events, the names of named tasks, the drops.
+type Collected = (Vec<Event>, HashMap<u64, Box<str>>, u64);
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// A run's trace: where it goes, and the buffers workers handed in.
+/// A run's trace: where it goes, the buffers workers handed in, and the writer thread that
+/// spills full buffers.
 pub(crate) struct Tracer {
     path: PathBuf,
     start_ticks: u64,
     start: Instant,
     other: Mutex<Sink>,
     done: Mutex<Vec<Sink>>,
+    /// What each sink gets to reach the writer.
+    writer: WriterLink,
+    /// The writer thread, until it is stopped (`stop_writer`).
+    writer_thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Tracer {
-    /// Starts tracing a run into `path` (counted in `TRACING_RUNS` until dropped).
+    /// Starts tracing a run into `path` (counted in `TRACING_RUNS` until dropped), with its
+    /// writer thread.
     pub(crate) fn new(path: PathBuf) -> Tracer {
         let mut runs = lock(&TRACING_RUNS);
         *runs += 1;
         ON.store(true, Ordering::SeqCst);
         drop(runs);
-        let other = Sink::new(spill_path(&path, "other"));
+        let (writer, writer_thread) = start_writer();
+        let other = Sink::new(spill_path(&path, "other"), &writer);
         Tracer {
             path,
             start_ticks: ticks(),
             start: Instant::now(),
             other: Mutex::new(other),
             done: Mutex::new(Vec::new()),
+            writer,
+            writer_thread: Mutex::new(writer_thread),
         }
     }
 
     /// A worker's buffer, handed to it when it starts.
     pub(crate) fn sink_for_worker(&self, index: usize) -> Sink {
-        Sink::new(spill_path(&self.path, &index.to_string()))
+        Sink::new(spill_path(&self.path, &index.to_string()), &self.writer)
     }
 
     /// A worker hands its buffer back when it leaves the run.
@@ -304,6 +520,35 @@ impl Tracer {
         lock(&self.other).push(e);
     }
 
+    /// Stops the writer thread once it has written every buffer sent to it, and waits for it.
+    /// Buffers sent later find no writer (their events are dropped, counted).
+    fn stop_writer(&self) {
+        if let Some(t) = lock(&self.writer_thread).take() {
+            stop_writer(&self.writer, t);
+        }
+    }
+
+    /// Every sink's events, names and drop count (the run is over: every worker handed its
+    /// buffer in), once the writer has written what it was sent.
+    fn collect(&self) -> io::Result<Collected> {
+        self.stop_writer();
+        let mut events = Vec::new();
+        let mut names = HashMap::new();
+        let mut dropped = 0;
+        let mut sinks = std::mem::take(&mut *lock(&self.done));
+        sinks.push(std::mem::replace(
+            &mut *lock(&self.other),
+            Sink::new(PathBuf::new(), &self.writer),
+        ));
+        for s in sinks {
+            let (ev, nm, d) = s.drain()?;
+            events.extend(ev);
+            names.extend(nm);
+            dropped += d;
+        }
+        Ok((events, names, dropped))
+    }
+
     /// Writes the trace file (the run is over: every worker handed its buffer in). Reports a
     /// failure on stderr: a trace must not turn a good run into a failed one.
     pub(crate) fn finish(&self, workers: usize) {
@@ -316,20 +561,7 @@ impl Tracer {
             1.0
         };
         let res = (|| -> io::Result<usize> {
-            let mut events = Vec::new();
-            let mut names = HashMap::new();
-            let mut dropped = 0;
-            let mut sinks = std::mem::take(&mut *lock(&self.done));
-            sinks.push(std::mem::replace(
-                &mut *lock(&self.other),
-                Sink::new(PathBuf::new()),
-            ));
-            for s in sinks {
-                let (ev, nm, d) = s.drain()?;
-                events.extend(ev);
-                names.extend(nm);
-                dropped += d;
-            }
+            let (mut events, names, dropped) = self.collect()?;
             let mut f = BufWriter::new(File::create(&self.path)?);
             render(
                 &mut f,
@@ -355,6 +587,8 @@ impl Tracer {
 
 impl Drop for Tracer {
     fn drop(&mut self) {
+        // A run that ended without `finish` (a worker panicked) still stops its writer.
+        self.stop_writer();
         let mut runs = lock(&TRACING_RUNS);
         *runs -= 1;
         ON.store(*runs != 0, Ordering::SeqCst);
@@ -375,37 +609,55 @@ fn spill_path(path: &Path, what: &str) -> PathBuf {
 #[cold]
 #[inline(never)]
 pub(crate) fn record(shared: &crate::sched::Shared, kind: Kind, a: u64, b: u64, n: u32, x: u8) {
-    let Some(tracer) = shared.tracer() else {
-        return;
-    };
-    let mut e = Event {
-        ts: ticks(),
-        a,
-        b,
-        n,
-        track: TRACK_OTHER,
-        kind,
-        x,
-    };
+    if let Some(tracer) = shared.tracer() {
+        record_in(shared, tracer, kind, a, b, n, x);
+    }
+}
+
+/// `record` once the run's tracer is known: inlined into the hooks that found it themselves.
+#[inline(always)]
+fn record_in(
+    shared: &crate::sched::Shared,
+    tracer: &Tracer,
+    kind: Kind,
+    a: u64,
+    b: u64,
+    n: u32,
+    x: u8,
+) {
+    let ts = ticks();
     if let Some(w) = crate::sched::current_worker() {
         // SAFETY: the worker outlives every call made on its thread while it is installed.
         let w = unsafe { &*w };
         if std::ptr::eq(&**w.shared(), shared)
             && let Some(sink) = w.trace_sink()
         {
-            e.track = w.index() as u16;
-            record_on(sink, e);
+            // The event is built here, in the buffer, not before the call above: built across
+            // a call it would be stored to the stack field by field and then read back whole,
+            // which stalls the read (the stores cannot be forwarded to it).
+            if let Some(s) = sink.borrow_mut().as_mut() {
+                s.push(Event {
+                    ts,
+                    a,
+                    b,
+                    n,
+                    track: w.index() as u16,
+                    kind,
+                    x,
+                });
+            }
             return;
         }
     }
-    tracer.record_other(e);
-}
-
-#[inline]
-fn record_on(sink: &RefCell<Option<Sink>>, e: Event) {
-    if let Some(s) = sink.borrow_mut().as_mut() {
-        s.push(e);
-    }
+    tracer.record_other(Event {
+        ts,
+        a,
+        b,
+        n,
+        track: TRACK_OTHER,
+        kind,
+        x,
+    });
 }
 
 /// Records an event of sysmon (on its own track).
@@ -459,19 +711,26 @@ pub(crate) fn state_changed(st: &TaskState, s: State) {
     // field's offset gives that header, alive for as long as `st` is borrowed.
     let h = unsafe { &*(st as *const TaskState).byte_sub(off).cast::<Header>() };
     let shared = h.shared();
-    if shared.tracer().is_none() {
+    let Some(tracer) = shared.tracer() else {
         return;
-    }
-    let me = crate::sched::current_task_ptr();
-    // SAFETY: a non-null pointer is the header of the task running on this thread.
-    let me_id = if me.is_null() { 0 } else { unsafe { (*me).id } };
-    match s {
-        State::Running => record(shared, Kind::Start, h.id, 0, 0, 0),
-        State::Waiting(r) => record(shared, Kind::Park, h.id, 0, 0, r.as_u8()),
-        State::Dead => record(shared, Kind::Exit, h.id, 0, 0, 0),
-        State::Runnable if me_id == h.id => record(shared, Kind::Yield, h.id, 0, 0, 0),
-        State::Runnable => record(shared, Kind::Unpark, h.id, me_id, 0, 0),
-    }
+    };
+    let (kind, b, x) = match s {
+        State::Running => (Kind::Start, 0, 0),
+        State::Waiting(r) => (Kind::Park, 0, r.as_u8()),
+        State::Dead => (Kind::Exit, 0, 0),
+        State::Runnable => {
+            // Only here is the running task needed (a thread-local read): a yield or an unpark.
+            let me = crate::sched::current_task_ptr();
+            // SAFETY: a non-null pointer is the header of the task running on this thread.
+            let me_id = if me.is_null() { 0 } else { unsafe { (*me).id } };
+            if me_id == h.id {
+                (Kind::Yield, 0, 0)
+            } else {
+                (Kind::Unpark, me_id, 0)
+            }
+        }
+    };
+    record_in(shared, tracer, kind, h.id, b, 0, x);
 }
 
 // ---- writing ------------------------------------------------------------------------------
@@ -763,6 +1022,83 @@ fn render(
 mod tests {
     use super::*;
 
+    /// A sink of its own with the given spill path, and a writer for it.
+    fn sink_with_writer(spill: PathBuf) -> (Sink, WriterLink, Option<JoinHandle<()>>) {
+        let (link, thread) = start_writer();
+        (Sink::new(spill, &link), link, thread)
+    }
+
+    fn event(i: u64) -> Event {
+        Event {
+            ts: i,
+            a: i,
+            b: 0,
+            n: 0,
+            track: 0,
+            kind: Kind::Start,
+            x: 0,
+        }
+    }
+
+    fn temp_spill(name: &str) -> PathBuf {
+        std::env::temp_dir().join(format!(
+            "goro-unit-trace-{name}-{}.spill-0",
+            std::process::id()
+        ))
+    }
+
+    #[test]
+    fn spilled_events_come_back_in_order_from_reused_buffers() {
+        let path = temp_spill("order");
+        let (mut sink, link, thread) = sink_with_writer(path.clone());
+        sink.names.push((7, "seven".into()));
+        // More full buffers than a sink may have: it must wait for emptied ones and reuse them.
+        let n = (BUFFERS * 2 + 1) * CHUNK + 123;
+        for i in 0..n as u64 {
+            sink.push(event(i));
+        }
+        assert!(sink.buffers <= BUFFERS, "{} buffers", sink.buffers);
+        stop_writer(&link, thread.expect("a writer thread"));
+        let (events, names, dropped) = sink.drain().expect("the spill reads back");
+        assert_eq!(dropped, 0);
+        assert_eq!(events.len(), n);
+        assert!(events.iter().enumerate().all(|(i, e)| e.a == i as u64));
+        assert_eq!(names, vec![(7, "seven".into())]);
+        assert!(!path.exists(), "the spill file is removed once read");
+    }
+
+    #[test]
+    fn a_failed_spill_keeps_the_first_buffer_and_counts_the_rest() {
+        let path = std::env::temp_dir()
+            .join(format!("goro-no-such-dir-{}", std::process::id()))
+            .join("t.json.spill-0");
+        let (mut sink, link, thread) = sink_with_writer(path);
+        let n = 3 * CHUNK + 10;
+        for i in 0..n as u64 {
+            sink.push(event(i));
+        }
+        stop_writer(&link, thread.expect("a writer thread"));
+        let (events, _, dropped) = sink.drain().expect("nothing to read back");
+        assert_eq!(events.len(), CHUNK);
+        assert!(events.iter().enumerate().all(|(i, e)| e.a == i as u64));
+        assert_eq!(dropped, (n - CHUNK) as u64);
+    }
+
+    #[test]
+    fn with_the_writer_stopped_a_full_buffer_stays_in_memory() {
+        let path = temp_spill("stopped");
+        let (mut sink, link, thread) = sink_with_writer(path.clone());
+        stop_writer(&link, thread.expect("a writer thread"));
+        for i in 0..(CHUNK + 5) as u64 {
+            sink.push(event(i));
+        }
+        let (events, _, dropped) = sink.drain().expect("nothing to read back");
+        assert_eq!(events.len(), CHUNK);
+        assert!(events.iter().enumerate().all(|(i, e)| e.a == i as u64));
+        assert_eq!(dropped, 5);
+        assert!(!path.exists());
+    }
+
     #[test]
     fn json_strings_are_escaped() {
         let mut s = String::new();
@@ -781,9 +1117,12 @@ mod tests {
             kind: Kind::Steal,
             x: 9,
         };
-        let mut v = Vec::new();
-        e.encode(&mut v);
-        assert_eq!(v.len(), EVENT_BYTES);
+        let v = e.encode();
+        assert_eq!(
+            v[..8],
+            (1u64 << 40).to_le_bytes(),
+            "the timestamp comes first"
+        );
         let d = Event::decode(&v);
         assert_eq!(
             (d.ts, d.a, d.b, d.n, d.track, d.kind, d.x),
