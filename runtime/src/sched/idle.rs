@@ -3,7 +3,10 @@
 //!
 //! A worker that finds no work first **spins** for a while (looks again, with a pause between
 //! looks): parking and waking a thread costs microseconds, and new work usually shows up
-//! sooner in a busy program. At most half the workers spin at once. Then it lists itself as
+//! sooner in a busy program. (Not when all it sees is another worker's backlog that is not
+//! ripe for stealing, in a run without sockets: then it sleeps until the backlog may be ripe,
+//! `Worker::wait_patiently`, since every look reads the owner's ring counters and slows the
+//! owner down.) At most half the workers spin at once. Then it lists itself as
 //! idle, looks one last time, and sleeps on its park driver (`park.rs`) until the next
 //! timer's deadline or until woken. Whoever makes stealable work (a spawn, a wakeup of a
 //! migratable task, a timer that became the earliest) calls [`Shared::wake_idle_worker`],

@@ -130,6 +130,20 @@ impl Worker {
                     Next::Later(d) => Some(d),
                     Next::Nothing => None,
                 };
+                if let Some(d) = later
+                    && self.shared.io.poller().is_none()
+                    && self.start_spinning()
+                {
+                    // Only a backlog that is not ripe yet, in a run without sockets: sleep
+                    // until it may be (still counted as spinning, below) rather than spin. Each
+                    // look reads the owner's ring counters; 200 looks in a row made the owner's
+                    // own pushes and pops miss those cache lines (a spawn burst on two workers
+                    // ran 30 % slower than on one). A run that serves sockets keeps spinning:
+                    // its spinner also polls the network (`NET_POLL_SPINS`).
+                    spins = 0;
+                    self.wait_patiently(d);
+                    continue;
+                }
                 if spins < SPIN_ROUNDS && self.start_spinning() {
                     // Parking and waking a thread costs microseconds; new work usually shows
                     // up sooner than that in a busy program. Each round is a full look for
