@@ -66,6 +66,9 @@ pub(crate) struct WorkerShared {
     /// Asleep with a timeout, waiting for another worker's backlog to ripen (see
     /// `Worker::wait_patiently`); work that needs no patience wakes it.
     pub(crate) patient: AtomicBool,
+    /// While a spawner waits behind this worker's ring (`worker.rs`, `put_behind`): the tasks
+    /// thieves count for what it has yet to spawn (`steal.rs`, rule 5); else 0.
+    pub(crate) spawner_backlog: AtomicUsize,
     pub(crate) spawned: AtomicU64,
     /// Tasks spawned here minus tasks that started (or were dropped unstarted) here. Only the
     /// owning thread writes it; the sum over all workers is the number of unstarted tasks.
@@ -173,6 +176,7 @@ impl Shared {
                     park: Park::new(),
                     sleeping: AtomicBool::new(false),
                     patient: AtomicBool::new(false),
+                    spawner_backlog: AtomicUsize::new(0),
                     spawned: AtomicU64::new(0),
                     pending: AtomicIsize::new(0),
                     steals: AtomicU64::new(0),

@@ -43,6 +43,15 @@
 //!    fence on both sides).
 //! 4. In a run that uses the network (a task ever waited on a socket), a victim home to more
 //!    than `SPREAD_SLACK` more live tasks (`registry.rs`) than its thief is ripe at once.
+//! 5. A spawner waiting behind its ring (spawn's back-pressure, `worker.rs`) counts as more
+//!    queued tasks: it will go on spawning as soon as it runs, and the 256 tasks in sight would
+//!    never look like more than its worker can do alone. A spawner that stepped back `r` times
+//!    in a row counts as `4 (r - 1)` rings more (at most 12). Without it, launching a million
+//!    tasks that each start and park ran on one of two workers, 1.5x slower than when the
+//!    burst spilled into a growing, stealable backlog (with it, 1.1x); counting twelve rings
+//!    from the first step back split the thread-ring's 503 tasks in 7 runs of 8 (it steps back
+//!    once). A burst of tasks that finish at once still stays on its warm worker: at its rate,
+//!    twelve rings are a tenth of the patience.
 //!
 //! Go counterpart: `stealWork`, `runqsteal`, `runqgrab` in `runtime/proc.go` (which steal at
 //! once). Lesson: 12 (work stealing).
@@ -61,6 +70,21 @@ use crate::task::record::TaskRef;
 /// on a busy one, most of it first-touch page faults on new stacks; with 2 ms that ring was
 /// still split in one run of twelve (judged at 206 tasks per ms with 439 queued).
 pub(crate) const STEAL_PATIENCE: Duration = Duration::from_millis(3);
+
+/// Most rings of work a spawner waiting behind its ring stands for (rule 5). Twelve rings are
+/// more than `STEAL_PATIENCE` of work at the rate its worker takes tasks once a task costs
+/// about a microsecond to get through (starting a task that parks: a stack and its first page
+/// faults), and a tenth of it for a task that only adds to a sum.
+const SPAWNER_ROUNDS_MAX: usize = 12;
+
+/// The backlog thieves count for a spawner that stepped back `rounds` times in a row (rule 5):
+/// four rings for each ring it filled before this one, up to `SPAWNER_ROUNDS_MAX`: a burst that
+/// keeps going is soon judged as the long one it is. (The first step back counts nothing
+/// extra: a burst of a ring or two, like the thread-ring's 503 tasks, is judged by what is in
+/// sight, as before back-pressure.)
+pub(super) fn spawner_backlog(rounds: usize) -> usize {
+    ((rounds - 1) * 4).min(SPAWNER_ROUNDS_MAX) * super::queue::CAPACITY as usize
+}
 
 /// How many more live tasks a victim may be home to than its thief before the thief spreads
 /// them, in a run that uses the network (rule 4): a small margin, so that two workers with
@@ -105,6 +129,7 @@ impl Shared {
         if self.global.owner() == victim {
             queued += self.global.len();
         }
+        queued += self.workers[victim].spawner_backlog.load(Ordering::Relaxed);
         let patience = STEAL_PATIENCE.as_micros() as u32;
         let queued = queued.min(u32::MAX as usize) as u32;
         match ring

@@ -316,6 +316,10 @@ pub(crate) struct Worker {
     /// it queued: it runs again once the ring's head has passed `behind_mark`.
     behind: Cell<Option<TaskRef>>,
     behind_mark: Cell<Option<u32>>,
+    /// The last task that stepped back here, and how many times in a row it did (its burst
+    /// so far, in rings: `steal.rs`, rule 5).
+    behind_id: Cell<u64>,
+    behind_rounds: Cell<usize>,
     /// Scheduling ticks: every `FAIRNESS_TICK`th one does the periodic checks, and the parity
     /// alternates which local queue is looked at first. (`FAIRNESS_TICK` is odd, so that
     /// parity alternates at the periodic checks too: a count-down that restarts at the same
@@ -376,6 +380,8 @@ impl Worker {
             pinned: queue::Fifo::new(),
             behind: Cell::new(None),
             behind_mark: Cell::new(None),
+            behind_id: Cell::new(0),
+            behind_rounds: Cell::new(0),
             tick: Cell::new(0),
             periodic_due: Cell::new(false),
             sched_ctx: Cell::new(None),
@@ -483,6 +489,16 @@ impl Worker {
         if let Some(old) = self.behind.take() {
             self.pinned.push_back(old);
         }
+        let rounds = if self.behind_id.get() == t.id {
+            self.behind_rounds.get() + 1
+        } else {
+            1
+        };
+        self.behind_id.set(t.id);
+        self.behind_rounds.set(rounds);
+        self.me()
+            .spawner_backlog
+            .store(super::steal::spawner_backlog(rounds), Ordering::Relaxed);
         self.behind_mark.set(Some(self.me().ring.end_mark()));
         self.behind.set(Some(t));
     }
@@ -508,7 +524,8 @@ impl Worker {
     /// The spawner waiting behind the ring, its turn or not (the local queues are empty, or
     /// the run is shutting down).
     pub(super) fn take_behind(&self) -> Option<TaskRef> {
-        self.behind_mark.set(None);
+        self.behind_mark.take()?;
+        self.me().spawner_backlog.store(0, Ordering::Relaxed);
         self.behind.take()
     }
 
