@@ -170,13 +170,6 @@ impl RunQueue {
         self.len() == 0
     }
 
-    /// Owner only: whether a push now would overflow into the global queue.
-    #[inline(always)]
-    pub(crate) fn is_full(&self) -> bool {
-        let t = self.tail.load(Ordering::Relaxed);
-        t.wrapping_sub(self.head.load(Ordering::Relaxed)) >= CAPACITY
-    }
-
     /// Owner only: the position the next push takes, to ask later (`passed`) whether every
     /// task queued before it has left the ring.
     #[inline(always)]

@@ -453,13 +453,14 @@ impl Worker {
             return;
         }
         let ring = &self.me().ring;
-        if ring.is_full() {
+        let mut queued = ring.len();
+        if queued >= queue::CAPACITY as usize {
             self.defer_spawner();
+            queued = ring.len();
         }
-        let was_empty = ring.is_empty();
         self.push_ring(t);
         // Only the push that makes the ring non-empty wakes a worker (`idle.rs`, rule 7).
-        if was_empty {
+        if queued == 0 {
             self.shared.wake_idle_worker();
         }
     }
