@@ -54,14 +54,17 @@ pub(crate) const OUT_FINISHED: usize = 1;
 /// raised with [`resume_unwind`], so no panic hook runs and nothing is printed.
 pub(crate) struct Cancelled;
 
-/// Reserves room at the top of a fresh stack so `make_fcontext` has an aligned place to build the
-/// initial frame, then returns the context that starts `entry` when first resumed.
-fn make_context(stack: &Stack, entry: context::ContextFn) -> Context {
-    // SAFETY: `top` and `bottom` come from a live `Stack` whose usable range is
-    // [bottom, top); the context crate only writes below `top`.
+/// Reserves room below `top` on a fresh stack so `make_fcontext` has an aligned place to build
+/// the initial frame, then returns the context that starts `entry` when first resumed. `top` is
+/// the stack's [`top`](Stack::top), or a little below it (a task's [`Stack::staggered_top`]).
+fn make_context(stack: &Stack, top: usize, entry: context::ContextFn) -> Context {
+    debug_assert!(stack.bottom() < top && top <= stack.top() && top.is_multiple_of(16));
+    // SAFETY: `top` and `bottom` lie in a live `Stack` whose usable range is [bottom,
+    // stack.top()) and `top` is inside it (checked above in debug builds, by `staggered_top`'s
+    // contract otherwise); the context crate only writes below `top`.
     let raw = unsafe {
         context::stack::Stack::new(
-            stack.top() as *mut context::c_void,
+            top as *mut context::c_void,
             stack.bottom() as *mut context::c_void,
         )
     };
@@ -194,7 +197,7 @@ impl Coroutine {
     where
         F: FnOnce(&Yielder) + 'static,
     {
-        let ctx = make_context(&stack, coroutine_entry);
+        let ctx = make_context(&stack, stack.top(), coroutine_entry);
         Coroutine {
             shared: Box::new(Shared {
                 ctx: Cell::new(Some(ctx)),
@@ -303,8 +306,10 @@ pub(crate) struct RawCo {
 
 impl RawCo {
     /// A context that will call `entry(Transfer { data, .. })` on `stack` when first switched to.
+    /// A task's first frame starts at the stack's [`staggered_top`](Stack::staggered_top), so
+    /// that tasks' saved registers do not all compete for the same few cache sets.
     pub(crate) fn new(stack: Stack, entry: context::ContextFn) -> RawCo {
-        let ctx = make_context(&stack, entry);
+        let ctx = make_context(&stack, stack.staggered_top(), entry);
         RawCo {
             stack,
             ctx: Some(ctx),

@@ -697,6 +697,33 @@ mod tests {
         assert!(hi.bottom() - lo.top() >= 4 * page);
     }
 
+    /// Tasks start their first frame a few cache lines below the top of their stack, by an
+    /// amount that differs between neighbouring slots (`Stack::staggered_top`).
+    #[test]
+    fn task_frames_start_at_staggered_offsets() {
+        let stacks: Vec<Stack> = (0..64).map(|_| Stack::pooled(28 * KIB).unwrap()).collect();
+        let mut staggers: Vec<usize> = stacks
+            .iter()
+            .map(|s| {
+                let start = s.staggered_top();
+                assert_eq!(start, s.staggered_top(), "the same stack, the same start");
+                assert!(
+                    start <= s.top() && s.top() - start <= 15 * 64,
+                    "{s:?}: {start:#x}"
+                );
+                assert!(start.is_multiple_of(64), "a whole number of cache lines");
+                s.top() - start
+            })
+            .collect();
+        staggers.sort_unstable();
+        staggers.dedup();
+        assert!(
+            staggers.len() >= 12,
+            "64 stacks start at only {} different offsets: {staggers:?}",
+            staggers.len()
+        );
+    }
+
     #[test]
     fn slots_are_carved_from_shared_slabs() {
         let stacks: Vec<Stack> = (0..200).map(|_| Stack::pooled(44 * KIB).unwrap()).collect();
