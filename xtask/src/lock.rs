@@ -71,6 +71,23 @@ pub fn hash_bytes(bytes: &[u8]) -> String {
     format!("{:x}", hasher.finalize())
 }
 
+/// SHA-256 of a file's exact bytes, read in pieces: for build output (test binaries, tens of
+/// megabytes), where line ends mean nothing.
+pub fn hash_binary(path: &Path) -> Result<String> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(format!("{:x}", hasher.finalize()))
+}
+
 /// SHA-256 of a file (see [`hash_bytes`]).
 pub fn hash_file(path: &Path) -> Result<String> {
     Ok(hash_bytes(&std::fs::read(path)?))
@@ -220,6 +237,24 @@ mod tests {
         assert_eq!(hash_bytes(b"a\r\nb\r\n"), hash_bytes(b"a\nb\n"));
         assert_ne!(hash_bytes(b"a\rb"), hash_bytes(b"ab"));
         assert_ne!(hash_bytes(b"a\nb"), hash_bytes(b"a\nc"));
+    }
+
+    #[test]
+    fn binaries_hash_their_exact_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        // Larger than one read, so the pieces must add up to the whole.
+        let mut bytes: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        bytes.extend_from_slice(b"\r\n");
+        std::fs::write(&a, &bytes).unwrap();
+        assert_eq!(
+            hash_binary(&a).unwrap(),
+            format!("{:x}", Sha256::digest(&bytes))
+        );
+        // A CR LF in a binary is two bytes like any other: not the same file as a lone LF.
+        bytes.remove(bytes.len() - 2);
+        std::fs::write(&b, &bytes).unwrap();
+        assert_ne!(hash_binary(&a).unwrap(), hash_binary(&b).unwrap());
     }
 
     #[test]

@@ -502,7 +502,7 @@ fn seal_binaries(targets: &[TestTarget], dir: &Path) -> Result<Vec<(TestTarget, 
             std::fs::copy(&target.exe, &copy)?;
             copy
         };
-        let sealed = crate::lock::hash_file(&exe)?;
+        let sealed = crate::lock::hash_binary(&exe)?;
         out.push((target.clone(), exe, sealed));
     }
     Ok(out)
@@ -615,7 +615,7 @@ fn run_target(
     let mut stderr_all = String::new();
     let mut stopped: Option<Outcome> = None;
     for test in names {
-        if stopped.is_none() && crate::lock::hash_file(exe)? != sealed {
+        if stopped.is_none() && crate::lock::hash_binary(exe)? != sealed {
             stopped = Some(Outcome::Invalid(format!(
                 "the test binary changed after it was built (something wrote to {}): \
                  nothing it reports can be trusted",
