@@ -563,8 +563,8 @@ impl Stack {
     /// handful of sets and evict each other, while the rest of the cache stays empty. A ring of
     /// 503 tasks passing a token (`goro-bench`'s thread-ring) ran 1.5-2.4x slower that way.
     /// Staggering the start by a multiple of 64 bytes spreads them over 16 times as many sets.
-    /// Go's goroutines do not need this: a parked goroutine's registers live in its `g`
-    /// struct, and those are scattered through the heap.
+    /// Go's goroutines line up less: a parked goroutine's saved registers live in its `g`
+    /// struct on the heap, and only its frames stay on its stack.
     ///
     /// The stagger is at most 960 bytes, inside the top page, so a task that fit in one page
     /// still does unless it was within a kilobyte of the page's end; it is under a quarter
