@@ -86,6 +86,12 @@ const NO_RATE: u32 = u32::MAX;
 /// work through next (thread-ring's 503 spawns take about 150 µs, longer when a page fault or
 /// the OS delays them). A second such window in a row says stuck.
 const IDLE_ONCE: u32 = u32::MAX - 1;
+/// How far one window can lower the measured rate: an owner that took 300 tasks per ms and then,
+/// for one window, 5 is judged at 150. An owner busy with something other than its ring for a
+/// moment (thread-ring's token passing through `runnext` from one parked task to the next,
+/// while the tasks spawned last wait in the ring) keeps its ring; one that stays slow is judged
+/// at its own rate a few windows later.
+const DECAY: u32 = 2;
 
 /// What a thief should do about a queue.
 #[derive(Debug, PartialEq, Eq)]
@@ -120,8 +126,13 @@ impl Progress {
         if elapsed >= WINDOW_US {
             let done = u64::from(taken.wrapping_sub(mark as u32));
             let mut rate = (done * 1000 / u64::from(elapsed)).min(u64::from(IDLE_ONCE - 1)) as u32;
-            if rate == 0 && !matches!(self.rate.load(Ordering::Relaxed), 0 | IDLE_ONCE) {
+            let before = self.rate.load(Ordering::Relaxed);
+            if rate == 0 && !matches!(before, 0 | IDLE_ONCE) {
                 rate = IDLE_ONCE;
+            } else if rate > 0 && !matches!(before, NO_RATE | IDLE_ONCE) {
+                // One slow window after a fast one is not yet a slow owner: the rate falls by
+                // at most half per window (see `DECAY`).
+                rate = rate.max(before / DECAY);
             }
             self.rate.store(rate, Ordering::Relaxed);
             self.mark.store(here, Ordering::Relaxed);
@@ -565,6 +576,18 @@ mod tests {
             spawning.judge(500, 100, 403, PATIENCE),
             Verdict::Wait(_)
         ));
+    }
+
+    #[test]
+    fn one_slow_window_after_fast_ones_is_not_yet_slow() {
+        let p = Progress::new();
+        p.judge(0, 0, 500, PATIENCE);
+        // 300 per ms: keeps its ring.
+        assert!(matches!(p.judge(200, 60, 440, PATIENCE), Verdict::Wait(_)));
+        // One window at 5 per ms: judged at 150, so 240 take 1.6 ms: still its own.
+        assert!(matches!(p.judge(400, 61, 240, PATIENCE), Verdict::Wait(_)));
+        // A second slow window: judged at 75, 240 take 3.2 ms: help.
+        assert_eq!(p.judge(600, 62, 240, PATIENCE), Verdict::Steal);
     }
 
     #[test]
