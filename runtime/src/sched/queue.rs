@@ -90,7 +90,7 @@ const IDLE_ONCE: u32 = u32::MAX - 1;
 /// for one window, 5 is judged at 150. An owner busy with something other than its ring for a
 /// moment (thread-ring's token passing through `runnext` from one parked task to the next,
 /// while the tasks spawned last wait in the ring) keeps its ring; one that stays slow is judged
-/// at its own rate a few windows later.
+/// at half its last rate each window, until that reaches what it measures.
 const DECAY: u32 = 2;
 
 /// What a thief should do about a queue.
