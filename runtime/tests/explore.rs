@@ -228,7 +228,20 @@ fn lock_order_inversion_is_a_deadlock() {
         check::replay(failure.seed(), lock_order_inversion)
     }));
     let replayed = panic_text(replayed.expect_err("the seed replays the deadlock"));
-    assert!(replayed.contains(failure.message()), "{replayed}");
+    // The same tasks, states and places. Not the dump's `stack: N KiB touched` lines: how much
+    // of a stack is resident depends on which pooled stack a task got and how deep the tasks
+    // that used it before went, not on the schedule.
+    let without_stack_lines = |s: &str| -> String {
+        s.lines()
+            .filter(|l| !l.trim_start().starts_with("stack: "))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert!(
+        without_stack_lines(&replayed).contains(&without_stack_lines(failure.message())),
+        "the replay said:\n{replayed}\nthe failing run said:\n{}",
+        failure.message()
+    );
 }
 
 #[test]
