@@ -71,20 +71,11 @@ pub fn hash_bytes(bytes: &[u8]) -> String {
     format!("{:x}", hasher.finalize())
 }
 
-/// SHA-256 of a file's exact bytes, read in pieces: for build output (test binaries, tens of
+/// SHA-256 of a file's exact bytes, streamed: for build output (test binaries, tens of
 /// megabytes), where line ends mean nothing.
 pub fn hash_binary(path: &Path) -> Result<String> {
-    use std::io::Read;
-    let mut file = std::fs::File::open(path)?;
     let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
+    std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
     Ok(format!("{:x}", hasher.finalize()))
 }
 

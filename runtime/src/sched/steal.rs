@@ -19,13 +19,12 @@
 //! Thread-ring's token makes its first 256 hops through `runnext`, from one parked task to the
 //! next, while the 247 tasks spawned last wait in the ring: for that moment the owner takes
 //! almost nothing from its ring, and judged by that one window, the ring split in 3 of 20
-//! traced runs (`GORO_TRACE`, `--n 20000`); with the decay, in none of 20. While it waits, the
-//! thief sleeps
-//! with a timeout ([`Worker::wait_patiently`]) rather than spinning. Linux's load balancer
-//! has a similar rule of thumb: it counts a thread that ran within the last half millisecond
-//! as cache-hot and prefers to leave it where it is (`sched_migration_cost`, 0.5 ms by
-//! default, under `/sys/kernel/debug/sched/` since Linux 5.13), though it still moves one when
-//! balancing keeps failing.
+//! traced runs (`GORO_TRACE`, `--n 20000`); with the decay, in none of 20. While it waits,
+//! the thief sleeps with a timeout ([`Worker::wait_patiently`]) rather than spinning. Linux's
+//! load balancer has a similar rule of thumb: it counts a thread that ran within the last half
+//! millisecond as cache-hot and prefers to leave it where it is (`sched_migration_cost`, 0.5
+//! ms by default, under `/sys/kernel/debug/sched/` since Linux 5.13), though it still moves
+//! one when balancing keeps failing.
 //!
 //! **A network server is spread at once.** Patience protects tasks that hand work to each
 //! other; the tasks of a server (a task per connection, spawned by an accept loop) are each
